@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// vigie-agent: argument parsing and the choice of mode; everything else lives in agent_core.
+#include <curl/curl.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+#include "config/loader.h"
+#include "daemon.h"
+#include "single_run.h"
+#include "util/log.h"
+#include "vigie/registry.h"
+#include "vigie/version.h"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/vigie/vigie.yaml";
+
+constexpr const char* kUsage = R"(Usage: vigie-agent [--config FILE]
+       vigie-agent --check-config [--config FILE]
+       vigie-agent --probe NAME [--config FILE]
+       vigie-agent --version | --help
+
+Runs the Vigie supervision agent: probes on a schedule, Prometheus metrics on /metrics.
+
+  --config FILE    configuration file (default /etc/vigie/vigie.yaml)
+  --check-config   validate the configuration, print every error, exit 0 if valid, 1 if not
+  --probe NAME     run probe NAME once and print a Nagios plugin line; the exit code is
+                   0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+  --version        print the version
+  --help           print this help
+
+Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT stop the agent.
+)";
+
+enum class Mode { Daemon, CheckConfig, Probe };
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = kDefaultConfig;
+  std::string probe_name;
+  Mode mode = Mode::Daemon;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if ((arg == "--config" || arg == "-c") && has_value) {
+      config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      config_path = arg.substr(std::strlen("--config="));
+    } else if (arg == "--check-config") {
+      mode = Mode::CheckConfig;
+    } else if (arg == "--probe" && has_value) {
+      mode = Mode::Probe;
+      probe_name = argv[++i];
+    } else if (arg == "--version") {
+      std::cout << "vigie-agent " << vigie::kVersion << " (revision " << vigie::kRevision << ")\n";
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "vigie-agent: unknown argument or missing value: '" << arg << "'\n" << kUsage;
+      return 3;
+    }
+  }
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  vigie::ProbeRegistry registry;
+  vigie::registerBuiltinProbes(registry);
+
+  vigie::AgentConfig config;
+  try {
+    config = vigie::loadConfig(config_path, registry);
+  } catch (const vigie::ConfigError& e) {
+    for (const vigie::ConfigIssue& issue : e.issues()) {
+      std::cerr << issue.format() << "\n";
+    }
+    std::cerr << "vigie-agent: " << e.issues().size() << " error(s) in the configuration\n";
+    return mode == Mode::Probe ? 3 : 1;
+  }
+
+  switch (mode) {
+    case Mode::CheckConfig:
+      std::cout << config_path << ": OK, " << config.probes.size() << " probes\n";
+      return 0;
+    case Mode::Probe: {
+      for (const vigie::ProbeSpec& spec : config.probes) {
+        if (spec.name == probe_name) {
+          const vigie::RunOutcome outcome = vigie::runOnce(spec);
+          std::cout << vigie::formatNagios(spec, outcome);
+          return static_cast<int>(outcome.result.status);
+        }
+      }
+      std::cout << "UNKNOWN - no probe named '" << probe_name << "' in " << config_path << "\n";
+      return 3;
+    }
+    case Mode::Daemon:
+      break;
+  }
+
+  vigie::setLogLevel(config.agent.log_level);
+  try {
+    vigie::Daemon daemon(config_path, registry, std::move(config));
+    return daemon.run();
+  } catch (const std::system_error& e) {
+    vigie::logError(std::string("cannot start: ") + e.what());
+    return 1;
+  }
+}

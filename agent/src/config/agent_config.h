@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vigie/probe.h"
+
+namespace vigie {
+
+/// One configured probe, with its type's probe already built.
+struct ProbeSpec {
+  std::string name;
+  std::string type;
+  Labels labels;
+  std::chrono::milliseconds interval{};
+  std::chrono::milliseconds timeout{};
+  ConfigLocation location;
+  std::shared_ptr<Probe> probe;
+  /// Changes whenever anything that affects the probe changes (reload keeps it when equal).
+  std::string fingerprint;
+};
+
+struct AgentSettings {
+  std::string name;  ///< defaults to the host name
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 9465;
+  std::string state_dir = "/var/lib/vigie";
+  std::int64_t max_concurrent_probes = 1000;
+  std::string log_level = "info";
+};
+
+struct AgentConfig {
+  std::string source_file;
+  AgentSettings agent;
+  std::chrono::milliseconds default_interval{30'000};
+  std::chrono::milliseconds default_timeout{10'000};
+  std::vector<ProbeSpec> probes;
+};
+
+}  // namespace vigie

@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/loader.h"
+
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config/duration.h"
+
+namespace vigie {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::regex kProbeNamePattern("[a-z0-9_.-]+");
+const std::regex kLabelNamePattern("[a-zA-Z_][a-zA-Z0-9_]*");
+// Labels the agent sets itself on every probe metric.
+const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
+
+ConfigLocation locate(const std::string& file, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) {
+    return {file, 0, 0};
+  }
+  return {file, mark.line + 1, mark.column + 1};
+}
+
+std::size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) {
+    text += (text.empty() ? "" : ", ") + item;
+  }
+  return text;
+}
+
+std::optional<std::string> readFileText(const fs::path& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path.string() + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Collects every problem instead of stopping at the first, so --check-config lists them all.
+class Loader {
+ public:
+  explicit Loader(const ProbeRegistry& registry) : registry_(registry) {}
+
+  AgentConfig load(const std::string& path);
+
+ private:
+  struct ProbeNode {
+    std::string file;
+    YAML::Node node;
+    std::size_t index;
+  };
+
+  // Built field by field: brace-initialising it trips a GCC 12 -Wmaybe-uninitialized false alarm.
+  void reportFile(const std::string& file, const std::string& message) {
+    ConfigIssue issue;
+    issue.where.file = file;
+    issue.message = message;
+    issues_.push_back(std::move(issue));
+  }
+
+  void report(const std::string& file, const YAML::Node& node, const std::string& path,
+              const std::string& message) {
+    issues_.push_back({locate(file, node), path, message});
+  }
+
+  std::optional<YAML::Node> parseFile(const std::string& file);
+  /// Reports every key of `node` that is not in `allowed`; false if `node` is not a mapping.
+  bool checkMapping(const std::string& file, const YAML::Node& node, const std::string& path,
+                    const std::vector<std::string>& allowed);
+  std::optional<ConfigValue> convert(const std::string& file, const YAML::Node& node,
+                                     const std::string& path, FieldType type);
+  std::optional<std::string> expandEnvironment(const std::string& file, const YAML::Node& node,
+                                               const std::string& path, const std::string& text);
+  void loadAgentSection(const std::string& file, const YAML::Node& node, AgentConfig& config);
+  void loadDefaults(const std::string& file, const YAML::Node& node, AgentConfig& config);
+  void collectProbes(const std::string& file, const YAML::Node& node,
+                     std::vector<ProbeNode>& probes);
+  void loadIncludes(const std::string& file, const YAML::Node& node,
+                    std::vector<ProbeNode>& probes);
+  std::optional<ProbeSpec> loadProbe(const ProbeNode& entry, const AgentConfig& config);
+  std::optional<ProbeConfig> loadTypeBlock(const std::string& file, const YAML::Node& probe,
+                                           const std::string& name, const std::string& path,
+                                           const ProbeFactory& factory);
+
+  const ProbeRegistry& registry_;
+  std::vector<ConfigIssue> issues_;
+  fs::path base_dir_;
+};
+
+std::optional<YAML::Node> Loader::parseFile(const std::string& file) {
+  std::string error;
+  const auto text = readFileText(file, error);
+  if (!text) {
+    reportFile(file, error);
+    return std::nullopt;
+  }
+  try {
+    return YAML::Load(*text);
+  } catch (const YAML::ParserException& e) {
+    issues_.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg});
+    return std::nullopt;
+  }
+}
+
+bool Loader::checkMapping(const std::string& file, const YAML::Node& node, const std::string& path,
+                          const std::vector<std::string>& allowed) {
+  if (!node.IsMap()) {
+    report(file, node, path, "expected a mapping of keys to values");
+    return false;
+  }
+  for (const auto& item : node) {
+    const std::string key = item.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+      continue;
+    }
+    std::string message = "unknown key";
+    const auto closest = std::min_element(allowed.begin(), allowed.end(),
+                                          [&key](const std::string& a, const std::string& b) {
+                                            return editDistance(key, a) < editDistance(key, b);
+                                          });
+    if (closest != allowed.end() && editDistance(key, *closest) <= 2) {
+      message += " (did you mean '" + *closest + "'?)";
+    } else {
+      message += " (allowed: " + joined(allowed) + ")";
+    }
+    report(file, item.first, path.empty() ? key : path + "." + key, message);
+  }
+  return true;
+}
+
+std::optional<std::string> Loader::expandEnvironment(const std::string& file,
+                                                     const YAML::Node& node,
+                                                     const std::string& path,
+                                                     const std::string& text) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t start = text.find("${", pos);
+    if (start == std::string::npos) {
+      out += text.substr(pos);
+      break;
+    }
+    const std::size_t end = text.find('}', start);
+    if (end == std::string::npos) {
+      report(file, node, path, "unterminated ${...} reference");
+      return std::nullopt;
+    }
+    out += text.substr(pos, start - pos);
+    const std::string variable = text.substr(start + 2, end - start - 2);
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) {
+      report(file, node, path, "environment variable " + variable + " is not set");
+      return std::nullopt;
+    }
+    out += value;
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::optional<ConfigValue> Loader::convert(const std::string& file, const YAML::Node& node,
+                                           const std::string& path, FieldType type) {
+  auto scalar = [&]() -> const std::string* {
+    if (!node.IsScalar()) {
+      report(file, node, path, "expected a " + std::string(fieldTypeName(type)));
+      return nullptr;
+    }
+    return &node.Scalar();
+  };
+  switch (type) {
+    case FieldType::String:
+      if (const std::string* text = scalar()) {
+        return *text;
+      }
+      return std::nullopt;
+    case FieldType::Secret:
+      if (const std::string* text = scalar()) {
+        if (auto expanded = expandEnvironment(file, node, path, *text)) {
+          return *expanded;
+        }
+      }
+      return std::nullopt;
+    case FieldType::Int: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      std::int64_t value = 0;
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+      if (ec != std::errc() || end != text->data() + text->size()) {
+        report(file, node, path, "expected an integer, got '" + *text + "'");
+        return std::nullopt;
+      }
+      return value;
+    }
+    case FieldType::Float: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      char* end = nullptr;
+      const double value = std::strtod(text->c_str(), &end);
+      if (text->empty() || end != text->c_str() + text->size()) {
+        report(file, node, path, "expected a number, got '" + *text + "'");
+        return std::nullopt;
+      }
+      return value;
+    }
+    case FieldType::Bool: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      if (*text == "true") {
+        return true;
+      }
+      if (*text == "false") {
+        return false;
+      }
+      report(file, node, path, "expected true or false, got '" + *text + "'");
+      return std::nullopt;
+    }
+    case FieldType::Duration: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      const auto value = parseDuration(*text);
+      if (!value) {
+        report(file, node, path,
+               "invalid duration '" + *text + "' (write it like 500ms, 30s, 1m30s or 2h)");
+        return std::nullopt;
+      }
+      return *value;
+    }
+    case FieldType::StringList: {
+      if (node.IsScalar()) {
+        return std::vector<std::string>{node.Scalar()};
+      }
+      if (!node.IsSequence()) {
+        report(file, node, path, "expected a list of strings");
+        return std::nullopt;
+      }
+      std::vector<std::string> items;
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        if (!node[i].IsScalar()) {
+          report(file, node[i], path + "[" + std::to_string(i) + "]", "expected a string");
+          return std::nullopt;
+        }
+        items.push_back(node[i].Scalar());
+      }
+      return items;
+    }
+    case FieldType::StringMap: {
+      if (!node.IsMap()) {
+        report(file, node, path, "expected a mapping of strings to strings");
+        return std::nullopt;
+      }
+      std::vector<std::pair<std::string, std::string>> items;
+      for (const auto& item : node) {
+        if (!item.second.IsScalar()) {
+          report(file, item.second, path + "." + item.first.Scalar(), "expected a string");
+          return std::nullopt;
+        }
+        items.emplace_back(item.first.Scalar(), item.second.Scalar());
+      }
+      return items;
+    }
+    case FieldType::Node:
+      return YAML::Clone(node);
+  }
+  return std::nullopt;
+}
+
+void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
+                              AgentConfig& config) {
+  AgentSettings& agent = config.agent;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) {
+    agent.name = host;
+  }
+  if (!node) {
+    return;
+  }
+  if (!checkMapping(file, node, "agent",
+                    {"name", "listen", "state_dir", "max_concurrent_probes", "log_level"})) {
+    return;
+  }
+  auto text = [&](const char* key, std::string& out) {
+    if (node[key]) {
+      if (auto value = convert(file, node[key], std::string("agent.") + key, FieldType::String)) {
+        out = std::get<std::string>(*value);
+      }
+    }
+  };
+  text("name", agent.name);
+  text("state_dir", agent.state_dir);
+  text("log_level", agent.log_level);
+  if (node["log_level"] && agent.log_level != "debug" && agent.log_level != "info" &&
+      agent.log_level != "warning" && agent.log_level != "error") {
+    report(file, node["log_level"], "agent.log_level",
+           "must be one of debug, info, warning, error");
+  }
+  if (node["listen"]) {
+    std::string listen;
+    text("listen", listen);
+    const std::size_t colon = listen.rfind(':');
+    std::string host_part = colon == std::string::npos ? "" : listen.substr(0, colon);
+    if (host_part.size() >= 2 && host_part.front() == '[' && host_part.back() == ']') {
+      host_part = host_part.substr(1, host_part.size() - 2);
+    }
+    unsigned port = 0;
+    const std::string port_text = colon == std::string::npos ? "" : listen.substr(colon + 1);
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (host_part.empty() || port_text.empty() || ec != std::errc() ||
+        end != port_text.data() + port_text.size() || port > 65535) {
+      report(file, node["listen"], "agent.listen",
+             "expected HOST:PORT, e.g. \"127.0.0.1:9465\" or \"[::1]:9465\", got '" + listen +
+                 "'");
+    } else {
+      agent.listen_host = host_part;
+      agent.listen_port = static_cast<std::uint16_t>(port);
+    }
+  }
+  if (node["max_concurrent_probes"]) {
+    if (auto value = convert(file, node["max_concurrent_probes"], "agent.max_concurrent_probes",
+                             FieldType::Int)) {
+      agent.max_concurrent_probes = std::get<std::int64_t>(*value);
+      if (agent.max_concurrent_probes < 1) {
+        report(file, node["max_concurrent_probes"], "agent.max_concurrent_probes",
+               "must be at least 1");
+      }
+    }
+  }
+}
+
+void Loader::loadDefaults(const std::string& file, const YAML::Node& node, AgentConfig& config) {
+  if (!node || !checkMapping(file, node, "defaults", {"interval", "timeout"})) {
+    return;
+  }
+  for (const auto& [key, target] : {std::pair{"interval", &config.default_interval},
+                                    std::pair{"timeout", &config.default_timeout}}) {
+    if (node[key]) {
+      if (auto value = convert(file, node[key], std::string("defaults.") + key,
+                               FieldType::Duration)) {
+        *target = std::get<std::chrono::milliseconds>(*value);
+        if (target->count() <= 0) {
+          report(file, node[key], std::string("defaults.") + key, "must be greater than 0s");
+        }
+      }
+    }
+  }
+}
+
+void Loader::collectProbes(const std::string& file, const YAML::Node& node,
+                           std::vector<ProbeNode>& probes) {
+  if (!node) {
+    return;
+  }
+  if (!node.IsSequence()) {
+    report(file, node, "probes", "expected a list of probes");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    probes.push_back({file, node[i], i});
+  }
+}
+
+void Loader::loadIncludes(const std::string& file, const YAML::Node& node,
+                          std::vector<ProbeNode>& probes) {
+  if (!node) {
+    return;
+  }
+  const auto patterns = convert(file, node, "include", FieldType::StringList);
+  if (!patterns) {
+    return;
+  }
+  for (const std::string& pattern : std::get<std::vector<std::string>>(*patterns)) {
+    const fs::path full = fs::path(pattern).is_absolute() ? fs::path(pattern) : base_dir_ / pattern;
+    glob_t matches{};
+    const int rc = glob(full.c_str(), GLOB_ERR, nullptr, &matches);
+    if (rc != 0 && rc != GLOB_NOMATCH) {
+      report(file, node, "include", "cannot list " + full.string());
+    }
+    std::vector<std::string> files(matches.gl_pathv, matches.gl_pathv + matches.gl_pathc);
+    globfree(&matches);
+    for (const std::string& included : files) {
+      const auto root = parseFile(included);
+      if (!root || root->IsNull()) {
+        continue;
+      }
+      if (checkMapping(included, *root, "", {"probes"})) {
+        collectProbes(included, (*root)["probes"], probes);
+      }
+    }
+  }
+}
+
+std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const YAML::Node& probe,
+                                                 const std::string& name, const std::string& path,
+                                                 const ProbeFactory& factory) {
+  const std::string type(factory.type());
+  const YAML::Node block = probe[type];
+  const std::string block_path = path + "." + type;
+  const std::size_t issues_before = issues_.size();
+  ProbeConfig config(name, block_path, locate(file, block ? block : probe));
+  const ConfigSchema& schema = factory.schema();
+
+  std::vector<std::string> allowed;
+  for (const FieldSpec& field : schema) {
+    allowed.push_back(field.key);
+    if (field.type == FieldType::Secret) {
+      allowed.push_back(field.key + "_file");
+    }
+  }
+  const bool has_block = block && !block.IsNull();
+  if (has_block && !checkMapping(file, block, block_path, allowed)) {
+    return std::nullopt;
+  }
+  for (const FieldSpec& field : schema) {
+    const std::string key_path = block_path + "." + field.key;
+    // A default-constructed YAML::Node is a defined null; absent keys must stay undefined.
+    const YAML::Node absent(YAML::NodeType::Undefined);
+    const YAML::Node value = has_block ? block[field.key] : absent;
+    const YAML::Node value_file =
+        has_block && field.type == FieldType::Secret ? block[field.key + "_file"] : absent;
+    if (value && value_file) {
+      report(file, value_file, key_path + "_file",
+             "set either " + field.key + " or " + field.key + "_file, not both");
+      continue;
+    }
+    if (value_file) {
+      const auto secret_path = convert(file, value_file, key_path + "_file", FieldType::Secret);
+      if (!secret_path) {
+        continue;
+      }
+      fs::path secret_file(std::get<std::string>(*secret_path));
+      if (secret_file.is_relative()) {
+        secret_file = base_dir_ / secret_file;
+      }
+      std::string error;
+      auto secret = readFileText(secret_file, error);
+      if (!secret) {
+        report(file, value_file, key_path + "_file", error);
+        continue;
+      }
+      // Files written by editors or `echo` end with a newline that is not part of the secret.
+      while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
+        secret->pop_back();
+      }
+      config.set(field.key, std::move(*secret), locate(file, value_file));
+      continue;
+    }
+    if (value) {
+      auto converted = convert(file, value, key_path, field.type);
+      if (!converted) {
+        continue;
+      }
+      if (!field.choices.empty() &&
+          std::find(field.choices.begin(), field.choices.end(),
+                    std::get<std::string>(*converted)) == field.choices.end()) {
+        report(file, value, key_path, "must be one of " + joined(field.choices) + ", got '" +
+                                          std::get<std::string>(*converted) + "'");
+        continue;
+      }
+      config.set(field.key, std::move(*converted), locate(file, value));
+      continue;
+    }
+    if (field.required) {
+      report(file, has_block ? block : probe, key_path, "required field is missing");
+      continue;
+    }
+    if (field.default_value) {
+      auto converted = convert("<default>", YAML::Load(*field.default_value), key_path, field.type);
+      if (converted) {
+        config.set(field.key, std::move(*converted), locate(file, has_block ? block : probe));
+      }
+    }
+  }
+  if (issues_.size() != issues_before) {
+    return std::nullopt;
+  }
+  return config;
+}
+
+std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentConfig& config) {
+  const std::string& file = entry.file;
+  const YAML::Node& node = entry.node;
+  const std::string path = "probes[" + std::to_string(entry.index) + "]";
+  if (!node.IsMap()) {
+    report(file, node, path, "expected a mapping with at least name and type");
+    return std::nullopt;
+  }
+  const std::size_t issues_before = issues_.size();
+  ProbeSpec spec;
+  spec.location = locate(file, node);
+
+  if (!node["name"]) {
+    report(file, node, path + ".name", "required field is missing");
+  } else if (auto name = convert(file, node["name"], path + ".name", FieldType::String)) {
+    spec.name = std::get<std::string>(*name);
+    if (!std::regex_match(spec.name, kProbeNamePattern)) {
+      report(file, node["name"], path + ".name",
+             "'" + spec.name + "' is not a valid probe name (use a-z, 0-9, '_', '.', '-')");
+    }
+  }
+
+  const ProbeFactory* factory = nullptr;
+  if (!node["type"]) {
+    report(file, node, path + ".type",
+           "required field is missing (known types: " + joined(registry_.names()) + ")");
+  } else if (auto type = convert(file, node["type"], path + ".type", FieldType::String)) {
+    spec.type = std::get<std::string>(*type);
+    factory = registry_.find(spec.type);
+    if (factory == nullptr) {
+      report(file, node["type"], path + ".type",
+             "unknown probe type '" + spec.type + "' (known types: " + joined(registry_.names()) +
+                 ")");
+    }
+  }
+
+  std::vector<std::string> allowed{"name", "type", "labels", "interval", "timeout"};
+  if (factory != nullptr) {
+    allowed.emplace_back(factory->type());
+  }
+  checkMapping(file, node, path, allowed);
+
+  if (node["labels"]) {
+    if (auto labels = convert(file, node["labels"], path + ".labels", FieldType::StringMap)) {
+      spec.labels = std::get<Labels>(*labels);
+      for (const auto& [label, value] : spec.labels) {
+        if (!std::regex_match(label, kLabelNamePattern) || label.rfind("__", 0) == 0) {
+          report(file, node["labels"], path + ".labels." + label,
+                 "'" + label + "' is not a valid Prometheus label name");
+        } else if (kReservedLabels.count(label) != 0) {
+          report(file, node["labels"], path + ".labels." + label,
+                 "'" + label + "' is set by the agent itself; choose another label name");
+        }
+      }
+    }
+  }
+
+  spec.interval = config.default_interval;
+  spec.timeout = config.default_timeout;
+  for (const auto& [key, target] :
+       {std::pair{"interval", &spec.interval}, std::pair{"timeout", &spec.timeout}}) {
+    if (node[key]) {
+      if (auto value = convert(file, node[key], path + "." + key, FieldType::Duration)) {
+        *target = std::get<std::chrono::milliseconds>(*value);
+        if (target->count() <= 0) {
+          report(file, node[key], path + "." + key, "must be greater than 0s");
+        }
+      }
+    }
+  }
+  if (spec.timeout > spec.interval) {
+    report(file, node["timeout"] ? node["timeout"] : node, path + ".timeout",
+           "timeout (" + formatDuration(spec.timeout) + ") must not exceed interval (" +
+               formatDuration(spec.interval) + ")");
+  }
+
+  if (factory == nullptr || issues_.size() != issues_before) {
+    return std::nullopt;
+  }
+  auto block = loadTypeBlock(file, node, spec.name, path, *factory);
+  if (!block) {
+    return std::nullopt;
+  }
+  try {
+    spec.probe = factory->create(*block);
+  } catch (const ConfigError& e) {
+    issues_.insert(issues_.end(), e.issues().begin(), e.issues().end());
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    report(file, node, path, "probe type '" + spec.type + "' rejected the probe: " + e.what());
+    return std::nullopt;
+  }
+  std::string labels_text;
+  for (const auto& [label, value] : spec.labels) {
+    labels_text += label + '=' + value + ';';
+  }
+  spec.fingerprint = spec.type + '|' + std::to_string(spec.interval.count()) + '|' +
+                     std::to_string(spec.timeout.count()) + '|' + labels_text + '|' +
+                     block->fingerprint();
+  return spec;
+}
+
+AgentConfig Loader::load(const std::string& path) {
+  AgentConfig config;
+  config.source_file = path;
+  base_dir_ = fs::path(path).parent_path();
+  const auto root = parseFile(path);
+  if (!root) {
+    throw ConfigError(issues_);
+  }
+  if (root->IsNull()) {
+    reportFile(path, "the file is empty");
+    throw ConfigError(issues_);
+  }
+  if (!checkMapping(path, *root, "", {"agent", "include", "defaults", "probes"})) {
+    throw ConfigError(issues_);
+  }
+  loadAgentSection(path, (*root)["agent"], config);
+  loadDefaults(path, (*root)["defaults"], config);
+
+  std::vector<ProbeNode> probe_nodes;
+  collectProbes(path, (*root)["probes"], probe_nodes);
+  loadIncludes(path, (*root)["include"], probe_nodes);
+
+  std::map<std::string, ConfigLocation> seen;
+  for (const ProbeNode& entry : probe_nodes) {
+    auto spec = loadProbe(entry, config);
+    if (!spec) {
+      continue;
+    }
+    const auto [first, inserted] = seen.emplace(spec->name, spec->location);
+    if (!inserted) {
+      report(entry.file, entry.node["name"],
+             "probes[" + std::to_string(entry.index) + "].name",
+             "duplicate probe name '" + spec->name + "' (first defined at " + first->second.file +
+                 ":" + std::to_string(first->second.line) + ")");
+      continue;
+    }
+    config.probes.push_back(std::move(*spec));
+  }
+  if (!issues_.empty()) {
+    throw ConfigError(issues_);
+  }
+  return config;
+}
+
+}  // namespace
+
+AgentConfig loadConfig(const std::string& path, const ProbeRegistry& registry) {
+  return Loader(registry).load(path);
+}
+
+}  // namespace vigie

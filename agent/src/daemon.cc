@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon.h"
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <csignal>
+#include <filesystem>
+
+#include "config/loader.h"
+#include "runner/probe_runner.h"
+#include "util/log.h"
+
+namespace vigie {
+
+Daemon::Daemon(std::string config_path, const ProbeRegistry& registry, AgentConfig config)
+    : config_path_(std::move(config_path)),
+      registry_(registry),
+      scheduler_(static_cast<std::size_t>(config.agent.max_concurrent_probes),
+                 [this](Scheduler::ProbeId id, TimePoint due) { startProbe(id, due); }),
+      wake_(io_),
+      shutdown_guard_(io_),
+      signals_(io_, SIGHUP, SIGTERM, SIGINT),
+      http_(io_, config.agent.listen_host, config.agent.listen_port,
+            [this](const HttpRequest& request) { return handle(request); }) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.agent.state_dir, ec);
+  if (ec) {
+    logWarning("cannot create state_dir " + config.agent.state_dir + ": " + ec.message());
+  }
+  logInfo("listening on " + config.agent.listen_host + ":" + std::to_string(http_.port()));
+  apply(std::move(config));
+  self_.configReloaded(true, std::chrono::system_clock::now());
+}
+
+int Daemon::run() {
+  http_.start();
+  waitForSignal();
+  logInfo("started with " + std::to_string(by_name_.size()) + " probes from " + config_path_);
+  io_.run();
+  logInfo("stopped");
+  return 0;
+}
+
+void Daemon::apply(AgentConfig config) {
+  const TimePoint now = clock_.now();
+  std::map<std::string, ActivePtr> next;
+  for (const ProbeSpec& spec : config.probes) {
+    auto old = by_name_.find(spec.name);
+    if (old != by_name_.end() && old->second->spec.fingerprint == spec.fingerprint) {
+      // Unchanged: same instance, same schedule, same state.
+      next.emplace(spec.name, old->second);
+      by_name_.erase(old);
+      continue;
+    }
+    auto probe = std::make_shared<ActiveProbe>();
+    probe->id = next_id_++;
+    probe->spec = spec;
+    scheduler_.add(probe->id, spec.name, spec.interval, now);
+    by_id_.emplace(probe->id, probe);
+    next.emplace(spec.name, std::move(probe));
+  }
+  for (auto& [name, removed] : by_name_) {
+    scheduler_.remove(removed->id);
+    by_id_.erase(removed->id);
+    if (removed->running) {
+      removed->cancel.emit(asio::cancellation_type::terminal);
+    }
+  }
+  by_name_ = std::move(next);
+  store_.configure(config.probes);
+  scheduler_.setMaxConcurrent(static_cast<std::size_t>(config.agent.max_concurrent_probes));
+  self_.setProbesConfigured(config.probes.size());
+  if (!config_.source_file.empty() && (config.agent.listen_host != config_.agent.listen_host ||
+                                       config.agent.listen_port != config_.agent.listen_port)) {
+    logWarning("agent.listen changed: restart the agent to apply it");
+  }
+  setLogLevel(config.agent.log_level);
+  config_ = std::move(config);
+  pump();
+}
+
+std::string Daemon::reload() {
+  try {
+    apply(loadConfig(config_path_, registry_));
+  } catch (const ConfigError& e) {
+    for (const ConfigIssue& issue : e.issues()) {
+      logError("reload rejected: " + issue.format());
+    }
+    logError("reload rejected: keeping the running configuration");
+    self_.configReloaded(false, std::chrono::system_clock::now());
+    return e.what();
+  }
+  self_.configReloaded(true, std::chrono::system_clock::now());
+  logInfo("configuration reloaded: " + std::to_string(by_name_.size()) + " probes");
+  return {};
+}
+
+void Daemon::pump() {
+  if (stopping_) {
+    return;
+  }
+  const auto next = scheduler_.poll(clock_.now());
+  if (!next || (armed_ && *armed_ == *next)) {
+    return;
+  }
+  armed_ = next;
+  wake_.expires_at(*next);
+  wake_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) {
+      armed_.reset();
+      pump();
+    }
+  });
+}
+
+void Daemon::startProbe(Scheduler::ProbeId id, TimePoint due) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    return;
+  }
+  self_.observeLateness(std::chrono::duration<double>(clock_.now() - due).count());
+  ActivePtr probe = it->second;
+  probe->running = true;
+  asio::co_spawn(io_, execute(probe),
+                 asio::bind_cancellation_slot(probe->cancel.slot(), [](std::exception_ptr error) {
+                   if (error) {
+                     // execute() catches everything a probe throws; this is an agent bug.
+                     std::rethrow_exception(error);
+                   }
+                 }));
+}
+
+asio::awaitable<void> Daemon::execute(ActivePtr probe) {
+  RunOutcome outcome = co_await runProbe(*probe->spec.probe, probe->spec.name,
+                                         probe->spec.timeout);
+  probe->running = false;
+  const bool current = by_id_.count(probe->id) != 0;
+  if (current && !outcome.cancelled) {
+    const ProbeState* before = store_.find(probe->spec.name);
+    const bool changed = before != nullptr && (!before->last_result ||
+                                               before->last_result->status != outcome.result.status);
+    if (changed) {
+      const LogLevel level =
+          outcome.result.status == Status::Ok ? LogLevel::Info : LogLevel::Warning;
+      logLine(level, probe->spec.name,
+              std::string(statusName(outcome.result.status)) + ": " + outcome.result.message);
+    }
+    store_.record(probe->spec.name, outcome.result, outcome.duration_seconds,
+                  std::chrono::system_clock::now());
+  }
+  scheduler_.finished(probe->id, clock_.now());
+  if (stopping_) {
+    if (scheduler_.running() == 0) {
+      io_.stop();
+    }
+  } else {
+    pump();
+  }
+}
+
+void Daemon::waitForSignal() {
+  signals_.async_wait([this](const asio::error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    if (signal == SIGHUP) {
+      logInfo("SIGHUP: reloading " + config_path_);
+      reload();
+      waitForSignal();
+      return;
+    }
+    logInfo(std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") + ": stopping");
+    beginShutdown();
+  });
+}
+
+void Daemon::beginShutdown() {
+  stopping_ = true;
+  asio::error_code ignored;
+  signals_.cancel(ignored);
+  wake_.cancel();
+  http_.stop();
+  std::size_t running = 0;
+  for (auto& [id, probe] : by_id_) {
+    if (probe->running) {
+      ++running;
+      probe->cancel.emit(asio::cancellation_type::terminal);
+    }
+  }
+  if (running == 0) {
+    io_.stop();
+    return;
+  }
+  // Probes stop at once when cancelled; the guard only covers one that ignores cancellation.
+  Millis longest{0};
+  for (auto& [name, probe] : by_name_) {
+    longest = std::max(longest, probe->spec.timeout);
+  }
+  shutdown_guard_.expires_after(longest);
+  shutdown_guard_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) {
+      logWarning("probes still running at shutdown deadline; stopping anyway");
+      io_.stop();
+    }
+  });
+}
+
+HttpResponse Daemon::handle(const HttpRequest& request) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/metrics") {
+    if (request.method != "GET") {
+      return {405, "text/plain; charset=utf-8", "use GET\n"};
+    }
+    return {200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics(store_, self_)};
+  }
+  if (path == "/-/healthy") {
+    return {200, "text/plain; charset=utf-8", "Healthy\n"};
+  }
+  if (path == "/-/ready") {
+    return stopping_ ? HttpResponse{503, "text/plain; charset=utf-8", "Stopping\n"}
+                     : HttpResponse{200, "text/plain; charset=utf-8", "Ready\n"};
+  }
+  if (path == "/-/reload") {
+    if (request.method != "POST" && request.method != "PUT") {
+      return {405, "text/plain; charset=utf-8", "use POST\n"};
+    }
+    const std::string errors = reload();
+    if (!errors.empty()) {
+      return {500, "text/plain; charset=utf-8", "failed to reload config:\n" + errors + "\n"};
+    }
+    return {200, "text/plain; charset=utf-8", "config reloaded\n"};
+  }
+  if (path == "/") {
+    return {200, "text/html; charset=utf-8",
+            "<html><head><title>Vigie agent</title></head><body><h1>Vigie agent</h1>"
+            "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n"};
+  }
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+}  // namespace vigie

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "config/agent_config.h"
+#include "http/http_server.h"
+#include "metrics/metrics.h"
+#include "scheduler/scheduler.h"
+#include "state/state_store.h"
+#include "vigie/registry.h"
+
+namespace vigie {
+
+/// The running agent: one event loop that owns the scheduler, the probes in flight, the state
+/// store and the HTTP endpoint. Reloads on SIGHUP and POST /-/reload, stops on SIGTERM/SIGINT.
+class Daemon {
+ public:
+  /// Binds the HTTP listener; throws std::system_error when it cannot.
+  Daemon(std::string config_path, const ProbeRegistry& registry, AgentConfig config);
+
+  /// Runs until SIGTERM or SIGINT; returns the process exit code.
+  int run();
+
+ private:
+  struct ActiveProbe {
+    Scheduler::ProbeId id;
+    ProbeSpec spec;
+    asio::cancellation_signal cancel;
+    bool running = false;
+  };
+  using ActivePtr = std::shared_ptr<ActiveProbe>;
+
+  void apply(AgentConfig config);
+  /// Loads the config file again; returns the errors, empty on success.
+  std::string reload();
+  void startProbe(Scheduler::ProbeId id, TimePoint due);
+  asio::awaitable<void> execute(ActivePtr probe);
+  void pump();
+  void waitForSignal();
+  void beginShutdown();
+  HttpResponse handle(const HttpRequest& request);
+
+  asio::io_context io_;
+  std::string config_path_;
+  const ProbeRegistry& registry_;
+  AgentConfig config_;
+  SteadyClock clock_;
+  Scheduler scheduler_;
+  asio::steady_timer wake_;
+  std::optional<TimePoint> armed_;
+  asio::steady_timer shutdown_guard_;
+  asio::signal_set signals_;
+  StateStore store_;
+  SelfMetrics self_;
+  HttpServer http_;
+  std::map<std::string, ActivePtr> by_name_;
+  std::unordered_map<Scheduler::ProbeId, ActivePtr> by_id_;
+  Scheduler::ProbeId next_id_ = 1;
+  bool stopping_ = false;
+};
+
+}  // namespace vigie

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigie {
+
+/// What a probe reports about the certificates a server presented.
+struct PeerCertificates {
+  /// Earliest notAfter of the chain as Unix time (probe_ssl_earliest_cert_expiry).
+  std::optional<double> earliest_expiry;
+  /// "subject, expires YYYY-MM-DD" per certificate, leaf first, for humans.
+  std::vector<std::string> descriptions;
+};
+
+/// Reads the chain the peer sent on an established (or verify-failed) connection.
+PeerCertificates inspectPeerCertificates(SSL* ssl);
+
+/// "TLS 1.3" and the like, as blackbox_exporter's probe_tls_version_info labels it.
+std::string tlsVersionName(SSL* ssl);
+
+}  // namespace vigie

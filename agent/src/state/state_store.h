@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/agent_config.h"
+#include "vigie/probe.h"
+
+namespace vigie {
+
+/// What the agent knows about one probe: identity and the last result.
+struct ProbeState {
+  std::string name;
+  std::string type;
+  Labels labels;
+  std::string fingerprint;
+  std::optional<ProbeResult> last_result;
+  double last_duration_seconds = 0;
+  std::chrono::system_clock::time_point last_run{};
+  /// Runs per Status, indexed by its numeric value.
+  std::array<std::uint64_t, 4> runs{};
+};
+
+/// The latest state of every configured probe. Owned by the event loop thread: the scheduler
+/// writes it, the /metrics handler on the same loop reads it at scrape time.
+class StateStore {
+ public:
+  /// Aligns the store with a new configuration: a probe whose fingerprint is unchanged keeps its
+  /// state, others start afresh, removed ones disappear (and so do their metrics).
+  void configure(const std::vector<ProbeSpec>& probes);
+  void record(const std::string& name, const ProbeResult& result, double duration_seconds,
+              std::chrono::system_clock::time_point when);
+
+  const std::map<std::string, ProbeState>& probes() const { return probes_; }
+  const ProbeState* find(const std::string& name) const;
+
+ private:
+  std::map<std::string, ProbeState> probes_;
+};
+
+}  // namespace vigie

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string_view>
+
+namespace vigie {
+
+enum class LogLevel { Debug = 0, Info = 1, Warning = 2, Error = 3 };
+
+/// Sets the lowest level written; "debug", "info", "warning" or "error".
+void setLogLevel(std::string_view level);
+
+/// Writes one line to stderr. Under systemd (JOURNAL_STREAM set) each line carries a
+/// "<N>" priority prefix so journald records the right level.
+void logLine(LogLevel level, std::string_view probe, std::string_view message);
+
+inline void logDebug(std::string_view message) { logLine(LogLevel::Debug, {}, message); }
+inline void logInfo(std::string_view message) { logLine(LogLevel::Info, {}, message); }
+inline void logWarning(std::string_view message) { logLine(LogLevel::Warning, {}, message); }
+inline void logError(std::string_view message) { logLine(LogLevel::Error, {}, message); }
+
+}  // namespace vigie

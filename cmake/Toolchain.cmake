@@ -1,0 +1,20 @@
+# Compiler flags shared by every target: warnings, sanitizers, Asio settings.
+
+add_library(vigie_warnings INTERFACE)
+target_compile_options(vigie_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wimplicit-fallthrough)
+if(VIGIE_WERROR)
+  target_compile_options(vigie_warnings INTERFACE -Werror)
+endif()
+
+# Standalone Asio, no Boost. Clang 14 with libstdc++ 12 misses Asio 1.22's coroutine detection.
+add_compile_definitions(ASIO_STANDALONE ASIO_NO_DEPRECATED)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  add_compile_definitions(ASIO_HAS_CO_AWAIT=1 ASIO_HAS_STD_COROUTINE=1)
+endif()
+
+if(VIGIE_SANITIZE)
+  string(REPLACE ";" "," _vigie_san "${VIGIE_SANITIZE}")
+  add_compile_options(-fsanitize=${_vigie_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_vigie_san})
+endif()

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tcp/tcp_probe.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <asio/connect.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <regex>
+
+#include "net/host_port.h"
+#include "net/tls_inspect.h"
+#include "util/log.h"
+
+namespace vigie::probes {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxExpectBytes = 64 * 1024;
+
+struct Settings {
+  HostPort target;
+  bool prefer_ip6 = true;
+  bool fallback = true;
+  bool tls = false;
+  bool insecure_skip_verify = false;
+  std::string server_name;
+  std::string send;
+  std::string expect_text;
+  std::optional<std::regex> expect;
+};
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string milliseconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1fms", seconds * 1000);
+  return text;
+}
+
+class TcpProbe final : public Probe {
+ public:
+  TcpProbe(Settings settings, std::shared_ptr<asio::ssl::context> tls_context)
+      : settings_(std::move(settings)), tls_context_(std::move(tls_context)) {}
+
+  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
+
+ private:
+  /// Sends and expects on an established stream; nothing when all went well.
+  template <typename Stream>
+  asio::awaitable<std::optional<ProbeResult>> converse(Stream& stream, ProbeContext& ctx) const;
+
+  Settings settings_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+};
+
+template <typename Stream>
+asio::awaitable<std::optional<ProbeResult>> TcpProbe::converse(Stream& stream,
+                                                               ProbeContext& ctx) const {
+  if (!settings_.send.empty()) {
+    ctx.phase = "send";
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(settings_.send), kNoThrow);
+    if (ec) {
+      co_return ProbeResult::critical("send", "sending failed: " + ec.message());
+    }
+  }
+  if (!settings_.expect) {
+    co_return std::nullopt;
+  }
+  ctx.phase = "expect";
+  std::string received;
+  char chunk[4096];
+  while (received.size() < kMaxExpectBytes) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kNoThrow);
+    received.append(chunk, n);
+    if (std::regex_search(received, *settings_.expect)) {
+      co_return std::nullopt;
+    }
+    if (ec) {
+      co_return ProbeResult::critical(
+          "expect", "no match for '" + settings_.expect_text + "' before the connection ended (" +
+                        ec.message() + ")");
+    }
+  }
+  co_return ProbeResult::critical("expect", "no match for '" + settings_.expect_text +
+                                                "' in the first 64 KiB received");
+}
+
+asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<Sample> samples;
+  std::vector<std::string> details;
+  auto fail = [&](std::string reason, std::string message) {
+    ProbeResult result = ProbeResult::critical(std::move(reason), std::move(message));
+    result.samples = std::move(samples);
+    result.details = std::move(details);
+    return result;
+  };
+
+  // Resolve, keeping the preferred family and falling back to the other when allowed.
+  ctx.phase = "resolve";
+  std::vector<tcp::endpoint> endpoints;
+  asio::error_code literal_ec;
+  const auto literal = asio::ip::make_address(settings_.target.host, literal_ec);
+  if (!literal_ec) {
+    endpoints.emplace_back(literal, settings_.target.port);
+  } else {
+    tcp::resolver resolver(ctx.executor);
+    auto [ec, results] = co_await resolver.async_resolve(
+        settings_.target.host, std::to_string(settings_.target.port), kNoThrow);
+    if (ec) {
+      co_return fail("dns", "cannot resolve " + settings_.target.host + ": " + ec.message());
+    }
+    std::vector<tcp::endpoint> preferred;
+    std::vector<tcp::endpoint> other;
+    for (const auto& entry : results) {
+      (entry.endpoint().address().is_v6() == settings_.prefer_ip6 ? preferred : other)
+          .push_back(entry.endpoint());
+    }
+    endpoints = !preferred.empty() || !settings_.fallback ? preferred : other;
+    if (endpoints.empty()) {
+      co_return fail("dns", "no " + std::string(settings_.prefer_ip6 ? "IPv6" : "IPv4") +
+                                " address for " + settings_.target.host +
+                                " (ip_protocol_fallback is off)");
+    }
+  }
+  const double dns_seconds = secondsSince(started);
+  samples.push_back({"probe_dns_lookup_time_seconds",
+                     "Returns the time taken for probe dns lookup in seconds", dns_seconds});
+
+  ctx.phase = "connect";
+  tcp::socket socket(ctx.executor);
+  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, kNoThrow);
+  const std::string where = endpoint.address().is_v6()
+                                ? "[" + endpoint.address().to_string() + "]:" +
+                                      std::to_string(endpoint.port())
+                                : endpoint.address().to_string() + ":" +
+                                      std::to_string(endpoint.port());
+  if (connect_ec) {
+    co_return fail("connect", "connect to " + settings_.target.host + ":" +
+                                  std::to_string(settings_.target.port) + " failed: " +
+                                  connect_ec.message());
+  }
+  samples.push_back({"probe_ip_protocol",
+                     "Specifies whether probe ip protocol is IP4 or IP6",
+                     endpoint.address().is_v6() ? 6.0 : 4.0});
+  details.push_back("resolved in " + milliseconds(dns_seconds) + ", connected to " + where +
+                    " in " + milliseconds(secondsSince(started) - dns_seconds));
+
+  if (!settings_.tls) {
+    if (auto failure = co_await converse(socket, ctx)) {
+      failure->samples = std::move(samples);
+      failure->details = std::move(details);
+      co_return std::move(*failure);
+    }
+    ProbeResult ok = ProbeResult::ok("connected to " + where + " in " +
+                                     milliseconds(secondsSince(started)));
+    ok.samples = std::move(samples);
+    ok.details = std::move(details);
+    co_return ok;
+  }
+
+  ctx.phase = "tls";
+  asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls_context_);
+  SSL* ssl = stream.native_handle();
+  const std::string& name = settings_.server_name;
+  asio::error_code name_ec;
+  asio::ip::make_address(name, name_ec);
+  if (!name_ec) {  // an IP address: verified against the certificate's IP SANs, no SNI
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl, name.c_str());
+    SSL_set1_host(ssl, name.c_str());
+  }
+  // Record the first verification error but let the handshake finish, so the certificate dates
+  // are reported even for a certificate that does not verify.
+  std::string verify_error;
+  if (!settings_.insecure_skip_verify) {
+    stream.set_verify_mode(asio::ssl::verify_peer);
+    stream.set_verify_callback([&verify_error](bool preverified, asio::ssl::verify_context& vc) {
+      if (!preverified && verify_error.empty()) {
+        verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(vc.native_handle()));
+      }
+      return true;
+    });
+  } else {
+    stream.set_verify_mode(asio::ssl::verify_none);
+  }
+  auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  if (handshake_ec) {
+    co_return fail("tls_handshake", "TLS handshake with " + where + " failed: " +
+                                        handshake_ec.message());
+  }
+  const PeerCertificates certificates = inspectPeerCertificates(ssl);
+  const std::string version = tlsVersionName(ssl);
+  samples.push_back({"probe_tls_version_info", "Returns the TLS version used or NaN when unknown",
+                     1.0, {{"version", version}}});
+  if (certificates.earliest_expiry) {
+    samples.push_back({"probe_ssl_earliest_cert_expiry",
+                       "Returns last SSL chain expiry in unixtime", *certificates.earliest_expiry});
+  }
+  details.push_back(version + " handshake done");
+  for (const std::string& description : certificates.descriptions) {
+    details.push_back("certificate: " + description);
+  }
+  if (!verify_error.empty()) {
+    co_return fail("tls_verify", "certificate of " + where + " does not verify for " + name +
+                                     ": " + verify_error);
+  }
+  if (auto failure = co_await converse(stream, ctx)) {
+    failure->samples = std::move(samples);
+    failure->details = std::move(details);
+    co_return std::move(*failure);
+  }
+  ProbeResult ok =
+      ProbeResult::ok("connected to " + where + " with " + version + " in " +
+                      milliseconds(secondsSince(started)));
+  ok.samples = std::move(samples);
+  ok.details = std::move(details);
+  co_return ok;
+}
+
+class TcpProbeFactory final : public ProbeFactory {
+ public:
+  std::string_view type() const override { return "tcp"; }
+
+  const ConfigSchema& schema() const override {
+    static const ConfigSchema schema{
+        {"address", FieldType::String, true, {}, "HOST:PORT to connect to, [v6]:PORT for IPv6"},
+        {"ip_protocol", FieldType::String, false, "ip6",
+         "Preferred address family when the host has both", {"ip4", "ip6"}},
+        {"ip_protocol_fallback", FieldType::Bool, false, "true",
+         "Use the other family when the preferred one has no address"},
+        {"tls", FieldType::Bool, false, "false", "Complete a TLS handshake after connecting"},
+        {"tls_ca_file", FieldType::String, false, {},
+         "CA bundle to verify the server with (default: the system's)"},
+        {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM) for mTLS"},
+        {"tls_key_file", FieldType::String, false, {}, "Client key (PEM) for mTLS"},
+        {"tls_server_name", FieldType::String, false, {},
+         "Name sent as SNI and verified (default: the address's host)"},
+        {"tls_insecure_skip_verify", FieldType::Bool, false, "false",
+         "Accept any certificate. Logged loudly; never for production"},
+        {"send", FieldType::String, false, "", "Bytes to send once connected"},
+        {"expect", FieldType::String, false, "",
+         "Regular expression (ECMAScript) the answer must contain"},
+    };
+    return schema;
+  }
+
+  ProbePtr create(const ProbeConfig& config) const override {
+    Settings settings;
+    const auto target = parseHostPort(config.getString("address"));
+    if (!target) {
+      config.fail("address", "expected HOST:PORT, e.g. \"db.example:5432\" or \"[::1]:443\", "
+                             "got '" + config.getString("address") + "'");
+    }
+    settings.target = *target;
+    settings.prefer_ip6 = config.getString("ip_protocol") == "ip6";
+    settings.fallback = config.getBool("ip_protocol_fallback");
+    settings.tls = config.getBool("tls");
+    settings.insecure_skip_verify = config.getBool("tls_insecure_skip_verify");
+    settings.server_name =
+        config.has("tls_server_name") ? config.getString("tls_server_name") : target->host;
+    settings.send = config.getString("send");
+    settings.expect_text = config.getString("expect");
+    if (!settings.expect_text.empty()) {
+      try {
+        settings.expect.emplace(settings.expect_text, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        config.fail("expect", std::string("invalid regular expression: ") + e.what());
+      }
+    }
+    for (const char* key : {"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
+                            "tls_insecure_skip_verify"}) {
+      if (!settings.tls && config.has(key) && std::string(key) != "tls_insecure_skip_verify") {
+        config.fail(key, "only meaningful with tls: true");
+      }
+    }
+    if (config.has("tls_cert_file") != config.has("tls_key_file")) {
+      config.fail(config.has("tls_cert_file") ? "tls_key_file" : "tls_cert_file",
+                  "tls_cert_file and tls_key_file go together");
+    }
+    if (settings.tls && settings.insecure_skip_verify) {
+      logLine(LogLevel::Warning, config.probeName(),
+              "tls_insecure_skip_verify is on: any certificate is accepted, the server is not "
+              "authenticated");
+    }
+    std::shared_ptr<asio::ssl::context> context;
+    if (settings.tls) {
+      context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+      asio::error_code ec;
+      if (config.has("tls_ca_file")) {
+        context->load_verify_file(config.getString("tls_ca_file"), ec);
+        if (ec) {
+          config.fail("tls_ca_file", "cannot load CA bundle '" + config.getString("tls_ca_file") +
+                                         "': " + ec.message());
+        }
+      } else {
+        context->set_default_verify_paths(ec);
+      }
+      if (config.has("tls_cert_file")) {
+        context->use_certificate_chain_file(config.getString("tls_cert_file"), ec);
+        if (ec) {
+          config.fail("tls_cert_file", "cannot load certificate: " + ec.message());
+        }
+        context->use_private_key_file(config.getString("tls_key_file"), asio::ssl::context::pem,
+                                      ec);
+        if (ec) {
+          config.fail("tls_key_file", "cannot load key: " + ec.message());
+        }
+      }
+    }
+    return std::make_unique<TcpProbe>(std::move(settings), std::move(context));
+  }
+};
+
+}  // namespace
+
+ProbeFactoryPtr makeTcpProbeFactory() { return std::make_unique<TcpProbeFactory>(); }
+
+}  // namespace vigie::probes
