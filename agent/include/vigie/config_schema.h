@@ -42,9 +42,10 @@ class ConfigError : public std::runtime_error {
   std::vector<ConfigIssue> issues_;
 };
 
+/// String and Secret values expand `${ENV_VAR}` references (`$${` is a literal `${`).
 enum class FieldType {
   String,
-  Secret,      ///< a string read from `${ENV}`, or from the file named by `<key>_file`; never logged
+  Secret,      ///< also settable as `<key>_file: PATH` (file content); never logged
   Int,
   Float,
   Bool,

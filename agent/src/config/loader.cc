@@ -176,6 +176,11 @@ std::optional<std::string> Loader::expandEnvironment(const std::string& file,
       out += text.substr(pos);
       break;
     }
+    if (start > 0 && text[start - 1] == '$') {  // "$${" is a literal "${"
+      out += text.substr(pos, start - pos - 1) + "${";
+      pos = start + 2;
+      continue;
+    }
     const std::size_t end = text.find('}', start);
     if (end == std::string::npos) {
       report(file, node, path, "unterminated ${...} reference");
@@ -205,10 +210,6 @@ std::optional<ConfigValue> Loader::convert(const std::string& file, const YAML::
   };
   switch (type) {
     case FieldType::String:
-      if (const std::string* text = scalar()) {
-        return *text;
-      }
-      return std::nullopt;
     case FieldType::Secret:
       if (const std::string* text = scalar()) {
         if (auto expanded = expandEnvironment(file, node, path, *text)) {
@@ -508,7 +509,11 @@ std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const 
       continue;
     }
     if (field.default_value) {
-      auto converted = convert("<default>", YAML::Load(*field.default_value), key_path, field.type);
+      // String defaults are literal text ("" included), others are YAML ("30s", "[]", "true").
+      const bool literal = field.type == FieldType::String || field.type == FieldType::Secret;
+      const YAML::Node default_node =
+          literal ? YAML::Node(*field.default_value) : YAML::Load(*field.default_value);
+      auto converted = convert(file, default_node, key_path + " (default)", field.type);
       if (converted) {
         config.set(field.key, std::move(*converted), locate(file, has_block ? block : probe));
       }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything Vigie needs to build, run and test, from Debian's packages. Idempotent.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  # libraries
+  libasio-dev prometheus-cpp-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
+  # tests
+  libgtest-dev libgmock-dev python3 curl openssl
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "Installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
