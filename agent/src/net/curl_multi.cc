@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "net/curl_multi.h"
+
+#include <asio/io_context.hpp>
+#include <stdexcept>
+
+namespace vigie {
+
+/// Asio's view of one socket curl asked us to watch. The descriptor never owns the fd: curl
+/// opens and closes it, so it is released, never closed, when curl lets go of it.
+struct CurlMulti::Watcher {
+  Watcher(const asio::any_io_executor& executor, curl_socket_t fd)
+      : descriptor(executor, fd), socket(fd) {}
+  ~Watcher() {
+    if (descriptor.is_open()) {
+      descriptor.release();
+    }
+  }
+
+  asio::posix::stream_descriptor descriptor;
+  curl_socket_t socket;
+  int wanted = 0;  ///< CURL_POLL_IN/OUT/INOUT
+  bool reading = false;
+  bool writing = false;
+  bool removed = false;
+};
+
+CurlMulti::CurlMulti(asio::execution_context& context)
+    : asio::execution_context::service(context),
+      executor_(static_cast<asio::io_context&>(context).get_executor()),
+      multi_(curl_multi_init()),
+      timer_(executor_) {
+  if (multi_ == nullptr) {
+    throw std::runtime_error("curl_multi_init failed");
+  }
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::onSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::onTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+}
+
+CurlMulti::~CurlMulti() { shutdown(); }
+
+CurlMulti& CurlMulti::of(const asio::any_io_executor& executor) {
+  return asio::use_service<CurlMulti>(asio::query(executor, asio::execution::context));
+}
+
+void CurlMulti::shutdown() {
+  if (multi_ == nullptr) {
+    return;
+  }
+  timer_.cancel();
+  for (auto& [easy, pending] : pending_) {
+    curl_multi_remove_handle(multi_, easy);
+  }
+  pending_.clear();
+  watchers_.clear();
+  curl_multi_cleanup(multi_);
+  multi_ = nullptr;
+}
+
+void CurlMulti::start(CURL* easy, std::unique_ptr<PendingBase> pending) {
+  pending_[easy] = std::move(pending);
+  const CURLMcode code = curl_multi_add_handle(multi_, easy);
+  if (code != CURLM_OK) {
+    auto node = pending_.extract(easy);
+    node.mapped()->complete(CURLE_FAILED_INIT);
+  }
+  // curl arms its timer from add_handle; the transfer starts when it fires.
+}
+
+void CurlMulti::abort(CURL* easy) {
+  auto node = pending_.extract(easy);
+  if (node.empty()) {
+    return;
+  }
+  curl_multi_remove_handle(multi_, easy);
+  node.mapped()->complete(CURLE_ABORTED_BY_CALLBACK);
+}
+
+void CurlMulti::finishTransfers() {
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+    if (message->msg != CURLMSG_DONE) {
+      continue;
+    }
+    CURL* easy = message->easy_handle;
+    const CURLcode result = message->data.result;
+    curl_multi_remove_handle(multi_, easy);
+    auto node = pending_.extract(easy);
+    if (!node.empty()) {
+      node.mapped()->complete(result);
+    }
+  }
+}
+
+void CurlMulti::socketAction(curl_socket_t socket, int events) {
+  int running = 0;
+  curl_multi_socket_action(multi_, socket, events, &running);
+  finishTransfers();
+}
+
+void CurlMulti::watch(const std::shared_ptr<Watcher>& watcher) {
+  auto arm = [this, &watcher](bool& pending, asio::posix::stream_descriptor::wait_type type,
+                              int select) {
+    pending = true;
+    watcher->descriptor.async_wait(type, [this, watcher, &pending, select](const asio::error_code& ec) {
+      pending = false;
+      if (watcher->removed) {
+        return;
+      }
+      if (!ec) {
+        socketAction(watcher->socket, select);
+      }
+      // Aborted waits were dropped because curl narrowed its interest: re-arm what it wants.
+      if (!watcher->removed && (!ec || ec == asio::error::operation_aborted)) {
+        watch(watcher);
+      }
+    });
+  };
+  if ((watcher->wanted & CURL_POLL_IN) != 0 && !watcher->reading) {
+    arm(watcher->reading, asio::posix::stream_descriptor::wait_read, CURL_CSELECT_IN);
+  }
+  if ((watcher->wanted & CURL_POLL_OUT) != 0 && !watcher->writing) {
+    arm(watcher->writing, asio::posix::stream_descriptor::wait_write, CURL_CSELECT_OUT);
+  }
+}
+
+int CurlMulti::onSocket(CURL*, curl_socket_t socket, int what, void* self_ptr, void*) {
+  auto* self = static_cast<CurlMulti*>(self_ptr);
+  auto it = self->watchers_.find(socket);
+  if (what == CURL_POLL_REMOVE) {
+    if (it != self->watchers_.end()) {
+      // Released now, not when the last handler lets go: curl may reuse the fd number at once.
+      it->second->removed = true;
+      it->second->descriptor.release();
+      self->watchers_.erase(it);
+    }
+    return 0;
+  }
+  if (it == self->watchers_.end()) {
+    it = self->watchers_.emplace(socket, std::make_shared<Watcher>(self->executor_, socket)).first;
+  }
+  const auto& watcher = it->second;
+  const bool narrowed = (watcher->wanted & ~what) != 0;
+  watcher->wanted = what;
+  if (narrowed && (watcher->reading || watcher->writing)) {
+    // Drop waits curl no longer wants; they are re-armed below for what it still wants.
+    asio::error_code ignored;
+    watcher->descriptor.cancel(ignored);
+  }
+  // Armed from the loop, not from inside curl's callback.
+  asio::post(self->executor_, [self, watcher] {
+    if (!watcher->removed) {
+      self->watch(watcher);
+    }
+  });
+  return 0;
+}
+
+int CurlMulti::onTimer(CURLM*, long timeout_ms, void* self_ptr) {
+  auto* self = static_cast<CurlMulti*>(self_ptr);
+  if (timeout_ms < 0) {
+    self->timer_.cancel();
+    return 0;
+  }
+  self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+  self->timer_.async_wait([self](const asio::error_code& ec) {
+    if (!ec) {
+      self->socketAction(CURL_SOCKET_TIMEOUT, 0);
+    }
+  });
+  return 0;
+}
+
+}  // namespace vigie

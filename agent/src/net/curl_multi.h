@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <curl/curl.h>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <memory>
+#include <unordered_map>
+
+namespace vigie {
+
+/// libcurl's multi-socket API driven by the Asio event loop: one thread, any number of
+/// transfers in flight. One instance per io_context, obtained with `CurlMulti::of(executor)`.
+/// Not thread-safe: use it from the loop's thread only.
+class CurlMulti : public asio::execution_context::service {
+ public:
+  using key_type = CurlMulti;
+  static inline asio::execution_context::id id;
+
+  explicit CurlMulti(asio::execution_context& context);
+  ~CurlMulti() override;
+  CurlMulti(const CurlMulti&) = delete;
+  CurlMulti& operator=(const CurlMulti&) = delete;
+
+  /// The instance serving the io_context behind `executor`.
+  static CurlMulti& of(const asio::any_io_executor& executor);
+
+  /// Runs the transfer set up on `easy` (which the caller owns and keeps alive until the
+  /// operation completes) and completes with its CURLcode. Cancelling the operation removes the
+  /// transfer at once and completes with CURLE_ABORTED_BY_CALLBACK.
+  template <typename Token>
+  auto perform(CURL* easy, Token&& token) {
+    return asio::async_initiate<Token, void(CURLcode)>(
+        [this](auto handler, CURL* handle) {
+          auto slot = asio::get_associated_cancellation_slot(handler);
+          if (slot.is_connected()) {
+            slot.assign([this, handle](asio::cancellation_type) { abort(handle); });
+          }
+          start(handle, std::make_unique<Pending<decltype(handler)>>(std::move(handler)));
+        },
+        token, easy);
+  }
+
+  std::size_t inFlight() const { return pending_.size(); }
+
+ private:
+  struct PendingBase {
+    virtual ~PendingBase() = default;
+    virtual void complete(CURLcode code) = 0;
+  };
+  template <typename Handler>
+  struct Pending final : PendingBase {
+    explicit Pending(Handler h) : handler(std::move(h)) {}
+    void complete(CURLcode code) override {
+      asio::get_associated_cancellation_slot(handler).clear();
+      // Posted, so the caller resumes outside curl's own call stack.
+      auto executor = asio::get_associated_executor(handler);
+      asio::post(executor, [h = std::move(handler), code]() mutable { std::move(h)(code); });
+    }
+    Handler handler;
+  };
+  struct Watcher;
+
+  void shutdown() override;
+  void start(CURL* easy, std::unique_ptr<PendingBase> pending);
+  void abort(CURL* easy);
+  void finishTransfers();
+  void onSocketEvent(curl_socket_t socket, int what);
+  void watch(const std::shared_ptr<Watcher>& watcher);
+  void socketAction(curl_socket_t socket, int events);
+
+  static int onSocket(CURL* easy, curl_socket_t socket, int what, void* self, void*);
+  static int onTimer(CURLM* multi, long timeout_ms, void* self);
+
+  asio::any_io_executor executor_;
+  CURLM* multi_;
+  asio::steady_timer timer_;
+  std::unordered_map<CURL*, std::unique_ptr<PendingBase>> pending_;
+  std::unordered_map<curl_socket_t, std::shared_ptr<Watcher>> watchers_;
+};
+
+}  // namespace vigie
