@@ -3,6 +3,8 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
+#include <malloc.h>
+
 #include <csignal>
 #include <filesystem>
 
@@ -36,6 +38,8 @@ int Daemon::run() {
   http_.start();
   waitForSignal();
   logInfo("started with " + std::to_string(by_name_.size()) + " probes from " + config_path_);
+  notifier_.ready(std::to_string(by_name_.size()) + " probes, listening on port " +
+                  std::to_string(http_.port()));
   io_.run();
   logInfo("stopped");
   return 0;
@@ -76,6 +80,7 @@ void Daemon::apply(AgentConfig config) {
   }
   setLogLevel(config.agent.log_level);
   config_ = std::move(config);
+  malloc_trim(0);
   pump();
 }
 
@@ -165,7 +170,10 @@ void Daemon::waitForSignal() {
     }
     if (signal == SIGHUP) {
       logInfo("SIGHUP: reloading " + config_path_);
-      reload();
+      notifier_.reloading();
+      const bool reloaded = reload().empty();
+      notifier_.ready(std::to_string(by_name_.size()) + " probes" +
+                      (reloaded ? "" : ", last reload rejected"));
       waitForSignal();
       return;
     }
@@ -176,6 +184,7 @@ void Daemon::waitForSignal() {
 
 void Daemon::beginShutdown() {
   stopping_ = true;
+  notifier_.stopping();
   asio::error_code ignored;
   signals_.cancel(ignored);
   wake_.cancel();
@@ -224,7 +233,10 @@ HttpResponse Daemon::handle(const HttpRequest& request) {
     if (request.method != "POST" && request.method != "PUT") {
       return {405, "text/plain; charset=utf-8", "use POST\n"};
     }
+    notifier_.reloading();
     const std::string errors = reload();
+    notifier_.ready(std::to_string(by_name_.size()) + " probes" +
+                    (errors.empty() ? "" : ", last reload rejected"));
     if (!errors.empty()) {
       return {500, "text/plain; charset=utf-8", "failed to reload config:\n" + errors + "\n"};
     }

@@ -16,6 +16,7 @@
 #include "metrics/metrics.h"
 #include "scheduler/scheduler.h"
 #include "state/state_store.h"
+#include "util/sd_notify.h"
 #include "vigie/registry.h"
 
 namespace vigie {
@@ -50,6 +51,7 @@ class Daemon {
   HttpResponse handle(const HttpRequest& request);
 
   asio::io_context io_;
+  SystemdNotifier notifier_{io_};
   std::string config_path_;
   const ProbeRegistry& registry_;
   AgentConfig config_;
