@@ -2,6 +2,7 @@
 #include "config/loader.h"
 
 #include <glob.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "config/duration.h"
 
@@ -131,7 +133,23 @@ std::optional<YAML::Node> Loader::parseFile(const std::string& file) {
     return std::nullopt;
   }
   try {
-    return YAML::Load(*text);
+    // Parsed on a short-lived thread so that yaml-cpp's many small nodes live in their own
+    // malloc arena: interleaved with the long-lived probe objects in the main arena they would
+    // pin ~40 MB of freed pages with 10,000 probes (see loadConfig's malloc_trim).
+    YAML::Node root;
+    std::exception_ptr parse_error;
+    std::thread parser([&] {
+      try {
+        root = YAML::Load(*text);
+      } catch (...) {
+        parse_error = std::current_exception();
+      }
+    });
+    parser.join();
+    if (parse_error) {
+      std::rethrow_exception(parse_error);
+    }
+    return root;
   } catch (const YAML::ParserException& e) {
     issues_.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg});
     return std::nullopt;
@@ -674,7 +692,10 @@ AgentConfig Loader::load(const std::string& path) {
 }  // namespace
 
 AgentConfig loadConfig(const std::string& path, const ProbeRegistry& registry) {
-  return Loader(registry).load(path);
+  AgentConfig config = Loader(registry).load(path);
+  // The parsed documents are gone now: hand their pages back to the system.
+  malloc_trim(0);
+  return config;
 }
 
 }  // namespace vigie

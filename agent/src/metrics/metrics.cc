@@ -56,8 +56,9 @@ SelfMetrics::SelfMetrics()
                     .Name("vigie_scheduler_lateness_seconds")
                     .Help("Delay between the time a probe was due and the time it started")
                     .Register(*registry_)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{
-                                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5})) {
+                    .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005,
+                                                                     0.001, 0.0025, 0.005, 0.01,
+                                                                     0.02, 0.05, 0.1, 0.5, 1, 5})) {
   prometheus::BuildGauge()
       .Name("vigie_build_info")
       .Help("Version and revision of the running vigie-agent")
