@@ -78,3 +78,25 @@ TEST(Metrics, SelfMetricsTrackReloads) {
 
 }  // namespace
 }  // namespace vigie
+
+namespace vigie {
+namespace {
+
+TEST(Metrics, LabelValuesAndHelpAreEscaped) {
+  StateStore store;
+  SelfMetrics self;
+  ProbeSpec odd = spec("odd", "1");
+  odd.labels = {{"app", "say \"hi\"\\\nbye"}};
+  store.configure({odd});
+  ProbeResult result = ProbeResult::critical("connect", "refused");
+  result.samples.push_back({"probe_custom", "line one\nline two \\", 0.5, {{"path", "/a\"b"}}});
+  store.record("odd", result, 1e-7, std::chrono::system_clock::now());
+  const std::string text = renderMetrics(store, self);
+  EXPECT_TRUE(contains(text, "probe_success{probe=\"odd\",type=\"tcp\",app=\"say \\\"hi\\\"\\\\\\nbye\"} 0\n"));
+  EXPECT_TRUE(contains(text, "# HELP probe_custom line one\\nline two \\\\\n"));
+  EXPECT_TRUE(contains(text, ",path=\"/a\\\"b\"} 0.5\n"));
+  EXPECT_TRUE(contains(text, "probe_duration_seconds{probe=\"odd\",type=\"tcp\",app=\"say \\\"hi\\\"\\\\\\nbye\"} 1e-07\n"));
+}
+
+}  // namespace
+}  // namespace vigie

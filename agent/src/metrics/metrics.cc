@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "metrics/metrics.h"
 
+#include <charconv>
+#include <cmath>
 #include <map>
 #include <prometheus/text_serializer.h>
 
@@ -9,28 +11,90 @@
 namespace vigie {
 namespace {
 
-prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
-  return prometheus::MetricFamily{std::move(name), std::move(help), type, {}};
+/// One per-probe gauge whose value derives from the probe's state.
+struct ProbeGauge {
+  const char* name;
+  const char* help;
+  /// Only exported once the probe has produced a result.
+  bool needs_result;
+  double (*value)(const ProbeState& state);
+};
+
+double seconds(std::chrono::system_clock::time_point when) {
+  return std::chrono::duration<double>(when.time_since_epoch()).count();
 }
 
-prometheus::ClientMetric metricFor(const ProbeState& state, const Labels& extra = {}) {
-  prometheus::ClientMetric metric;
-  metric.label.push_back({"probe", state.name});
-  metric.label.push_back({"type", state.type});
-  for (const auto& [name, value] : state.labels) {
-    metric.label.push_back({name, value});
+const ProbeGauge kProbeGauges[] = {
+    {"probe_success", "Displays whether or not the probe was a success", true,
+     [](const ProbeState& s) { return s.last_result->status == Status::Ok ? 1.0 : 0.0; }},
+    {"probe_duration_seconds", "Returns how long the probe took to complete in seconds", true,
+     [](const ProbeState& s) { return s.last_duration_seconds; }},
+    {"vigie_probe_status", "Last result of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+     true, [](const ProbeState& s) { return static_cast<double>(s.last_result->status); }},
+    {"vigie_probe_last_run_timestamp_seconds", "Time the last run of the probe ended", true,
+     [](const ProbeState& s) { return seconds(s.last_run); }},
+};
+
+void appendEscaped(std::string& out, std::string_view text, bool quote) {
+  for (const char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
   }
-  for (const auto& [name, value] : extra) {
-    metric.label.push_back({name, value});
-  }
-  return metric;
 }
 
-void addGauge(prometheus::MetricFamily& target, const ProbeState& state, double value,
-              const Labels& extra = {}) {
-  auto metric = metricFor(state, extra);
-  metric.gauge.value = value;
-  target.metric.push_back(std::move(metric));
+void appendValue(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    char text[32];
+    const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+    out.append(text, end);
+  }
+}
+
+void appendHeader(std::string& out, std::string_view name, std::string_view help,
+                  std::string_view type) {
+  out.append("# HELP ").append(name).append(" ");
+  appendEscaped(out, help, false);
+  out.append("\n# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+/// `,name="value"` for each label, escaped.
+std::string labelText(const Labels& labels) {
+  std::string text;
+  for (const auto& [label, value] : labels) {
+    text.append(",").append(label).append("=\"");
+    appendEscaped(text, value, true);
+    text += '"';
+  }
+  return text;
+}
+
+/// `name{identity extra} value`; both label texts are already escaped.
+void appendSeries(std::string& out, std::string_view name, std::string_view identity,
+                  std::string_view extra, double value) {
+  out.append(name).append("{").append(identity).append(extra).append("} ");
+  appendValue(out, value);
+  out += '\n';
+}
+
+/// probe="...",type="...",<configured labels>: rendered once per probe and scrape.
+std::string identityLabels(const ProbeState& state) {
+  std::string text = "probe=\"";
+  appendEscaped(text, state.name, true);
+  text += "\",type=\"";
+  appendEscaped(text, state.type, true);
+  text += '"';
+  return text + labelText(state.labels);
 }
 
 }  // namespace
@@ -80,66 +144,60 @@ void SelfMetrics::setProbesConfigured(std::size_t count) {
 
 void SelfMetrics::observeLateness(double seconds) { lateness_.Observe(seconds); }
 
-std::vector<prometheus::MetricFamily> collectProbeMetrics(const StateStore& store) {
-  using prometheus::MetricType;
-  auto success = family("probe_success", "Displays whether or not the probe was a success",
-                        MetricType::Gauge);
-  auto duration = family("probe_duration_seconds",
-                         "Returns how long the probe took to complete in seconds",
-                         MetricType::Gauge);
-  auto status = family("vigie_probe_status",
-                       "Last result of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
-                       MetricType::Gauge);
-  auto failure = family("vigie_probe_failure_info",
-                        "Why the last run of the probe failed, as a fixed reason word",
-                        MetricType::Gauge);
-  auto last_run = family("vigie_probe_last_run_timestamp_seconds",
-                         "Time the last run of the probe ended", MetricType::Gauge);
-  auto runs = family("vigie_probe_runs_total", "Runs of the probe by result",
-                     MetricType::Counter);
-  // Samples are grouped by metric name across probes: one family per name.
-  std::map<std::string, prometheus::MetricFamily> samples;
-
+void appendProbeMetrics(const StateStore& store, std::string& out) {
+  std::vector<std::pair<const ProbeState*, std::string>> rows;
+  rows.reserve(store.probes().size());
   for (const auto& [name, state] : store.probes()) {
-    for (std::size_t s = 0; s < state.runs.size(); ++s) {
-      auto metric = metricFor(state, {{"result", std::string(statusName(static_cast<Status>(s)))}});
-      metric.counter.value = static_cast<double>(state.runs[s]);
-      runs.metric.push_back(std::move(metric));
-    }
-    if (!state.last_result) {
-      continue;
-    }
-    const ProbeResult& result = *state.last_result;
-    addGauge(success, state, result.status == Status::Ok ? 1 : 0);
-    addGauge(duration, state, state.last_duration_seconds);
-    addGauge(status, state, static_cast<double>(result.status));
-    addGauge(last_run, state,
-             std::chrono::duration<double>(state.last_run.time_since_epoch()).count());
-    if (!result.reason.empty()) {
-      addGauge(failure, state, 1, {{"reason", result.reason}});
-    }
-    for (const Sample& sample : result.samples) {
-      auto [it, inserted] = samples.try_emplace(
-          sample.name, family(sample.name, sample.help, MetricType::Gauge));
-      addGauge(it->second, state, sample.value, sample.labels);
+    rows.emplace_back(&state, identityLabels(state));
+  }
+  for (const ProbeGauge& gauge : kProbeGauges) {
+    appendHeader(out, gauge.name, gauge.help, "gauge");
+    for (const auto& [state, identity] : rows) {
+      if (!gauge.needs_result || state->last_result) {
+        appendSeries(out, gauge.name, identity, {}, gauge.value(*state));
+      }
     }
   }
-  std::vector<prometheus::MetricFamily> families;
-  for (auto* f : {&success, &duration, &status, &failure, &last_run, &runs}) {
-    families.push_back(std::move(*f));
+  appendHeader(out, "vigie_probe_failure_info",
+               "Why the last run of the probe failed, as a fixed reason word", "gauge");
+  for (const auto& [state, identity] : rows) {
+    if (state->last_result && !state->last_result->reason.empty()) {
+      appendSeries(out, "vigie_probe_failure_info", identity,
+                   labelText({{"reason", state->last_result->reason}}), 1);
+    }
   }
-  for (auto& [name, f] : samples) {
-    families.push_back(std::move(f));
+  appendHeader(out, "vigie_probe_runs_total", "Runs of the probe by result", "counter");
+  static const std::string kResultLabels[] = {",result=\"ok\"", ",result=\"warning\"",
+                                              ",result=\"critical\"", ",result=\"unknown\""};
+  for (const auto& [state, identity] : rows) {
+    for (std::size_t s = 0; s < state->runs.size(); ++s) {
+      appendSeries(out, "vigie_probe_runs_total", identity, kResultLabels[s],
+                   static_cast<double>(state->runs[s]));
+    }
   }
-  return families;
+  // What probes reported themselves, one family per metric name across probes.
+  std::map<std::string_view, std::vector<std::pair<std::size_t, const Sample*>>> samples;
+  for (std::size_t row = 0; row < rows.size(); ++row) {
+    if (const auto& result = rows[row].first->last_result) {
+      for (const Sample& sample : result->samples) {
+        samples[sample.name].emplace_back(row, &sample);
+      }
+    }
+  }
+  for (const auto& [name, reported] : samples) {
+    appendHeader(out, name, reported.front().second->help, "gauge");
+    for (const auto& [row, sample] : reported) {
+      appendSeries(out, name, rows[row].second, labelText(sample->labels), sample->value);
+    }
+  }
 }
 
 std::string renderMetrics(const StateStore& store, const SelfMetrics& self) {
-  auto families = collectProbeMetrics(store);
-  auto own = self.collect();
-  families.insert(families.end(), std::make_move_iterator(own.begin()),
-                  std::make_move_iterator(own.end()));
-  return prometheus::TextSerializer().Serialize(families);
+  std::string out;
+  out.reserve(store.probes().size() * 1024);
+  appendProbeMetrics(store, out);
+  out += prometheus::TextSerializer().Serialize(self.collect());
+  return out;
 }
 
 }  // namespace vigie
