@@ -7,8 +7,10 @@ Runs the real vigie-agent, lets one interval pass to warm up, then measures over
     as Prometheus' histogram_quantile does),
   - CPU seconds of the agent per 1,000 probe runs (utime+stime from /proc/PID/stat),
   - RSS and peak RSS (/proc/PID/status),
-  - the time one /metrics scrape takes with all probes reporting.
-Loopback only; bounded in time. Usage:
+  - the time a /metrics scrape takes with all probes reporting.
+A scraper fetches /metrics every --scrape-interval seconds during the window, as Prometheus
+would, so the lateness figures include the stalls scrapes cause. Loopback only; bounded in
+time. Usage:
   bench/scheduler_bench.py --agent build-release/agent/app/vigie-agent [--probes 10000]
 """
 
@@ -84,6 +86,7 @@ def main():
     parser.add_argument("--probes", type=int, default=10_000)
     parser.add_argument("--interval", type=int, default=15, help="seconds")
     parser.add_argument("--window", type=int, default=45, help="measured seconds")
+    parser.add_argument("--scrape-interval", type=float, default=15, help="seconds, 0 for none")
     args = parser.parse_args()
 
     listener = socket.socket()
@@ -102,11 +105,18 @@ def main():
         time.sleep(args.interval + 5)  # every probe has run once
         before = agent.metrics()
         cpu_before = cpu_seconds(pid)
-        time.sleep(args.window)
+        window_end = time.time() + args.window
+        scrape_seconds = []
+        while time.time() < window_end:
+            time.sleep(min(args.scrape_interval or args.window, max(window_end - time.time(), 0)))
+            if args.scrape_interval and time.time() < window_end:
+                scrape_started = time.time()
+                agent.get("/metrics")
+                scrape_seconds.append(time.time() - scrape_started)
         cpu_after = cpu_seconds(pid)
         scrape_started = time.time()
         status, body = agent.get("/metrics")
-        scrape_seconds = time.time() - scrape_started
+        scrape_seconds.append(time.time() - scrape_started)
         after = parse_metrics(body)
         runs = runs_total(after) - runs_total(before)
         failures = sum(v for (n, ls), v in after.items()
@@ -122,7 +132,8 @@ def main():
         print(f"agent CPU use:              {(cpu_after - cpu_before) / args.window * 100:.1f} % of one core")
         print(f"RSS:                        {memory_kib(pid, 'VmRSS') / 1024:.1f} MiB "
               f"(peak {memory_kib(pid, 'VmHWM') / 1024:.1f} MiB)   (target < 60 MB)")
-        print(f"one /metrics scrape:        {scrape_seconds * 1000:.0f} ms, {len(body) / 1e6:.1f} MB")
+        print(f"/metrics scrapes:           {len(scrape_seconds)}, slowest "
+              f"{max(scrape_seconds) * 1000:.0f} ms, {len(body) / 1e6:.1f} MB each")
     finally:
         agent.stop()
         listener.close()
