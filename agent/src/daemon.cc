@@ -30,6 +30,7 @@ Daemon::Daemon(std::string config_path, const ProbeRegistry& registry, AgentConf
     logWarning("cannot create state_dir " + config.agent.state_dir + ": " + ec.message());
   }
   logInfo("listening on " + config.agent.listen_host + ":" + std::to_string(http_.port()));
+  alerts_ = std::make_unique<AlertPipeline>(io_, config.agent);
   apply(std::move(config));
   self_.configReloaded(true, std::chrono::system_clock::now());
 }
@@ -71,7 +72,9 @@ void Daemon::apply(AgentConfig config) {
     }
   }
   by_name_ = std::move(next);
+  alerts_->beforeConfigure(config, store_);
   store_.configure(config.probes);
+  alerts_->afterConfigure(config, store_);
   scheduler_.setMaxConcurrent(static_cast<std::size_t>(config.agent.max_concurrent_probes));
   self_.setProbesConfigured(config.probes.size());
   if (!config_.source_file.empty() && (config.agent.listen_host != config_.agent.listen_host ||
@@ -140,6 +143,7 @@ asio::awaitable<void> Daemon::execute(ActivePtr probe) {
                                          probe->spec.timeout);
   probe->running = false;
   const bool current = by_id_.count(probe->id) != 0;
+  std::optional<Millis> retry_after;
   if (current && !outcome.cancelled) {
     const ProbeState* before = store_.find(probe->spec.name);
     const bool changed = before != nullptr && (!before->last_result ||
@@ -152,8 +156,13 @@ asio::awaitable<void> Daemon::execute(ActivePtr probe) {
     }
     store_.record(probe->spec.name, outcome.result, outcome.duration_seconds,
                   std::chrono::system_clock::now());
+    retry_after = alerts_->onResult(store_, probe->spec, std::chrono::system_clock::now());
   }
-  scheduler_.finished(probe->id, clock_.now());
+  if (retry_after) {
+    scheduler_.finished(probe->id, clock_.now(), *retry_after);
+  } else {
+    scheduler_.finished(probe->id, clock_.now());
+  }
   if (stopping_) {
     if (scheduler_.running() == 0) {
       io_.stop();
@@ -189,6 +198,7 @@ void Daemon::beginShutdown() {
   signals_.cancel(ignored);
   wake_.cancel();
   http_.stop();
+  alerts_->stop();
   std::size_t running = 0;
   for (auto& [id, probe] : by_id_) {
     if (probe->running) {
@@ -220,7 +230,8 @@ HttpResponse Daemon::handle(const HttpRequest& request) {
     if (request.method != "GET") {
       return {405, "text/plain; charset=utf-8", "use GET\n"};
     }
-    return {200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics(store_, self_)};
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            renderMetrics(store_, self_) + alerts_->renderMetrics()};
   }
   if (path == "/-/healthy") {
     return {200, "text/plain; charset=utf-8", "Healthy\n"};

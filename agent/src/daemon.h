@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "alert/alert_pipeline.h"
 #include "config/agent_config.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
@@ -62,6 +63,7 @@ class Daemon {
   asio::steady_timer shutdown_guard_;
   asio::signal_set signals_;
   StateStore store_;
+  std::unique_ptr<AlertPipeline> alerts_;
   SelfMetrics self_;
   HttpServer http_;
   std::map<std::string, ActivePtr> by_name_;

@@ -151,5 +151,29 @@ TEST_F(SchedulerTest, RemovedProbeIsNotRescheduled) {
   EXPECT_EQ(started[0].first, 2u);
 }
 
+TEST_F(SchedulerTest, RetryIntervalThenBackOnThePhase) {
+  Scheduler scheduler = makeScheduler(10);
+  scheduler.add(1, "a", 60s, clock.now());
+  clock.advance(60s);
+  scheduler.poll(clock.now());
+  ASSERT_EQ(started.size(), 1u);
+  const TimePoint on_phase = started[0].second;
+  // SOFT: re-check 5 s after each run instead of 60 s.
+  scheduler.finished(1, clock.now(), 5s);
+  clock.advance(4s);
+  scheduler.poll(clock.now());
+  EXPECT_EQ(started.size(), 1u);
+  clock.advance(1s);
+  scheduler.poll(clock.now());
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(started[1].second, on_phase + (clock.now() - on_phase));
+  // Settled: the next run falls on the phase again.
+  scheduler.finished(1, clock.now());
+  const auto next = scheduler.poll(clock.now());
+  ASSERT_TRUE(next);
+  EXPECT_EQ((*next - on_phase) % 60s, 0s);
+  EXPECT_GT(*next, clock.now());
+}
+
 }  // namespace
 }  // namespace vigie

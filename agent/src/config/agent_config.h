@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "alert/alert_state.h"
+#include "alert/maintenance.h"
+#include "forward/forward_config.h"
 #include "vigie/probe.h"
 
 namespace vigie {
@@ -22,6 +25,10 @@ struct ProbeSpec {
   std::shared_ptr<Probe> probe;
   /// Changes whenever anything that affects the probe changes (reload keeps it when equal).
   std::string fingerprint;
+  /// Soft/hard, recovery and flapping settings.
+  AlertPolicy alerting;
+  /// Probes whose HARD problem makes this one unreachable (no alert of its own).
+  std::vector<std::string> depends_on;
 };
 
 struct AgentSettings {
@@ -39,6 +46,8 @@ struct AgentConfig {
   std::chrono::milliseconds default_interval{30'000};
   std::chrono::milliseconds default_timeout{10'000};
   std::vector<ProbeSpec> probes;
+  std::vector<MaintenanceWindow> maintenance;
+  ForwardingConfig forwarding;
 };
 
 }  // namespace vigie

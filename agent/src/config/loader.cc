@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "alert/alert_config.h"
 #include "config/duration.h"
 
 namespace vigie {
@@ -116,6 +117,8 @@ class Loader {
   void loadIncludes(const std::string& file, const YAML::Node& node,
                     std::vector<ProbeNode>& probes);
   std::optional<ProbeSpec> loadProbe(const ProbeNode& entry, const AgentConfig& config);
+  /// This loader's checks and conversions for the alerting sections of `file`.
+  ConfigReader readerFor(const std::string& file);
   std::optional<ProbeConfig> loadTypeBlock(const std::string& file, const YAML::Node& probe,
                                            const std::string& name, const std::string& path,
                                            const ProbeFactory& factory);
@@ -580,6 +583,7 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
   }
 
   std::vector<std::string> allowed{"name", "type", "labels", "interval", "timeout"};
+  allowed.insert(allowed.end(), kProbeAlertingKeys.begin(), kProbeAlertingKeys.end());
   if (factory != nullptr) {
     allowed.emplace_back(factory->type());
   }
@@ -613,6 +617,7 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
       }
     }
   }
+  loadProbeAlerting(readerFor(file), node, path, spec);
   if (spec.timeout > spec.interval) {
     report(file, node["timeout"] ? node["timeout"] : node, path + ".timeout",
            "timeout (" + formatDuration(spec.timeout) + ") must not exceed interval (" +
@@ -657,17 +662,21 @@ AgentConfig Loader::load(const std::string& path) {
     reportFile(path, "the file is empty");
     throw ConfigError(issues_);
   }
-  if (!checkMapping(path, *root, "", {"agent", "include", "defaults", "probes"})) {
+  if (!checkMapping(path, *root, "",
+                    {"agent", "include", "defaults", "probes", "maintenance", "forwarding"})) {
     throw ConfigError(issues_);
   }
   loadAgentSection(path, (*root)["agent"], config);
   loadDefaults(path, (*root)["defaults"], config);
+  loadMaintenance(readerFor(path), (*root)["maintenance"], config);
+  loadForwarding(readerFor(path), (*root)["forwarding"], config);
 
   std::vector<ProbeNode> probe_nodes;
   collectProbes(path, (*root)["probes"], probe_nodes);
   loadIncludes(path, (*root)["include"], probe_nodes);
 
   std::map<std::string, ConfigLocation> seen;
+  ProbeNodes written_at;
   for (const ProbeNode& entry : probe_nodes) {
     auto spec = loadProbe(entry, config);
     if (!spec) {
@@ -681,12 +690,65 @@ AgentConfig Loader::load(const std::string& path) {
                  ":" + std::to_string(first->second.line) + ")");
       continue;
     }
+    written_at.emplace(spec->name,
+                       std::pair{"probes[" + std::to_string(entry.index) + "]", entry.node});
     config.probes.push_back(std::move(*spec));
   }
+  checkDependencies(readerFor(path), written_at, config);
   if (!issues_.empty()) {
     throw ConfigError(issues_);
   }
   return config;
+}
+
+ConfigReader Loader::readerFor(const std::string& file) {
+  ConfigReader reader;
+  reader.convert = [this, file](const YAML::Node& node, const std::string& key_path,
+                                FieldType type) { return convert(file, node, key_path, type); };
+  reader.report = [this, file](const YAML::Node& node, const std::string& key_path,
+                               const std::string& message) {
+    report(file, node, key_path, message);
+  };
+  reader.check_mapping = [this, file](const YAML::Node& node, const std::string& key_path,
+                                      const std::vector<std::string>& allowed) {
+    return checkMapping(file, node, key_path, allowed);
+  };
+  reader.secret = [this, file](const YAML::Node& parent, const std::string& key_path,
+                               const std::string& key) -> std::string {
+    const YAML::Node value = parent[key];
+    const YAML::Node value_file = parent[key + "_file"];
+    if (value && value_file) {
+      report(file, value_file, key_path + "." + key + "_file",
+             "set either " + key + " or " + key + "_file, not both");
+      return {};
+    }
+    if (value) {
+      auto secret = convert(file, value, key_path + "." + key, FieldType::Secret);
+      return secret ? std::get<std::string>(*secret) : std::string();
+    }
+    if (!value_file) {
+      return {};
+    }
+    const auto name = convert(file, value_file, key_path + "." + key + "_file", FieldType::String);
+    if (!name) {
+      return {};
+    }
+    fs::path secret_file(std::get<std::string>(*name));
+    if (secret_file.is_relative()) {
+      secret_file = base_dir_ / secret_file;
+    }
+    std::string error;
+    auto secret = readFileText(secret_file, error);
+    if (!secret) {
+      report(file, value_file, key_path + "." + key + "_file", error);
+      return {};
+    }
+    while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
+      secret->pop_back();
+    }
+    return *secret;
+  };
+  return reader;
 }
 
 }  // namespace

@@ -33,6 +33,23 @@ const ProbeGauge kProbeGauges[] = {
      true, [](const ProbeState& s) { return static_cast<double>(s.last_result->status); }},
     {"vigie_probe_last_run_timestamp_seconds", "Time the last run of the probe ended", true,
      [](const ProbeState& s) { return seconds(s.last_run); }},
+    {"vigie_probe_state", "Alert state of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+     false, [](const ProbeState& s) { return static_cast<double>(s.alert.status); }},
+    {"vigie_probe_state_hard", "1 if the alert state is HARD, 0 if SOFT", false,
+     [](const ProbeState& s) { return s.alert.type == StateType::Hard ? 1.0 : 0.0; }},
+    {"vigie_probe_attempt", "Consecutive non-OK results counted towards max_attempts", false,
+     [](const ProbeState& s) {
+       return s.alert.status == Status::Ok ? 0.0 : static_cast<double>(s.alert.attempt);
+     }},
+    {"vigie_probe_flapping", "1 while the probe is flapping", false,
+     [](const ProbeState& s) { return s.alert.flapping ? 1.0 : 0.0; }},
+    {"vigie_probe_in_maintenance", "1 while a maintenance window holds the probe's alerts", false,
+     [](const ProbeState& s) { return s.alert.in_maintenance ? 1.0 : 0.0; }},
+    {"vigie_probe_unreachable", "1 while a probe it depends on is in a HARD problem", false,
+     [](const ProbeState& s) { return s.alert.unreachable ? 1.0 : 0.0; }},
+    {"vigie_probe_last_state_change_timestamp_seconds",
+     "Time the alert state last changed (SOFT or HARD)", false,
+     [](const ProbeState& s) { return seconds(s.alert.last_state_change); }},
 };
 
 void appendEscaped(std::string& out, std::string_view text, bool quote) {

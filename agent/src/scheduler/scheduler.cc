@@ -36,8 +36,9 @@ Scheduler::Scheduler(std::size_t max_concurrent, StartFn start)
     : max_concurrent_(max_concurrent), start_(std::move(start)) {}
 
 void Scheduler::add(ProbeId id, std::string_view name, Millis interval, TimePoint now) {
-  const TimePoint due = firstDue(now, interval, phaseOf(name, interval));
-  entries_[id] = Entry{interval, due, false};
+  const Millis phase = phaseOf(name, interval);
+  const TimePoint due = firstDue(now, interval, phase);
+  entries_[id] = Entry{interval, phase, due, false, false};
   heap_.push({due, id});
 }
 
@@ -89,16 +90,39 @@ std::optional<TimePoint> Scheduler::poll(TimePoint now) {
   return std::nullopt;
 }
 
-void Scheduler::finished(ProbeId id, TimePoint now) {
+Scheduler::Entry* Scheduler::release(ProbeId id) {
   auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.running) {
-    return;
+    return nullptr;
   }
   --running_;
-  Entry& entry = it->second;
-  entry.running = false;
-  entry.due = nextDue(entry.due, now, entry.interval);
-  heap_.push({entry.due, id});
+  it->second.running = false;
+  return &it->second;
+}
+
+void Scheduler::finished(ProbeId id, TimePoint now) {
+  Entry* entry = release(id);
+  if (entry == nullptr) {
+    return;
+  }
+  if (entry->retrying) {
+    // Back on the phase after retries, at the first slot strictly after this run.
+    entry->retrying = false;
+    entry->due = firstDue(now + Millis(1), entry->interval, entry->phase);
+  } else {
+    entry->due = nextDue(entry->due, now, entry->interval);
+  }
+  heap_.push({entry->due, id});
+}
+
+void Scheduler::finished(ProbeId id, TimePoint now, Millis retry_after) {
+  Entry* entry = release(id);
+  if (entry == nullptr) {
+    return;
+  }
+  entry->retrying = true;
+  entry->due = now + retry_after;
+  heap_.push({entry->due, id});
 }
 
 }  // namespace vigie

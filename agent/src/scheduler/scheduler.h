@@ -47,6 +47,9 @@ class Scheduler {
   std::optional<TimePoint> poll(TimePoint now);
   /// A run ended at `now`: frees its slot and schedules the probe's next run.
   void finished(ProbeId id, TimePoint now);
+  /// As finished(), but the next run comes `retry_after` from now instead of on the phase (a
+  /// SOFT alert state re-checks sooner). The next plain finished() goes back to the phase.
+  void finished(ProbeId id, TimePoint now, Millis retry_after);
 
   std::size_t running() const { return running_; }
   std::size_t waiting() const { return waiting_.size(); }
@@ -55,8 +58,10 @@ class Scheduler {
  private:
   struct Entry {
     Millis interval;
+    Millis phase;
     TimePoint due;
     bool running = false;
+    bool retrying = false;
   };
   struct Due {
     TimePoint due;
@@ -67,6 +72,8 @@ class Scheduler {
   };
 
   void start(ProbeId id, Entry& entry);
+  /// Frees the slot of a run that ended; null if the probe is unknown or was not running.
+  Entry* release(ProbeId id);
 
   std::size_t max_concurrent_;
   StartFn start_;

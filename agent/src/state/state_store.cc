@@ -8,10 +8,17 @@ void StateStore::configure(const std::vector<ProbeSpec>& probes) {
   for (const ProbeSpec& spec : probes) {
     auto old = probes_.find(spec.name);
     if (old != probes_.end() && old->second.fingerprint == spec.fingerprint) {
-      next.emplace(spec.name, std::move(old->second));
+      ProbeState& kept = next.emplace(spec.name, std::move(old->second)).first->second;
+      kept.policy = spec.alerting;
+      kept.depends_on = spec.depends_on;
       continue;
     }
     ProbeState state;
+    if (old != probes_.end()) {
+      state.alert = old->second.alert;
+    }
+    state.policy = spec.alerting;
+    state.depends_on = spec.depends_on;
     state.name = spec.name;
     state.type = spec.type;
     state.labels = spec.labels;
@@ -32,6 +39,29 @@ void StateStore::record(const std::string& name, const ProbeResult& result,
   state.last_duration_seconds = duration_seconds;
   state.last_run = when;
   ++state.runs[static_cast<std::size_t>(result.status)];
+}
+
+StepOutcome StateStore::stepAlert(const std::string& name, WallTime now, bool in_maintenance) {
+  auto it = probes_.find(name);
+  if (it == probes_.end() || !it->second.last_result) {
+    return {};
+  }
+  ProbeState& state = it->second;
+  StepContext context;
+  context.in_maintenance = in_maintenance;
+  for (const std::string& parent : state.depends_on) {
+    const ProbeState* up = find(parent);
+    if (up != nullptr && up->alert.type == StateType::Hard && up->alert.status != Status::Ok) {
+      context.parent_down = true;
+    }
+  }
+  return step(state.alert, state.policy, state.last_result->status, now, context);
+}
+
+void StateStore::restoreAlert(const std::string& name, const AlertState& alert) {
+  if (auto it = probes_.find(name); it != probes_.end()) {
+    it->second.alert = alert;
+  }
 }
 
 const ProbeState* StateStore::find(const std::string& name) const {

@@ -25,6 +25,11 @@ struct ProbeState {
   std::chrono::system_clock::time_point last_run{};
   /// Runs per Status, indexed by its numeric value.
   std::array<std::uint64_t, 4> runs{};
+  /// SOFT/HARD, flapping, maintenance and what receivers were told. Kept by name across
+  /// reloads, even when the probe changes, so an open alert is never forgotten.
+  AlertState alert;
+  AlertPolicy policy;
+  std::vector<std::string> depends_on;
 };
 
 /// The latest state of every configured probe. Owned by the event loop thread: the scheduler
@@ -36,6 +41,11 @@ class StateStore {
   void configure(const std::vector<ProbeSpec>& probes);
   void record(const std::string& name, const ProbeResult& result, double duration_seconds,
               std::chrono::system_clock::time_point when);
+
+  /// Feeds the probe's alert state machine with its latest recorded result.
+  StepOutcome stepAlert(const std::string& name, WallTime now, bool in_maintenance);
+  /// Puts back an alert state saved before a restart.
+  void restoreAlert(const std::string& name, const AlertState& alert);
 
   const std::map<std::string, ProbeState>& probes() const { return probes_; }
   const ProbeState* find(const std::string& name) const;

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/agent_config.h"
+#include "forward/alert_db.h"
+#include "forward/forwarder.h"
+#include "scheduler/clock.h"
+#include "state/state_store.h"
+
+namespace vigie {
+
+/// From probe results to receivers: feeds each probe's alert state machine, persists the
+/// state with the events it produces (one durable transaction in state_dir/vigie.db), and
+/// drives the forwarder. Lives on the event loop with the StateStore it reads.
+class AlertPipeline {
+ public:
+  AlertPipeline(asio::io_context& io, const AgentSettings& agent);
+
+  /// Before the store takes `config`: closes the alerts of probes that disappear.
+  void beforeConfigure(const AgentConfig& config, const StateStore& store);
+  /// After the store took `config`: restores saved states (first time) and (re)starts the
+  /// destinations.
+  void afterConfigure(const AgentConfig& config, StateStore& store);
+
+  /// The probe's latest result is in the store: steps its alert state. Returns how soon the
+  /// probe must run again when its state is SOFT and it has a retry_interval.
+  std::optional<Millis> onResult(StateStore& store, const ProbeSpec& spec, WallTime now);
+
+  std::string renderMetrics() { return forwarder_->renderMetrics(); }
+  void stop() { forwarder_->stop(); }
+
+ private:
+  std::string agent_;
+  std::unique_ptr<AlertDb> db_;
+  std::unique_ptr<Forwarder> forwarder_;
+  std::vector<MaintenanceWindow> maintenance_;
+  bool restored_ = false;
+};
+
+}  // namespace vigie

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forward/alert_db.h"
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+
+namespace vigie {
+
+class AlertDb::Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(statement_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, const std::string& text) {
+    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(statement_, index, value);
+    return *this;
+  }
+  /// SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(statement_); }
+  std::int64_t integer(int column) { return sqlite3_column_int64(statement_, column); }
+  std::string text(int column) {
+    const auto* data = sqlite3_column_text(statement_, column);
+    return data == nullptr ? std::string()
+                           : std::string(reinterpret_cast<const char*>(data),
+                                         static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+  }
+  bool isNull(int column) { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+AlertDb::AlertDb(const std::string& path, std::int64_t max_events) : max_events_(max_events) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    const std::string error = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open " + path + ": " + error);
+  }
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("CREATE TABLE IF NOT EXISTS alert_state (probe TEXT PRIMARY KEY, state TEXT NOT NULL)");
+    exec("CREATE TABLE IF NOT EXISTS key_seq (dedup_key TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "destination TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL, "
+        "action TEXT NOT NULL, payload TEXT NOT NULL, created_ms INTEGER NOT NULL, "
+        "attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0)");
+    exec("CREATE INDEX IF NOT EXISTS outbox_key ON outbox (destination, dedup_key, id)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS dead_letter (id INTEGER PRIMARY KEY, destination TEXT, "
+        "dedup_key TEXT, event_id TEXT, action TEXT, payload TEXT, reason TEXT, at_ms INTEGER)");
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+AlertDb::~AlertDb() { sqlite3_close(db_); }
+
+void AlertDb::exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    const std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    throw std::runtime_error(std::string("sqlite: ") + message);
+  }
+}
+
+std::int64_t AlertDb::scalar(const char* sql) {
+  Statement statement(db_, sql);
+  return statement.step() == SQLITE_ROW ? statement.integer(0) : 0;
+}
+
+void AlertDb::setMaxPageCount(std::int64_t pages) {
+  exec(("PRAGMA max_page_count=" + std::to_string(pages)).c_str());
+}
+
+std::map<std::string, std::string> AlertDb::loadStates() {
+  std::map<std::string, std::string> states;
+  Statement statement(db_, "SELECT probe, state FROM alert_state");
+  while (statement.step() == SQLITE_ROW) {
+    states.emplace(statement.text(0), statement.text(1));
+  }
+  return states;
+}
+
+void AlertDb::forgetState(const std::string& probe) {
+  Statement statement(db_, "DELETE FROM alert_state WHERE probe = ?");
+  statement.bind(1, probe).step();
+}
+
+std::string mergeActions(const std::string& earlier, const std::string& later) {
+  if (later == "heartbeat" || earlier == later) {
+    return later;
+  }
+  if (earlier == "trigger" && later == "update") {
+    return "trigger";  // the receiver never heard of the alert: it is still a trigger
+  }
+  if (earlier == "resolve" && (later == "trigger" || later == "update")) {
+    return "update";  // the receiver last knew it firing, and it fires again
+  }
+  return later;  // update or trigger then resolve: resolve, its history shows the episode
+}
+
+bool AlertDb::evictOne() {
+  // Order documented in docs/ALERTING.md: heartbeats, then updates never sent, then the oldest
+  // event of all. Triggers and resolves go last because they open and close tickets.
+  for (const char* sql :
+       {"DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE action = 'heartbeat')",
+        "DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE action = 'update' AND "
+        "attempts = 0)",
+        "DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox)"}) {
+    Statement statement(db_, sql);
+    statement.step();
+    if (sqlite3_changes(db_) > 0) {
+      ++evicted_;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool AlertDb::enqueue(OutboxEvent& event) {
+  // Per-key coalescing: an event never attempted can absorb the next one of the same key, so
+  // the outbox holds at most two events per key and destination (the one being sent, the rest).
+  Statement last(db_,
+                 "SELECT id, action, payload, attempts FROM outbox WHERE destination = ? AND "
+                 "dedup_key = ? ORDER BY id DESC LIMIT 1");
+  last.bind(1, event.destination).bind(2, event.dedup_key);
+  if (last.step() == SQLITE_ROW && last.integer(3) == 0) {
+    const std::int64_t id = last.integer(0);
+    const std::string action = mergeActions(last.text(1), event.action);
+    auto merged = nlohmann::json::parse(event.payload);
+    const auto earlier = nlohmann::json::parse(last.text(2));
+    if (earlier.contains("history") && merged.contains("history")) {
+      auto history = earlier["history"];
+      for (const auto& item : merged["history"]) {
+        history.push_back(item);
+      }
+      merged["history"] = std::move(history);
+    }
+    merged["action"] = action;
+    Statement update(db_,
+                     "UPDATE outbox SET event_id = ?, action = ?, payload = ? WHERE id = ?");
+    update.bind(1, event.event_id).bind(2, action).bind(3, merged.dump()).bind(4, id);
+    return update.step() == SQLITE_DONE;
+  }
+  if (scalar("SELECT COUNT(*) FROM outbox") >= max_events_ && !evictOne()) {
+    return false;
+  }
+  Statement insert(db_,
+                   "INSERT INTO outbox (destination, dedup_key, event_id, action, payload, "
+                   "created_ms, next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, 0)");
+  insert.bind(1, event.destination)
+      .bind(2, event.dedup_key)
+      .bind(3, event.event_id)
+      .bind(4, event.action)
+      .bind(5, event.payload)
+      .bind(6, event.created_ms);
+  return insert.step() == SQLITE_DONE;
+}
+
+WriteResult AlertDb::commit(const std::vector<std::pair<std::string, std::string>>& states,
+                            std::vector<OutboxEvent> events) {
+  auto failed = [this]() {
+    const int code = sqlite3_extended_errcode(db_) & 0xff;
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return code == SQLITE_FULL ? WriteResult::Full : WriteResult::Failed;
+  };
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return failed();
+  }
+  for (const auto& [probe, state] : states) {
+    Statement save(db_, "INSERT OR REPLACE INTO alert_state (probe, state) VALUES (?, ?)");
+    if (save.bind(1, probe).bind(2, state).step() != SQLITE_DONE) {
+      return failed();
+    }
+  }
+  // One sequence number per key and emitted transition, shared by every destination.
+  std::map<std::string, std::int64_t> seq_of;
+  for (OutboxEvent& event : events) {
+    auto [it, fresh] = seq_of.try_emplace(event.event_id, 0);
+    if (fresh) {
+      Statement next(db_,
+                     "INSERT INTO key_seq (dedup_key, seq) VALUES (?, 1) ON CONFLICT(dedup_key) "
+                     "DO UPDATE SET seq = seq + 1 RETURNING seq");
+      if (next.bind(1, event.dedup_key).step() != SQLITE_ROW) {
+        return failed();
+      }
+      it->second = next.integer(0);
+    }
+    auto payload = nlohmann::json::parse(event.payload);
+    payload["seq"] = it->second;
+    event.payload = payload.dump();
+    if (!enqueue(event)) {
+      return failed();
+    }
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return failed();
+  }
+  return WriteResult::Ok;
+}
+
+std::vector<OutboxEvent> AlertDb::due(const std::string& destination, std::int64_t now_ms,
+                                      std::size_t limit) {
+  Statement statement(
+      db_,
+      "SELECT id, dedup_key, event_id, action, payload, created_ms, attempts, next_attempt_ms "
+      "FROM outbox o WHERE destination = ?1 AND next_attempt_ms <= ?2 AND id = (SELECT MIN(id) "
+      "FROM outbox WHERE destination = ?1 AND dedup_key = o.dedup_key) ORDER BY id LIMIT ?3");
+  statement.bind(1, destination).bind(2, now_ms).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<OutboxEvent> events;
+  while (statement.step() == SQLITE_ROW) {
+    OutboxEvent event;
+    event.id = statement.integer(0);
+    event.destination = destination;
+    event.dedup_key = statement.text(1);
+    event.event_id = statement.text(2);
+    event.action = statement.text(3);
+    event.payload = statement.text(4);
+    event.created_ms = statement.integer(5);
+    event.attempts = statement.integer(6);
+    event.next_attempt_ms = statement.integer(7);
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+std::optional<std::int64_t> AlertDb::nextDue(const std::string& destination) {
+  Statement statement(db_, "SELECT MIN(next_attempt_ms) FROM outbox WHERE destination = ?");
+  if (statement.bind(1, destination).step() != SQLITE_ROW || statement.isNull(0)) {
+    return std::nullopt;
+  }
+  return statement.integer(0);
+}
+
+void AlertDb::delivered(std::int64_t id) {
+  Statement statement(db_, "DELETE FROM outbox WHERE id = ?");
+  statement.bind(1, id).step();
+}
+
+void AlertDb::retryLater(std::int64_t id, std::int64_t next_attempt_ms) {
+  Statement statement(
+      db_, "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ? WHERE id = ?");
+  statement.bind(1, next_attempt_ms).bind(2, id).step();
+}
+
+void AlertDb::deadLetter(std::int64_t id, const std::string& reason) {
+  Statement move(db_,
+                 "INSERT INTO dead_letter (id, destination, dedup_key, event_id, action, "
+                 "payload, reason, at_ms) SELECT id, destination, dedup_key, event_id, action, "
+                 "payload, ?, strftime('%s','now') * 1000 FROM outbox WHERE id = ?");
+  move.bind(1, reason).bind(2, id).step();
+  delivered(id);
+}
+
+std::int64_t AlertDb::deadLetters() { return scalar("SELECT COUNT(*) FROM dead_letter"); }
+
+std::int64_t AlertDb::pageCount() { return scalar("PRAGMA page_count"); }
+
+std::int64_t AlertDb::depth() { return scalar("SELECT COUNT(*) FROM outbox"); }
+
+std::optional<std::int64_t> AlertDb::oldestCreatedMs() {
+  if (depth() == 0) {
+    return std::nullopt;
+  }
+  return scalar("SELECT MIN(created_ms) FROM outbox");
+}
+
+}  // namespace vigie

@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forward/forwarder.h"
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <prometheus/gauge.h>
+#include <prometheus/text_serializer.h>
+
+#include "forward/event.h"
+#include "util/log.h"
+
+namespace vigie {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
+std::string destinationId(const std::string& name, std::size_t index) {
+  std::string id = name;
+  if (index > 0) {
+    id.append("#").append(std::to_string(index));
+  }
+  return id;
+}
+
+std::vector<std::string> jsonHeaders() { return {"Content-Type: application/json"}; }
+
+std::string alertmanagerSeverity(const std::string& severity) {
+  if (severity == "critical" || severity == "major") {
+    return "critical";
+  }
+  if (severity == "minor" || severity == "warning") {
+    return "warning";
+  }
+  return "info";
+}
+
+nlohmann::json alertmanagerAlert(const nlohmann::json& event, const std::string& severity,
+                                 const std::string& ends_at) {
+  nlohmann::json labels = event["labels"];
+  labels["severity"] = alertmanagerSeverity(severity);
+  nlohmann::json alert{{"labels", labels},
+                       {"annotations",
+                        {{"summary", event.value("summary", "")},
+                         {"description", event.value("description", "")},
+                         {"event_id", event.value("event_id", "")}}},
+                       {"endsAt", ends_at}};
+  if (event.contains("starts_at")) {
+    alert["startsAt"] = event["starts_at"];
+  }
+  return alert;
+}
+
+}  // namespace
+
+struct Forwarder::Destination {
+  enum class Kind { Webhook, Alertmanager };
+  Destination(asio::io_context& io, Kind k) : kind(k), timer(io) {}
+
+  std::string id;  ///< outbox destination: the target's name, "#N" per Alertmanager URL
+  Kind kind;
+  WebhookTarget webhook;
+  AlertmanagerTarget alertmanager;
+  std::string url;
+  asio::steady_timer timer;
+  asio::cancellation_signal cancel;
+  asio::cancellation_signal resend_cancel;
+  bool stopped = false;
+  int failures = 0;
+  Clock::time_point next_send{};
+
+  const HttpTarget& target() const {
+    return kind == Kind::Webhook ? static_cast<const HttpTarget&>(webhook) : alertmanager;
+  }
+};
+
+Forwarder::Forwarder(asio::io_context& io, AlertDb& db, std::string agent)
+    : io_(io),
+      db_(db),
+      agent_(std::move(agent)),
+      periodic_(io),
+      random_(std::random_device{}()),
+      retry_write_(io),
+      registry_(std::make_shared<prometheus::Registry>()),
+      failures_(prometheus::BuildCounter()
+                    .Name("vigie_forwarder_send_failures_total")
+                    .Help("Failed delivery attempts by destination and reason")
+                    .Register(*registry_)),
+      dead_letters_(prometheus::BuildCounter()
+                        .Name("vigie_forwarder_dead_letters_total")
+                        .Help("Events refused for good by a destination, kept in dead_letter")
+                        .Register(*registry_)
+                        .Add({})),
+      write_failures_(prometheus::BuildCounter()
+                          .Name("vigie_forwarder_spool_write_failures_total")
+                          .Help("Writes to the outbox that failed (disk full or I/O error)")
+                          .Register(*registry_)
+                          .Add({})) {}
+
+Forwarder::~Forwarder() { stop(); }
+
+void Forwarder::stop() {
+  for (auto& [id, destination] : destinations_) {
+    destination->stopped = true;
+    destination->cancel.emit(asio::cancellation_type::terminal);
+    destination->resend_cancel.emit(asio::cancellation_type::terminal);
+  }
+  destinations_.clear();
+  if (periodic_running_) {
+    periodic_cancel_.emit(asio::cancellation_type::terminal);
+    periodic_running_ = false;
+  }
+  retry_write_.cancel();
+}
+
+void Forwarder::configure(const ForwardingConfig& config) {
+  stop();
+  config_ = config;
+  auto launch = [this](DestinationPtr destination) {
+    destinations_[destination->id] = destination;
+    asio::co_spawn(io_, deliver(destination),
+                   asio::bind_cancellation_slot(destination->cancel.slot(), asio::detached));
+    if (destination->kind == Destination::Kind::Alertmanager) {
+      asio::co_spawn(
+          io_, resendLoop(destination),
+          asio::bind_cancellation_slot(destination->resend_cancel.slot(), asio::detached));
+    }
+  };
+  for (const WebhookTarget& webhook : config.webhooks) {
+    for (std::size_t i = 0; i < webhook.urls.size(); ++i) {
+      auto destination = std::make_shared<Destination>(io_, Destination::Kind::Webhook);
+      destination->id = destinationId(webhook.name, i);
+      destination->webhook = webhook;
+      destination->url = webhook.urls[i];
+      launch(destination);
+    }
+  }
+  for (const AlertmanagerTarget& alertmanager : config.alertmanagers) {
+    for (std::size_t i = 0; i < alertmanager.urls.size(); ++i) {
+      auto destination = std::make_shared<Destination>(io_, Destination::Kind::Alertmanager);
+      destination->id = destinationId(alertmanager.name, i);
+      destination->alertmanager = alertmanager;
+      std::string url = alertmanager.urls[i];
+      while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+      }
+      destination->url = url + "/api/v2/alerts";
+      launch(destination);
+    }
+  }
+  if (config.enabled()) {
+    periodic_running_ = true;
+    asio::co_spawn(io_, periodicLoop(),
+                   asio::bind_cancellation_slot(periodic_cancel_.slot(), asio::detached));
+  }
+}
+
+std::vector<OutboxEvent> Forwarder::fanOut(const nlohmann::json& event) const {
+  std::vector<OutboxEvent> rows;
+  const std::string action = event.value("action", "");
+  for (const auto& [id, destination] : destinations_) {
+    // Alertmanager gets liveness from the Watchdog alert of its resend loop instead.
+    if (action == "heartbeat" && destination->kind == Destination::Kind::Alertmanager) {
+      continue;
+    }
+    OutboxEvent row;
+    row.destination = id;
+    row.dedup_key = event.value("dedup_key", "");
+    row.event_id = event.value("event_id", "");
+    row.action = action;
+    row.payload = event.dump();
+    row.created_ms = wallMs();
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void Forwarder::remember(const nlohmann::json& event) {
+  const std::string key = event.value("dedup_key", "");
+  const std::string action = event.value("action", "");
+  if (action == "trigger" || action == "update") {
+    firing_[key] = event;
+    resolved_.erase(key);
+  } else if (action == "resolve") {
+    firing_.erase(key);
+    resolved_[key] = {event, Clock::now()};
+  }
+}
+
+void Forwarder::assumeFiring(const nlohmann::json& event) { remember(event); }
+
+void Forwarder::record(std::vector<std::pair<std::string, std::string>> states,
+                       std::vector<nlohmann::json> events) {
+  for (const auto& event : events) {
+    remember(event);
+  }
+  pending_.push_back({std::move(states), std::move(events)});
+  if (flush()) {
+    wake();
+  }
+}
+
+bool Forwarder::flush() {
+  std::size_t written = 0;
+  for (PendingWrite& write : pending_) {
+    std::vector<OutboxEvent> rows;
+    for (const auto& event : write.events) {
+      auto fanned = fanOut(event);
+      rows.insert(rows.end(), std::make_move_iterator(fanned.begin()),
+                  std::make_move_iterator(fanned.end()));
+    }
+    const WriteResult result = db_.commit(write.states, std::move(rows));
+    if (result != WriteResult::Ok) {
+      write_failures_.Increment();
+      logError(std::string("alert state and outbox write failed (") +
+               (result == WriteResult::Full ? "disk or spool full" : "I/O error") +
+               "): " + std::to_string(pending_.size() - written) +
+               " change(s) kept in memory, retrying every second");
+      break;
+    }
+    ++written;
+  }
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
+  if (!pending_.empty()) {
+    retry_write_.expires_after(std::chrono::seconds(1));
+    retry_write_.async_wait([this](const asio::error_code& ec) {
+      if (!ec && flush()) {
+        wake();
+      }
+    });
+  }
+  return written > 0;
+}
+
+void Forwarder::wake() {
+  for (auto& [id, destination] : destinations_) {
+    destination->timer.cancel();
+  }
+}
+
+void Forwarder::countFailure(const std::string& destination, const std::string& reason) {
+  failures_.Add({{"adapter", destination}, {"reason", reason}}).Increment();
+}
+
+std::pair<std::string, std::vector<std::string>> Forwarder::request(
+    const Destination& destination, const OutboxEvent& event) {
+  std::vector<std::string> headers{"Content-Type: application/json",
+                                   "Idempotency-Key: " + event.event_id,
+                                   "User-Agent: vigie-agent"};
+  std::string body;
+  if (destination.kind == Destination::Kind::Webhook) {
+    body = event.payload;
+    if (!destination.webhook.hmac_secret.empty()) {
+      headers.push_back("X-Vigie-Signature: sha256=" +
+                        hmacSha256Hex(destination.webhook.hmac_secret, body));
+    }
+  } else {
+    const auto canonical = nlohmann::json::parse(event.payload);
+    const std::string severity = canonical.value("severity", "critical");
+    nlohmann::json alerts = nlohmann::json::array();
+    if (event.action == "resolve") {
+      alerts.push_back(alertmanagerAlert(canonical, severity, canonical.value("ends_at", "")));
+    } else {
+      const auto lease = 4 * std::max(destination.alertmanager.resend_interval,
+                                      std::chrono::milliseconds(60'000));
+      alerts.push_back(
+          alertmanagerAlert(canonical, severity, rfc3339(std::chrono::system_clock::now() + lease)));
+      if (canonical.contains("previous_severity") &&
+          alertmanagerSeverity(canonical["previous_severity"]) != alertmanagerSeverity(severity)) {
+        // The severity is part of the label set: the old alert must end.
+        alerts.push_back(alertmanagerAlert(canonical, canonical["previous_severity"],
+                                           rfc3339(std::chrono::system_clock::now())));
+      }
+    }
+    body = alerts.dump();
+  }
+  return {std::move(body), std::move(headers)};
+}
+
+asio::awaitable<Classified> Forwarder::send(Destination& destination, const OutboxEvent& event) {
+  const auto [body, headers] = request(destination, event);
+  const HttpReply reply = co_await httpPost(destination.target(), destination.url, body, headers);
+  Classified classified = classify(reply);
+  if (classified.outcome != Outcome::Delivered && reply.retry_after) {
+    // Kept in the reason-free path: the caller reads it through the destination's pause.
+    destination.next_send =
+        std::max(destination.next_send, Clock::now() + std::chrono::seconds(*reply.retry_after));
+  }
+  co_return classified;
+}
+
+asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
+  const auto spacing = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(1.0 / config_.drain_rate));
+  while (!destination->stopped) {
+    std::vector<OutboxEvent> batch = db_.due(destination->id, wallMs(), 64);
+    if (batch.empty()) {
+      destination->timer.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await destination->timer.async_wait(kAwait);
+      if (ec && destination->stopped) {
+        co_return;
+      }
+      continue;
+    }
+    for (const OutboxEvent& event : batch) {
+      if (destination->stopped) {
+        co_return;
+      }
+      const auto now = Clock::now();
+      if (destination->next_send > now) {
+        destination->timer.expires_at(destination->next_send);
+        co_await destination->timer.async_wait(kAwait);
+        if (destination->stopped) {
+          co_return;
+        }
+        if (Clock::now() < destination->next_send) {
+          break;  // woken early by new events: re-read the outbox in order
+        }
+      }
+      destination->next_send = std::max(destination->next_send, Clock::now()) + spacing;
+      const Classified result = co_await send(*destination, event);
+      if (destination->stopped) {
+        co_return;
+      }
+      if (result.outcome == Outcome::Delivered) {
+        db_.delivered(event.id);
+        destination->failures = 0;
+        last_success_[destination->id] = static_cast<double>(wallMs()) / 1000.0;
+        continue;
+      }
+      countFailure(destination->id, result.reason);
+      if (result.outcome == Outcome::Permanent) {
+        db_.deadLetter(event.id, result.reason);
+        dead_letters_.Increment();
+        logError("forwarding to " + destination->id + ": event " + event.event_id + " (" +
+                 event.action + ", key " + event.dedup_key + ") refused for good (" +
+                 result.reason + "); moved to dead_letter");
+        continue;
+      }
+      // Retryable or auth: the whole destination pauses, so events keep their order.
+      db_.retryLater(event.id, 0);
+      const auto pause =
+          result.outcome == Outcome::Auth
+              ? config_.backoff_cap
+              : fullJitterBackoff(destination->failures++, config_.backoff_base,
+                                  config_.backoff_cap,
+                                  std::uniform_real_distribution<double>(0, 1)(random_));
+      destination->next_send = std::max(destination->next_send, Clock::now() + pause);
+      if (result.outcome == Outcome::Auth) {
+        logError("forwarding to " + destination->id + ": authentication refused; retrying in " +
+                 std::to_string(config_.backoff_cap.count() / 1000) + "s");
+      } else {
+        logWarning("forwarding to " + destination->id + " failed (" + result.reason +
+                   "); retrying later, events kept");
+      }
+      break;
+    }
+  }
+}
+
+std::string Forwarder::resendBody(const Destination& destination) {
+  const auto now = std::chrono::system_clock::now();
+  const auto lease =
+      4 * std::max(destination.alertmanager.resend_interval, std::chrono::milliseconds(60'000));
+  nlohmann::json alerts = nlohmann::json::array();
+  nlohmann::json watchdog{{"labels",
+                           {{"alertname", "Watchdog"}, {"agent", agent_}, {"severity", "none"}}},
+                          {"annotations", {{"summary", "Vigie " + agent_ + " est en service"}}},
+                          {"endsAt", rfc3339(now + lease)}};
+  alerts.push_back(watchdog);
+  for (const auto& [key, event] : firing_) {
+    alerts.push_back(
+        alertmanagerAlert(event, event.value("severity", "critical"), rfc3339(now + lease)));
+  }
+  const auto retention = destination.alertmanager.resolved_retention;
+  for (auto it = resolved_.begin(); it != resolved_.end();) {
+    if (Clock::now() - it->second.second > retention) {
+      it = resolved_.erase(it);
+      continue;
+    }
+    const auto& event = it->second.first;
+    alerts.push_back(alertmanagerAlert(event, event.value("severity", "critical"),
+                                       event.value("ends_at", rfc3339(now))));
+    ++it;
+  }
+  return alerts.dump();
+}
+
+asio::awaitable<void> Forwarder::resendLoop(DestinationPtr destination) {
+  asio::steady_timer timer(io_);
+  const auto interval = destination->alertmanager.resend_interval;
+  while (!destination->stopped) {
+    const HttpReply reply = co_await httpPost(destination->target(), destination->url,
+                                              resendBody(*destination), jsonHeaders());
+    if (destination->stopped) {
+      co_return;
+    }
+    const Classified result = classify(reply);
+    if (result.outcome == Outcome::Delivered) {
+      last_success_[destination->id] = static_cast<double>(wallMs()) / 1000.0;
+    } else {
+      countFailure(destination->id, result.reason);
+    }
+    timer.expires_after(interval);
+    auto [ec] = co_await timer.async_wait(kAwait);
+    if (ec) {
+      co_return;
+    }
+  }
+}
+
+std::vector<nlohmann::json> Forwarder::reassertions() {
+  std::vector<nlohmann::json> again;
+  for (const auto& [key, event] : firing_) {
+    nlohmann::json update = event;
+    update["action"] = "update";
+    update["event_id"] = newEventId(std::chrono::system_clock::now());
+    update["reassertion"] = true;
+    update.erase("previous_severity");
+    again.push_back(std::move(update));
+  }
+  return again;
+}
+
+void Forwarder::heartbeat() {
+  record({}, {buildHeartbeat(agent_, std::chrono::system_clock::now())});
+}
+
+asio::awaitable<void> Forwarder::periodicLoop() {
+  auto last_reassert = Clock::now();
+  while (true) {
+    heartbeat();
+    periodic_.expires_after(config_.heartbeat_interval);
+    auto [ec] = co_await periodic_.async_wait(kAwait);
+    if (ec) {
+      co_return;
+    }
+    if (Clock::now() - last_reassert >= config_.reassert_interval) {
+      last_reassert = Clock::now();
+      // Webhooks are told again what still fires (a receiver that lost state catches up);
+      // Alertmanager has its own resend loop.
+      std::vector<nlohmann::json> again = reassertions();
+      if (!again.empty()) {
+        record({}, std::move(again));
+      }
+    }
+  }
+}
+
+std::string Forwarder::renderMetrics() {
+  auto families = registry_->Collect();
+  // gauge() hands out pointers into `families`: no reallocation may move them.
+  families.reserve(families.size() + 8);
+  auto gauge = [&families](const std::string& name, const std::string& help) {
+    families.push_back({name, help, prometheus::MetricType::Gauge, {}});
+    return &families.back();
+  };
+  prometheus::ClientMetric metric;
+  metric.gauge.value = static_cast<double>(db_.depth());
+  gauge("vigie_forwarder_queue_depth", "Events in the outbox, all destinations")
+      ->metric.push_back(metric);
+  const auto oldest = db_.oldestCreatedMs();
+  metric.gauge.value =
+      oldest ? std::max(0.0, static_cast<double>(wallMs() - *oldest) / 1000.0) : 0.0;
+  gauge("vigie_forwarder_oldest_event_age_seconds", "Age of the oldest event in the outbox")
+      ->metric.push_back(metric);
+  metric.gauge.value = static_cast<double>(pending_.size());
+  gauge("vigie_forwarder_unwritten_changes",
+        "State changes held in memory because the outbox could not be written")
+      ->metric.push_back(metric);
+  metric.gauge.value = static_cast<double>(db_.evicted());
+  gauge("vigie_forwarder_evicted_events", "Events dropped because the outbox was full (since start)")
+      ->metric.push_back(metric);
+  auto* success = gauge("vigie_forwarder_last_success_timestamp_seconds",
+                        "Time of the last successful delivery to a destination");
+  for (const auto& [id, destination] : destinations_) {
+    prometheus::ClientMetric per;
+    per.label.push_back({"adapter", id});
+    auto it = last_success_.find(id);
+    per.gauge.value = it == last_success_.end() ? 0 : it->second;
+    success->metric.push_back(per);
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace vigie

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "forward/alert_db.h"
+#include "forward/delivery.h"
+#include "forward/forward_config.h"
+
+namespace vigie {
+
+/// Delivers canonical events from the outbox to every configured destination, on the event
+/// loop: in order per dedup_key, at least once (event_id reused as Idempotency-Key), with
+/// full-jitter backoff per destination, Retry-After honoured, a drain rate limit, dead letters
+/// for permanent refusals; re-asserts firing alerts and sends heartbeats.
+class Forwarder {
+ public:
+  Forwarder(asio::io_context& io, AlertDb& db, std::string agent);
+  ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  /// (Re)starts delivery for a configuration; destinations that disappeared stop, their queued
+  /// events stay in the outbox.
+  void configure(const ForwardingConfig& config);
+  void stop();
+
+  /// One outbox row per destination that takes this event.
+  std::vector<OutboxEvent> fanOut(const nlohmann::json& event) const;
+  /// Writes probe states and the events they produced durably, then wakes delivery. When the
+  /// disk is full or the write fails, they wait in memory (in order) and the write is retried
+  /// every second: nothing is lost while the agent runs, and nothing crashes.
+  void record(std::vector<std::pair<std::string, std::string>> states,
+              std::vector<nlohmann::json> events);
+  std::size_t pendingWrites() const { return pending_.size(); }
+  /// Alerts firing at start (restored state): re-asserted without being queued again.
+  void assumeFiring(const nlohmann::json& event);
+
+  std::string renderMetrics();
+
+ private:
+  struct Destination;
+  using DestinationPtr = std::shared_ptr<Destination>;
+
+  asio::awaitable<void> deliver(DestinationPtr destination);
+  asio::awaitable<Classified> send(Destination& destination, const OutboxEvent& event);
+  asio::awaitable<void> resendLoop(DestinationPtr destination);
+  asio::awaitable<void> periodicLoop();
+  std::string resendBody(const Destination& destination);
+  std::vector<nlohmann::json> reassertions();
+  void heartbeat();
+  std::pair<std::string, std::vector<std::string>> request(const Destination& destination,
+                                                           const OutboxEvent& event);
+  bool flush();
+  void wake();
+  void remember(const nlohmann::json& event);
+  void countFailure(const std::string& destination, const std::string& reason);
+
+  asio::io_context& io_;
+  AlertDb& db_;
+  std::string agent_;
+  ForwardingConfig config_;
+  std::map<std::string, DestinationPtr> destinations_;
+  asio::steady_timer periodic_;
+  asio::cancellation_signal periodic_cancel_;
+  bool periodic_running_ = false;
+  /// dedup_key → the latest firing event, for re-assertion; resolved ones kept for a while.
+  std::map<std::string, nlohmann::json> firing_;
+  std::map<std::string, std::pair<nlohmann::json, std::chrono::steady_clock::time_point>>
+      resolved_;
+  std::mt19937_64 random_;
+  struct PendingWrite {
+    std::vector<std::pair<std::string, std::string>> states;
+    std::vector<nlohmann::json> events;
+  };
+  std::vector<PendingWrite> pending_;
+  asio::steady_timer retry_write_;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& failures_;
+  prometheus::Counter& dead_letters_;
+  prometheus::Counter& write_failures_;
+  std::map<std::string, double> last_success_;
+};
+
+}  // namespace vigie

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "alert/alert_json.h"
+#include "alert/maintenance.h"
+#include "forward/alert_db.h"
+#include "forward/delivery.h"
+#include "forward/event.h"
+
+namespace vigie {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Backoff, FullJitterGrowsThenCaps) {
+  EXPECT_EQ(fullJitterBackoff(0, 2s, 300s, 0.0), 0ms);
+  EXPECT_EQ(fullJitterBackoff(0, 2s, 300s, 0.5), 1s);
+  EXPECT_EQ(fullJitterBackoff(3, 2s, 300s, 0.5), 8s);
+  // 2 s * 2^10 is far above the cap: the draw is uniform under 5 min, never above.
+  EXPECT_EQ(fullJitterBackoff(10, 2s, 300s, 0.999999), 299'999ms);
+  EXPECT_EQ(fullJitterBackoff(1000, 2s, 300s, 0.5), 150s);
+}
+
+TEST(Taxonomy, EveryOutcomeHasItsClass) {
+  struct Case {
+    int curl;
+    long status;
+    Outcome outcome;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {CURLE_OK, 200, Outcome::Delivered, ""},
+      {CURLE_OK, 204, Outcome::Delivered, ""},
+      {CURLE_COULDNT_CONNECT, 0, Outcome::Retryable, "network"},
+      {CURLE_OPERATION_TIMEDOUT, 0, Outcome::Retryable, "timeout"},
+      {CURLE_OK, 500, Outcome::Retryable, "http_5xx"},
+      {CURLE_OK, 503, Outcome::Retryable, "http_5xx"},
+      {CURLE_OK, 429, Outcome::Retryable, "http_429"},
+      {CURLE_OK, 401, Outcome::Auth, "auth"},
+      {CURLE_OK, 403, Outcome::Auth, "auth"},
+      {CURLE_OK, 400, Outcome::Permanent, "http_4xx"},
+      {CURLE_OK, 422, Outcome::Permanent, "http_4xx"},
+  };
+  for (const Case& c : cases) {
+    HttpReply reply;
+    reply.curl_code = c.curl;
+    reply.status = c.status;
+    const Classified got = classify(reply);
+    EXPECT_EQ(got.outcome, c.outcome) << c.curl << "/" << c.status;
+    EXPECT_EQ(got.reason, c.reason) << c.curl << "/" << c.status;
+  }
+}
+
+TEST(RetryAfter, SecondsOrHttpDate) {
+  const auto now = std::chrono::system_clock::from_time_t(1'700'000'000);
+  EXPECT_EQ(parseRetryAfter("120", now), 120s);
+  EXPECT_EQ(parseRetryAfter("Tue, 14 Nov 2023 22:15:20 GMT", now), 120s);
+  EXPECT_FALSE(parseRetryAfter("soon", now));
+}
+
+TEST(Signature, HmacSha256MatchesRfc4231) {
+  EXPECT_EQ(hmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Event, DedupKeyIgnoresLabelOrderButNotValues) {
+  const std::string key = dedupKey({{"probe", "a"}, {"alertname", "X"}});
+  EXPECT_EQ(key, dedupKey({{"alertname", "X"}, {"probe", "a"}}));
+  EXPECT_NE(key, dedupKey({{"alertname", "X"}, {"probe", "b"}}));
+  EXPECT_EQ(key.size(), 16u);
+}
+
+TEST(Event, EventIdsAreUuidV7AndUnique) {
+  const std::regex uuid7("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = newEventId(std::chrono::system_clock::now());
+    EXPECT_TRUE(std::regex_match(id, uuid7)) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Event, CanonicalEventCarriesTheSchemaFields) {
+  AlertState state;
+  AlertPolicy policy;
+  policy.max_attempts = 1;
+  ProbeResult result = ProbeResult::critical("connect", "connection refused");
+  result.samples.push_back({"probe_dns_lookup_time_seconds", "", 0.002, {}});
+  const WallTime now{1'700'000'000s};
+  const auto outcome = step(state, policy, Status::Critical, now, {});
+  ASSERT_EQ(outcome.changes.size(), 1u);
+  EventSource source;
+  source.agent = "sonde01";
+  source.probe = "portail-x";
+  source.type = "tcp";
+  source.labels = {{"ci", "PORTAIL-X"}, {"environment", "production"}};
+  source.state = &state;
+  source.result = &result;
+  const auto event = buildEvent(source, outcome.changes[0], now);
+  EXPECT_EQ(event["schema"], "vigie-event/1");
+  EXPECT_EQ(event["action"], "trigger");
+  EXPECT_EQ(event["severity"], "critical");
+  EXPECT_EQ(event["status"], "firing");
+  EXPECT_EQ(event["resource"]["ci_name"], "PORTAIL-X");
+  EXPECT_EQ(event["resource"]["environment"], "production");
+  EXPECT_EQ(event["check"]["reason"], "connect");
+  EXPECT_EQ(event["labels"]["alertname"], "VigieProbeFailed");
+  EXPECT_EQ(event["starts_at"], "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(event["metrics"]["probe_dns_lookup_time_seconds"], 0.002);
+  EXPECT_NE(event["summary"].get<std::string>().find("en échec"), std::string::npos);
+  EXPECT_EQ(event["dedup_key"], dedupKey({{"ci", "PORTAIL-X"},
+                                          {"environment", "production"},
+                                          {"alertname", "VigieProbeFailed"},
+                                          {"agent", "sonde01"},
+                                          {"probe", "portail-x"}}));
+}
+
+TEST(AlertJson, RoundTrip) {
+  AlertState state;
+  AlertPolicy policy;
+  step(state, policy, Status::Warning, WallTime{100s}, {});
+  step(state, policy, Status::Warning, WallTime{110s}, {});
+  step(state, policy, Status::Warning, WallTime{120s}, {});
+  state.in_maintenance = true;
+  const auto decoded = decodeAlertState(encodeAlertState(state));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, state);
+  EXPECT_FALSE(decodeAlertState("{not json"));
+  EXPECT_FALSE(decodeAlertState("{\"v\": 99}"));
+}
+
+TEST(Maintenance, WeeklyWindowFollowsParisSummerAndWinterTime) {
+  MaintenanceWindow window;
+  window.weekdays = {2};  // Tuesday
+  window.from = 6h;
+  window.to = 7h;
+  window.zone = findZone("Europe/Paris");
+  ASSERT_NE(window.zone, nullptr);
+  // Tuesday 1 December 2026, UTC+1: 06:30 Paris is 05:30Z.
+  EXPECT_TRUE(window.activeAt(*parseTimestamp("2026-12-01T05:30:00Z")));
+  EXPECT_FALSE(window.activeAt(*parseTimestamp("2026-12-01T06:30:00Z")));
+  // Tuesday 2 June 2026, UTC+2: 06:30 Paris is 04:30Z.
+  EXPECT_TRUE(window.activeAt(*parseTimestamp("2026-06-02T04:30:00Z")));
+  EXPECT_FALSE(window.activeAt(*parseTimestamp("2026-06-02T05:30:00Z")));
+  // Wednesday, same hour: not scheduled.
+  EXPECT_FALSE(window.activeAt(*parseTimestamp("2026-06-03T04:30:00Z")));
+}
+
+TEST(Maintenance, WindowPastMidnightBelongsToItsStartDay) {
+  MaintenanceWindow window;
+  window.weekdays = {6};  // Saturday 23:00 → Sunday 01:00 UTC
+  window.from = 23h;
+  window.to = 1h;
+  window.zone = findZone("UTC");
+  ASSERT_NE(window.zone, nullptr);
+  EXPECT_TRUE(window.activeAt(*parseTimestamp("2026-12-05T23:30:00Z")));   // Saturday
+  EXPECT_TRUE(window.activeAt(*parseTimestamp("2026-12-06T00:30:00Z")));   // Sunday morning
+  EXPECT_FALSE(window.activeAt(*parseTimestamp("2026-12-06T23:30:00Z")));  // Sunday night
+}
+
+TEST(Maintenance, OneOffWindowAndSelectors) {
+  MaintenanceWindow window;
+  window.start = parseTimestamp("2026-12-01T06:00:00+01:00");
+  window.end = parseTimestamp("2026-12-01T08:00:00+01:00");
+  ASSERT_TRUE(window.start && window.end);
+  EXPECT_TRUE(window.activeAt(*parseTimestamp("2026-12-01T05:00:00Z")));
+  EXPECT_FALSE(window.activeAt(*parseTimestamp("2026-12-01T07:00:00Z")));
+  EXPECT_TRUE(window.appliesTo("any", {}));
+  window.match_labels = {{"env", "prod"}};
+  EXPECT_TRUE(window.appliesTo("a", {{"env", "prod"}, {"ci", "X"}}));
+  EXPECT_FALSE(window.appliesTo("a", {{"env", "test"}}));
+  window.probes = {"b"};
+  EXPECT_TRUE(window.appliesTo("b", {}));
+  EXPECT_FALSE(parseTimestamp("2026-12-01 06:00"));
+  EXPECT_FALSE(parseTimeOfDay("6h"));
+  EXPECT_EQ(parseTimeOfDay("06:30"), 390min);
+}
+
+TEST(MergeActions, ReceiverSeesTheNetChange) {
+  EXPECT_EQ(mergeActions("trigger", "update"), "trigger");
+  EXPECT_EQ(mergeActions("trigger", "resolve"), "resolve");
+  EXPECT_EQ(mergeActions("update", "resolve"), "resolve");
+  EXPECT_EQ(mergeActions("resolve", "trigger"), "update");
+  EXPECT_EQ(mergeActions("update", "update"), "update");
+  EXPECT_EQ(mergeActions("heartbeat", "heartbeat"), "heartbeat");
+}
+
+class AlertDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("vigie-alertdb-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path() const { return (dir_ / "vigie.db").string(); }
+
+  static OutboxEvent event(const std::string& key, const std::string& action,
+                           const std::string& destination = "crt") {
+    OutboxEvent e;
+    e.destination = destination;
+    e.dedup_key = key;
+    e.event_id = newEventId(std::chrono::system_clock::now());
+    e.action = action;
+    e.payload = nlohmann::json{{"action", action},
+                               {"event_id", e.event_id},
+                               {"history", nlohmann::json::array({{{"status", action}}})}}
+                    .dump();
+    e.created_ms = 1;
+    return e;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(AlertDbTest, StateAndEventsSurviveReopening) {
+  {
+    AlertDb db(path(), 100);
+    ASSERT_EQ(db.commit({{"web", "{\"v\":1}"}}, {event("k1", "trigger")}), WriteResult::Ok);
+  }
+  AlertDb db(path(), 100);
+  EXPECT_EQ(db.loadStates().at("web"), "{\"v\":1}");
+  const auto due = db.due("crt", 0, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].action, "trigger");
+  EXPECT_EQ(nlohmann::json::parse(due[0].payload)["seq"], 1);
+}
+
+TEST_F(AlertDbTest, UnsentEventsCoalescePerKeyAndKeepTheirHistory) {
+  AlertDb db(path(), 100);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(db.commit({}, {event("k1", i % 2 == 0 ? "trigger" : "resolve")}), WriteResult::Ok);
+  }
+  ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
+  // 51 transitions during an outage: one event per key, not 51.
+  EXPECT_EQ(db.depth(), 2);
+  const auto due = db.due("crt", 0, 10);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].dedup_key, "k1");
+  EXPECT_EQ(due[0].action, "resolve");
+  const auto payload = nlohmann::json::parse(due[0].payload);
+  EXPECT_EQ(payload["history"].size(), 50u);
+  EXPECT_EQ(payload["seq"], 50);
+}
+
+TEST_F(AlertDbTest, AnAttemptedEventIsNeverRewrittenAndStaysFirst) {
+  AlertDb db(path(), 100);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
+  const auto head = db.due("crt", 0, 10).at(0);
+  db.retryLater(head.id, 0);  // sent once, outcome unknown: its event_id must not change
+  ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
+  EXPECT_EQ(db.depth(), 2);
+  const auto due = db.due("crt", 0, 10);
+  ASSERT_EQ(due.size(), 1u);  // one per key: the resolve waits for its trigger
+  EXPECT_EQ(due[0].event_id, head.event_id);
+  db.delivered(due[0].id);
+  const auto next = db.due("crt", 0, 10);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].action, "update");  // resolve then trigger again, merged
+}
+
+TEST_F(AlertDbTest, FullOutboxEvictsHeartbeatsThenUpdatesFirst) {
+  AlertDb db(path(), 3);
+  ASSERT_EQ(db.commit({}, {event("hb", "heartbeat")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k1", "update")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k3", "trigger")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k4", "trigger")}), WriteResult::Ok);
+  EXPECT_EQ(db.depth(), 3);
+  EXPECT_EQ(db.evicted(), 2);
+  std::set<std::string> left;
+  for (const auto& e : db.due("crt", 0, 10)) {
+    left.insert(e.dedup_key);
+  }
+  EXPECT_EQ(left, (std::set<std::string>{"k2", "k3", "k4"}));
+}
+
+TEST_F(AlertDbTest, DiskFullIsReportedNotFatalAndRecoverable) {
+  AlertDb db(path(), 1'000'000);
+  ASSERT_EQ(db.commit({}, {event("k0", "trigger")}), WriteResult::Ok);
+  const auto pages = db.pageCount();
+  db.setMaxPageCount(pages);
+  WriteResult result = WriteResult::Ok;
+  std::string big(2000, 'x');
+  for (int i = 0; i < 200 && result == WriteResult::Ok; ++i) {
+    std::string probe = "probe";
+    std::string key = "k";
+    probe.append(std::to_string(i));
+    key.append(std::to_string(i + 1));
+    result = db.commit({{probe, big}}, {event(key, "trigger")});
+  }
+  EXPECT_EQ(result, WriteResult::Full);
+  // The failed transaction left nothing half written, and space coming back heals it.
+  const auto depth = db.depth();
+  db.setMaxPageCount(1'000'000);
+  EXPECT_EQ(db.commit({}, {event("late", "trigger")}), WriteResult::Ok);
+  EXPECT_EQ(db.depth(), depth + 1);
+}
+
+TEST_F(AlertDbTest, DeadLettersLeaveTheQueue) {
+  AlertDb db(path(), 100);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger"), event("k2", "trigger")}), WriteResult::Ok);
+  const auto due = db.due("crt", 0, 10);
+  db.deadLetter(due[0].id, "http_4xx");
+  EXPECT_EQ(db.depth(), 1);
+  EXPECT_EQ(db.deadLetters(), 1);
+}
+
+}  // namespace
+}  // namespace vigie
