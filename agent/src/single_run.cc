@@ -28,7 +28,8 @@ std::string upper(std::string_view text) {
 
 RunOutcome runOnce(const ProbeSpec& spec) {
   asio::io_context io;
-  auto result = asio::co_spawn(io, runProbe(*spec.probe, spec.name, spec.timeout), asio::use_future);
+  auto result =
+      asio::co_spawn(io, runProbe(*spec.probe, spec.name, spec.timeout), asio::use_future);
   io.run();
   return result.get();
 }

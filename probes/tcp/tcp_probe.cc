@@ -87,13 +87,13 @@ asio::awaitable<std::optional<ProbeResult>> TcpProbe::converse(Stream& stream,
       co_return std::nullopt;
     }
     if (ec) {
-      co_return ProbeResult::critical(
-          "expect", "no match for '" + settings_.expect_text + "' before the connection ended (" +
-                        ec.message() + ")");
+      co_return ProbeResult::critical("expect", "no match for '" + settings_.expect_text +
+                                                    "' before the connection ended (" +
+                                                    ec.message() + ")");
     }
   }
-  co_return ProbeResult::critical("expect", "no match for '" + settings_.expect_text +
-                                                "' in the first 64 KiB received");
+  co_return ProbeResult::critical(
+      "expect", "no match for '" + settings_.expect_text + "' in the first 64 KiB received");
 }
 
 asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
@@ -141,18 +141,16 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
   ctx.phase = "connect";
   tcp::socket socket(ctx.executor);
   auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, kNoThrow);
-  const std::string where = endpoint.address().is_v6()
-                                ? "[" + endpoint.address().to_string() + "]:" +
-                                      std::to_string(endpoint.port())
-                                : endpoint.address().to_string() + ":" +
-                                      std::to_string(endpoint.port());
+  const std::string where =
+      endpoint.address().is_v6()
+          ? "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port())
+          : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   if (connect_ec) {
     co_return fail("connect", "connect to " + settings_.target.host + ":" +
-                                  std::to_string(settings_.target.port) + " failed: " +
-                                  connect_ec.message());
+                                  std::to_string(settings_.target.port) +
+                                  " failed: " + connect_ec.message());
   }
-  samples.push_back({"probe_ip_protocol",
-                     "Specifies whether probe ip protocol is IP4 or IP6",
+  samples.push_back({"probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6",
                      endpoint.address().is_v6() ? 6.0 : 4.0});
   details.push_back("resolved in " + milliseconds(dns_seconds) + ", connected to " + where +
                     " in " + milliseconds(secondsSince(started) - dns_seconds));
@@ -163,8 +161,8 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
       failure->details = std::move(details);
       co_return std::move(*failure);
     }
-    ProbeResult ok = ProbeResult::ok("connected to " + where + " in " +
-                                     milliseconds(secondsSince(started)));
+    ProbeResult ok =
+        ProbeResult::ok("connected to " + where + " in " + milliseconds(secondsSince(started)));
     ok.samples = std::move(samples);
     ok.details = std::move(details);
     co_return ok;
@@ -198,13 +196,15 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
   }
   auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kNoThrow);
   if (handshake_ec) {
-    co_return fail("tls_handshake", "TLS handshake with " + where + " failed: " +
-                                        handshake_ec.message());
+    co_return fail("tls_handshake",
+                   "TLS handshake with " + where + " failed: " + handshake_ec.message());
   }
   const PeerCertificates certificates = inspectPeerCertificates(ssl);
   const std::string version = tlsVersionName(ssl);
-  samples.push_back({"probe_tls_version_info", "Returns the TLS version used or NaN when unknown",
-                     1.0, {{"version", version}}});
+  samples.push_back({"probe_tls_version_info",
+                     "Returns the TLS version used or NaN when unknown",
+                     1.0,
+                     {{"version", version}}});
   if (certificates.earliest_expiry) {
     samples.push_back({"probe_ssl_earliest_cert_expiry",
                        "Returns last SSL chain expiry in unixtime", *certificates.earliest_expiry});
@@ -214,17 +214,16 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
     details.push_back("certificate: " + description);
   }
   if (!verify_error.empty()) {
-    co_return fail("tls_verify", "certificate of " + where + " does not verify for " + name +
-                                     ": " + verify_error);
+    co_return fail("tls_verify", "certificate of " + where + " does not verify for " + name + ": " +
+                                     verify_error);
   }
   if (auto failure = co_await converse(stream, ctx)) {
     failure->samples = std::move(samples);
     failure->details = std::move(details);
     co_return std::move(*failure);
   }
-  ProbeResult ok =
-      ProbeResult::ok("connected to " + where + " with " + version + " in " +
-                      milliseconds(secondsSince(started)));
+  ProbeResult ok = ProbeResult::ok("connected to " + where + " with " + version + " in " +
+                                   milliseconds(secondsSince(started)));
   ok.samples = std::move(samples);
   ok.details = std::move(details);
   co_return ok;
@@ -237,16 +236,26 @@ class TcpProbeFactory final : public ProbeFactory {
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema{
         {"address", FieldType::String, true, {}, "HOST:PORT to connect to, [v6]:PORT for IPv6"},
-        {"ip_protocol", FieldType::String, false, "ip6",
-         "Preferred address family when the host has both", {"ip4", "ip6"}},
+        {"ip_protocol",
+         FieldType::String,
+         false,
+         "ip6",
+         "Preferred address family when the host has both",
+         {"ip4", "ip6"}},
         {"ip_protocol_fallback", FieldType::Bool, false, "true",
          "Use the other family when the preferred one has no address"},
         {"tls", FieldType::Bool, false, "false", "Complete a TLS handshake after connecting"},
-        {"tls_ca_file", FieldType::String, false, {},
+        {"tls_ca_file",
+         FieldType::String,
+         false,
+         {},
          "CA bundle to verify the server with (default: the system's)"},
         {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM) for mTLS"},
         {"tls_key_file", FieldType::String, false, {}, "Client key (PEM) for mTLS"},
-        {"tls_server_name", FieldType::String, false, {},
+        {"tls_server_name",
+         FieldType::String,
+         false,
+         {},
          "Name sent as SNI and verified (default: the address's host)"},
         {"tls_insecure_skip_verify", FieldType::Bool, false, "false",
          "Accept any certificate. Logged loudly; never for production"},
@@ -261,8 +270,10 @@ class TcpProbeFactory final : public ProbeFactory {
     Settings settings;
     const auto target = parseHostPort(config.getString("address"));
     if (!target) {
-      config.fail("address", "expected HOST:PORT, e.g. \"db.example:5432\" or \"[::1]:443\", "
-                             "got '" + config.getString("address") + "'");
+      config.fail("address",
+                  "expected HOST:PORT, e.g. \"db.example:5432\" or \"[::1]:443\", "
+                  "got '" +
+                      config.getString("address") + "'");
     }
     settings.target = *target;
     settings.prefer_ip6 = config.getString("ip_protocol") == "ip6";

@@ -55,7 +55,8 @@ std::string makeTempDir() {
 }
 
 CertificateFiles makeCertificate(const std::string& directory, const std::string& base_name,
-                                 const CertificateRequest& request, const CertificateFiles* issuer) {
+                                 const CertificateRequest& request,
+                                 const CertificateFiles* issuer) {
   KeyPtr key(EVP_EC_gen("P-256"));
   check(key != nullptr, "key generation");
   CertPtr cert(X509_new());
@@ -106,14 +107,13 @@ CertificateFiles makeCertificate(const std::string& directory, const std::string
   if (!san.empty()) {
     addExtension(cert.get(), signer_cert, NID_subject_alt_name, san);
   }
-  check(X509_sign(cert.get(), issuer_key ? issuer_key.get() : key.get(), EVP_sha256()) > 0,
-        "sign");
+  check(X509_sign(cert.get(), issuer_key ? issuer_key.get() : key.get(), EVP_sha256()) > 0, "sign");
 
   CertificateFiles files;
   files.cert = directory + "/" + base_name + ".crt";
   files.key = directory + "/" + base_name + ".key";
-  files.not_after_unix =
-      static_cast<double>(std::time(nullptr) + static_cast<std::time_t>(request.valid_until.count()));
+  files.not_after_unix = static_cast<double>(std::time(nullptr) +
+                                             static_cast<std::time_t>(request.valid_until.count()));
   writePem(files.cert, [&](FILE* f) { return PEM_write_X509(f, cert.get()) == 1; });
   writePem(files.key, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;

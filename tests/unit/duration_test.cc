@@ -18,8 +18,8 @@ TEST(Duration, ParsesPrometheusStyle) {
 }
 
 TEST(Duration, RejectsMissingUnitsAndGarbage) {
-  for (const char* bad : {"", "30", "s", "1.5s", "-1s", "10 s", "1x", "5seconds",
-                          "99999999999999999999s"}) {
+  for (const char* bad :
+       {"", "30", "s", "1.5s", "-1s", "10 s", "1x", "5seconds", "99999999999999999999s"}) {
     EXPECT_FALSE(parseDuration(bad)) << bad;
   }
 }

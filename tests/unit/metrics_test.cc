@@ -31,16 +31,22 @@ TEST(Metrics, RenderedFromTheStateAtScrapeTime) {
   const std::string text = renderMetrics(store, self);
   EXPECT_TRUE(contains(text, "probe_success{probe=\"up\",type=\"tcp\",app=\"SLO\"} 1\n"));
   EXPECT_TRUE(contains(text, "probe_success{probe=\"down\",type=\"tcp\",app=\"SLO\"} 0\n"));
-  EXPECT_TRUE(contains(text, "probe_duration_seconds{probe=\"up\",type=\"tcp\",app=\"SLO\"} 0.25\n"));
+  EXPECT_TRUE(
+      contains(text, "probe_duration_seconds{probe=\"up\",type=\"tcp\",app=\"SLO\"} 0.25\n"));
   EXPECT_TRUE(contains(text, "probe_ip_protocol{probe=\"up\",type=\"tcp\",app=\"SLO\"} 6\n"));
   EXPECT_TRUE(contains(
-      text, "vigie_probe_failure_info{probe=\"down\",type=\"tcp\",app=\"SLO\",reason=\"connect\"} 1\n"));
+      text,
+      "vigie_probe_failure_info{probe=\"down\",type=\"tcp\",app=\"SLO\",reason=\"connect\"} 1\n"));
   EXPECT_TRUE(contains(
-      text, "vigie_probe_runs_total{probe=\"down\",type=\"tcp\",app=\"SLO\",result=\"critical\"} 1\n"));
-  EXPECT_TRUE(contains(text, "vigie_probe_last_run_timestamp_seconds{probe=\"up\",type=\"tcp\",app=\"SLO\"} 1000\n"));
+      text,
+      "vigie_probe_runs_total{probe=\"down\",type=\"tcp\",app=\"SLO\",result=\"critical\"} 1\n"));
+  EXPECT_TRUE(contains(
+      text,
+      "vigie_probe_last_run_timestamp_seconds{probe=\"up\",type=\"tcp\",app=\"SLO\"} 1000\n"));
   // A probe that has not run yet has no probe_success (no fake value), but is counted.
   EXPECT_FALSE(contains(text, "probe_success{probe=\"fresh\""));
-  EXPECT_TRUE(contains(text, "vigie_probe_runs_total{probe=\"fresh\",type=\"tcp\",app=\"SLO\",result=\"ok\"} 0\n"));
+  EXPECT_TRUE(contains(
+      text, "vigie_probe_runs_total{probe=\"fresh\",type=\"tcp\",app=\"SLO\",result=\"ok\"} 0\n"));
   EXPECT_TRUE(contains(text, "vigie_build_info{"));
   EXPECT_TRUE(contains(text, "# TYPE vigie_scheduler_lateness_seconds histogram"));
 }
@@ -92,10 +98,13 @@ TEST(Metrics, LabelValuesAndHelpAreEscaped) {
   result.samples.push_back({"probe_custom", "line one\nline two \\", 0.5, {{"path", "/a\"b"}}});
   store.record("odd", result, 1e-7, std::chrono::system_clock::now());
   const std::string text = renderMetrics(store, self);
-  EXPECT_TRUE(contains(text, "probe_success{probe=\"odd\",type=\"tcp\",app=\"say \\\"hi\\\"\\\\\\nbye\"} 0\n"));
+  EXPECT_TRUE(contains(
+      text, "probe_success{probe=\"odd\",type=\"tcp\",app=\"say \\\"hi\\\"\\\\\\nbye\"} 0\n"));
   EXPECT_TRUE(contains(text, "# HELP probe_custom line one\\nline two \\\\\n"));
   EXPECT_TRUE(contains(text, ",path=\"/a\\\"b\"} 0.5\n"));
-  EXPECT_TRUE(contains(text, "probe_duration_seconds{probe=\"odd\",type=\"tcp\",app=\"say \\\"hi\\\"\\\\\\nbye\"} 1e-07\n"));
+  EXPECT_TRUE(contains(text,
+                       "probe_duration_seconds{probe=\"odd\",type=\"tcp\",app=\"say "
+                       "\\\"hi\\\"\\\\\\nbye\"} 1e-07\n"));
 }
 
 }  // namespace

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "runner/probe_runner.h"
-
 #include <gtest/gtest.h>
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -10,6 +8,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <stdexcept>
+
+#include "runner/probe_runner.h"
 
 namespace vigie {
 namespace {
@@ -92,10 +92,9 @@ TEST(Runner, ShutdownCancellationIsReportedAsCancelled) {
   asio::cancellation_signal signal;
   std::optional<RunOutcome> outcome;
   asio::co_spawn(io, runProbe(probe, "p", 10s),
-                 asio::bind_cancellation_slot(signal.slot(),
-                                              [&](std::exception_ptr, RunOutcome o) {
-                                                outcome = std::move(o);
-                                              }));
+                 asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr, RunOutcome o) {
+                   outcome = std::move(o);
+                 }));
   asio::steady_timer stop(io, 50ms);
   stop.async_wait([&](auto) { signal.emit(asio::cancellation_type::terminal); });
   io.run();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -10,8 +12,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 namespace vigie {
 
@@ -45,7 +45,7 @@ class ConfigError : public std::runtime_error {
 /// String and Secret values expand `${ENV_VAR}` references (`$${` is a literal `${`).
 enum class FieldType {
   String,
-  Secret,      ///< also settable as `<key>_file: PATH` (file content); never logged
+  Secret,  ///< also settable as `<key>_file: PATH` (file content); never logged
   Int,
   Float,
   Bool,
@@ -88,7 +88,8 @@ class ProbeConfig {
   bool getBool(const std::string& key) const;
   std::chrono::milliseconds getDuration(const std::string& key) const;
   const std::vector<std::string>& getStringList(const std::string& key) const;
-  const std::vector<std::pair<std::string, std::string>>& getStringMap(const std::string& key) const;
+  const std::vector<std::pair<std::string, std::string>>& getStringMap(
+      const std::string& key) const;
   const YAML::Node& getNode(const std::string& key) const;
 
   /// Throws a ConfigError that points at `key` (or at the block when the key is absent).

@@ -44,7 +44,9 @@ struct ProbeResult {
   /// Extra lines shown by `vigie-agent --probe` (timings per phase, certificate dates...).
   std::vector<std::string> details;
 
-  static ProbeResult ok(std::string message) { return {Status::Ok, "", std::move(message), {}, {}}; }
+  static ProbeResult ok(std::string message) {
+    return {Status::Ok, "", std::move(message), {}, {}};
+  }
   static ProbeResult critical(std::string reason, std::string message) {
     return {Status::Critical, std::move(reason), std::move(message), {}, {}};
   }

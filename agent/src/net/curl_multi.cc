@@ -104,19 +104,20 @@ void CurlMulti::watch(const std::shared_ptr<Watcher>& watcher) {
   auto arm = [this, &watcher](bool& pending, asio::posix::stream_descriptor::wait_type type,
                               int select) {
     pending = true;
-    watcher->descriptor.async_wait(type, [this, watcher, &pending, select](const asio::error_code& ec) {
-      pending = false;
-      if (watcher->removed) {
-        return;
-      }
-      if (!ec) {
-        socketAction(watcher->socket, select);
-      }
-      // Aborted waits were dropped because curl narrowed its interest: re-arm what it wants.
-      if (!watcher->removed && (!ec || ec == asio::error::operation_aborted)) {
-        watch(watcher);
-      }
-    });
+    watcher->descriptor.async_wait(
+        type, [this, watcher, &pending, select](const asio::error_code& ec) {
+          pending = false;
+          if (watcher->removed) {
+            return;
+          }
+          if (!ec) {
+            socketAction(watcher->socket, select);
+          }
+          // Aborted waits were dropped because curl narrowed its interest: re-arm what it wants.
+          if (!watcher->removed && (!ec || ec == asio::error::operation_aborted)) {
+            watch(watcher);
+          }
+        });
   };
   if ((watcher->wanted & CURL_POLL_IN) != 0 && !watcher->reading) {
     arm(watcher->reading, asio::posix::stream_descriptor::wait_read, CURL_CSELECT_IN);

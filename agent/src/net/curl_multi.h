@@ -4,8 +4,8 @@
 #include <curl/curl.h>
 
 #include <asio/any_io_executor.hpp>
-#include <asio/async_result.hpp>
 #include <asio/associated_cancellation_slot.hpp>
+#include <asio/async_result.hpp>
 #include <asio/execution_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>

@@ -41,9 +41,9 @@ asio::awaitable<RunOutcome> runProbe(Probe& probe, std::string probe_name, Milli
   if (winner.index() == 0) {
     outcome.result = std::move(std::get<0>(winner));
   } else {
-    outcome.result = ProbeResult::critical(
-        "timeout",
-        "timed out after " + formatDuration(timeout) + (ctx.phase.empty() ? "" : " during " + ctx.phase));
+    outcome.result =
+        ProbeResult::critical("timeout", "timed out after " + formatDuration(timeout) +
+                                             (ctx.phase.empty() ? "" : " during " + ctx.phase));
   }
   const auto state = co_await asio::this_coro::cancellation_state;
   outcome.cancelled = state.cancelled() != asio::cancellation_type::none;

@@ -96,8 +96,7 @@ TEST(TcpProbe, Ipv6Loopback) {
   } catch (const std::system_error&) {
     GTEST_SKIP() << "no IPv6 loopback on this machine";
   }
-  const RunOutcome outcome =
-      probe("{ address: \"[::1]:" + std::to_string(server->port()) + "\" }");
+  const RunOutcome outcome = probe("{ address: \"[::1]:" + std::to_string(server->port()) + "\" }");
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
   EXPECT_EQ(sample(outcome, "probe_ip_protocol"), 6.0);
 }
@@ -107,11 +106,12 @@ class TcpTlsProbe : public ::testing::Test {
   void SetUp() override {
     dir = test::makeTempDir();
     ca = test::makeCertificate(dir, "ca", {.common_name = "Vigie Test CA", .is_ca = true});
-    leaf = test::makeCertificate(
-        dir, "leaf",
-        {.common_name = "localhost", .dns_names = {"localhost"}, .ip_addresses = {"127.0.0.1"},
-         .valid_until = std::chrono::seconds(10 * 86400)},
-        &ca);
+    leaf = test::makeCertificate(dir, "leaf",
+                                 {.common_name = "localhost",
+                                  .dns_names = {"localhost"},
+                                  .ip_addresses = {"127.0.0.1"},
+                                  .valid_until = std::chrono::seconds(10 * 86400)},
+                                 &ca);
   }
   void TearDown() override { std::filesystem::remove_all(dir); }
 
@@ -122,14 +122,15 @@ class TcpTlsProbe : public ::testing::Test {
 
 TEST_F(TcpTlsProbe, TrustedCertificateSucceedsAndReportsExpiry) {
   TestTcpServer server({.tls_cert_file = leaf.cert, .tls_key_file = leaf.key});
-  const RunOutcome outcome = probe("{ address: " + at(server.port()) +
-                                   ", tls: true, tls_ca_file: \"" + ca.cert + "\" }");
+  const RunOutcome outcome =
+      probe("{ address: " + at(server.port()) + ", tls: true, tls_ca_file: \"" + ca.cert + "\" }");
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
   const auto expiry = sample(outcome, "probe_ssl_earliest_cert_expiry");
   ASSERT_TRUE(expiry);
   EXPECT_NEAR(*expiry, leaf.not_after_unix, 5);
-  const auto version = std::find_if(outcome.result.samples.begin(), outcome.result.samples.end(),
-                                    [](const Sample& s) { return s.name == "probe_tls_version_info"; });
+  const auto version =
+      std::find_if(outcome.result.samples.begin(), outcome.result.samples.end(),
+                   [](const Sample& s) { return s.name == "probe_tls_version_info"; });
   ASSERT_NE(version, outcome.result.samples.end());
   EXPECT_EQ(version->labels, (Labels{{"version", "TLS 1.3"}}));
 }
@@ -154,24 +155,26 @@ TEST_F(TcpTlsProbe, WrongHostNameFailsVerification) {
 }
 
 TEST_F(TcpTlsProbe, ExpiredCertificateFailsVerification) {
-  const auto expired = test::makeCertificate(
-      dir, "expired",
-      {.common_name = "localhost", .ip_addresses = {"127.0.0.1"},
-       .valid_from = std::chrono::seconds(-10 * 86400), .valid_until = std::chrono::seconds(-86400)},
-      &ca);
+  const auto expired = test::makeCertificate(dir, "expired",
+                                             {.common_name = "localhost",
+                                              .ip_addresses = {"127.0.0.1"},
+                                              .valid_from = std::chrono::seconds(-10 * 86400),
+                                              .valid_until = std::chrono::seconds(-86400)},
+                                             &ca);
   TestTcpServer server({.tls_cert_file = expired.cert, .tls_key_file = expired.key});
-  const RunOutcome outcome = probe("{ address: " + at(server.port()) +
-                                   ", tls: true, tls_ca_file: \"" + ca.cert + "\" }");
+  const RunOutcome outcome =
+      probe("{ address: " + at(server.port()) + ", tls: true, tls_ca_file: \"" + ca.cert + "\" }");
   EXPECT_EQ(outcome.result.status, Status::Critical);
   EXPECT_EQ(outcome.result.reason, "tls_verify");
   EXPECT_NE(outcome.result.message.find("expired"), std::string::npos) << outcome.result.message;
-  EXPECT_LT(*sample(outcome, "probe_ssl_earliest_cert_expiry"), static_cast<double>(std::time(nullptr)));
+  EXPECT_LT(*sample(outcome, "probe_ssl_earliest_cert_expiry"),
+            static_cast<double>(std::time(nullptr)));
 }
 
 TEST_F(TcpTlsProbe, InsecureSkipVerifyAcceptsAnyCertificate) {
   TestTcpServer server({.tls_cert_file = leaf.cert, .tls_key_file = leaf.key});
-  const RunOutcome outcome = probe("{ address: " + at(server.port()) +
-                                   ", tls: true, tls_insecure_skip_verify: true }");
+  const RunOutcome outcome =
+      probe("{ address: " + at(server.port()) + ", tls: true, tls_insecure_skip_verify: true }");
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
 }
 
