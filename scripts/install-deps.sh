@@ -12,6 +12,10 @@ PACKAGES=(
   # packaging and operations: bcrypt (crypt_r), RPM build and lint, promtool and a real
   # Prometheus for the end-to-end test, systemd-analyze, man page rendering
   libcrypt-dev rpm rpmlint prometheus systemd groff man-db
+  # database probes: client libraries, real servers and ODBC drivers for the tests, check_pgsql
+  # and pgbench for bench/db_bench
+  libpq-dev libmariadb-dev unixodbc-dev postgresql mariadb-server odbc-postgresql odbc-mariadb
+  monitoring-plugins-standard
   # alert state and outbox, maintenance time zones, JSON events; a real Alertmanager for tests
   libsqlite3-dev libhowardhinnant-date-dev nlohmann-json3-dev prometheus-alertmanager
 )

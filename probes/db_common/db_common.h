@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/error_code.hpp>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "vigie/probe.h"
+
+/// What the database probe types (postgres, mysql, odbc) share: the query and expectation keys,
+/// their evaluation into a result with the vigie_db_* metrics, and the fixed reason set
+/// auth, connect, tls, timeout, query_error, expectation.
+namespace vigie::probes::db {
+
+/// A Nagios threshold range ("10", "10:", "~:10", "10:20", "@10:20"): alerts when the value is
+/// outside [start, end], or inside it with a leading '@'.
+struct Range {
+  double start = 0;
+  double end = std::numeric_limits<double>::infinity();
+  bool alert_inside = false;
+  std::string text;
+
+  bool alerts(double value) const;
+  static std::optional<Range> parse(const std::string& text);
+};
+
+struct Expectations {
+  std::optional<std::int64_t> rows;
+  std::optional<std::int64_t> rows_min;
+  std::optional<std::int64_t> rows_max;
+  /// The first-row column the value checks read; empty for the first column.
+  std::string column;
+  std::optional<std::string> equals;
+  std::optional<std::regex> matches;
+  std::string matches_text;
+  std::optional<Range> warning;
+  std::optional<Range> critical;
+
+  bool checksValue() const { return equals || matches || warning || critical; }
+};
+
+struct CommonSettings {
+  std::string query;
+  bool fresh_connection = true;
+  Expectations expect;
+};
+
+/// Appends the query, expectation and connection-reuse keys to a type's schema.
+void appendCommonSchema(ConfigSchema& schema, const std::string& default_query);
+/// Reads those keys; invalid values fail through `config.fail`.
+CommonSettings parseCommon(const ProbeConfig& config);
+
+/// What a driver hands over once the query ran: the row count and the first row as text.
+struct QueryResult {
+  std::int64_t rows = 0;
+  std::vector<std::string> columns;
+  std::vector<std::optional<std::string>> first_row;  ///< nullopt for SQL NULL
+};
+
+double secondsSince(std::chrono::steady_clock::time_point start);
+
+/// Gathers the timings of one run and turns them, with the query result, into a ProbeResult.
+class RunReport {
+ public:
+  void connected(double seconds, const std::string& detail);
+  void reusedConnection();
+  void queried(double seconds);
+
+  /// A CRITICAL result carrying the samples gathered so far. `reason` is one of the fixed set.
+  ProbeResult fail(std::string reason, std::string message);
+  /// Checks the expectations: OK, WARNING or CRITICAL (reason "expectation").
+  ProbeResult evaluate(const CommonSettings& settings, const QueryResult& result);
+
+ private:
+  ProbeResult finish(ProbeResult result);
+
+  std::vector<Sample> samples_;
+  std::vector<std::string> details_;
+  double query_seconds_ = 0;
+};
+
+/// Waits until a socket owned by a client library is readable and/or writable. The descriptor
+/// is borrowed: it is registered with the loop for the wait only and never closed here.
+/// Returns operation_aborted when the calling coroutine is cancelled.
+asio::awaitable<asio::error_code> waitSocket(int fd, bool read, bool write);
+
+/// "12.3ms", for messages.
+std::string milliseconds(double seconds);
+
+}  // namespace vigie::probes::db

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "postgres/postgres_probe.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cctype>
+#include <memory>
+#include <optional>
+
+#include "db_common/db_common.h"
+
+namespace vigie::probes {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+// SQLSTATE query_canceled: what statement_timeout raises.
+constexpr std::string_view kQueryCanceled = "57014";
+
+struct PgConnDeleter {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
+struct PgResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct Settings {
+  std::string host;
+  int port = 5432;
+  std::string dbname;
+  std::string user;
+  std::string password;
+  std::string sslmode;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  db::CommonSettings common;
+};
+
+// libpq's messages end with a newline and may span lines; one line reads better in alerts.
+std::string oneLine(const char* text) {
+  std::string line = text ? text : "";
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
+    line.pop_back();
+  }
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  return line;
+}
+
+bool contains(const std::string& text, std::string_view word) {
+  return text.find(word) != std::string::npos;
+}
+
+// libpq gives no error code for a failed connection, only its message and the state it was in.
+std::string connectFailureReason(const std::string& message, ConnStatusType last_state) {
+  if (last_state == CONNECTION_SSL_STARTUP || contains(message, "SSL") ||
+      contains(message, "certificate")) {
+    return "tls";
+  }
+  if (contains(message, "authentication") || contains(message, "password") ||
+      contains(message, "pg_hba.conf")) {
+    return "auth";
+  }
+  return "connect";
+}
+
+class PostgresProbe final : public Probe {
+ public:
+  explicit PostgresProbe(Settings settings) : settings_(std::move(settings)) {}
+
+  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
+
+ private:
+  /// A connected handle, or the failure already turned into a result.
+  asio::awaitable<PgConn> connect(ProbeContext& ctx, db::RunReport& report,
+                                  std::optional<ProbeResult>& failure) const;
+  asio::awaitable<std::optional<ProbeResult>> query(PGconn* conn, ProbeContext& ctx,
+                                                    db::RunReport& report,
+                                                    db::QueryResult& result) const;
+
+  Settings settings_;
+  /// With fresh_connection: false, the connection kept between runs.
+  PgConn kept_;
+};
+
+asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport& report,
+                                               std::optional<ProbeResult>& failure) const {
+  const auto started = std::chrono::steady_clock::now();
+  ctx.phase = "connect";
+  // libpq resolves host names with a blocking getaddrinfo(); resolve on the loop and hand it
+  // the address, keeping the name for verify-full and .pgpass.
+  std::string host = settings_.host;
+  std::string hostaddr;
+  std::string port = std::to_string(settings_.port);
+  const bool unix_socket = !settings_.host.empty() && settings_.host[0] == '/';
+  if (!unix_socket) {
+    asio::error_code literal_ec;
+    asio::ip::make_address(settings_.host, literal_ec);
+    if (literal_ec) {
+      tcp::resolver resolver(ctx.executor);
+      auto [ec, results] = co_await resolver.async_resolve(
+          settings_.host, std::to_string(settings_.port), kNoThrow);
+      if (ec || results.empty()) {
+        failure = report.fail("connect", "cannot resolve " + settings_.host + ": " + ec.message());
+        co_return nullptr;
+      }
+      // Every address, in the resolver's order: libpq tries them in turn, as it would itself.
+      host.clear();
+      std::string ports;
+      for (const auto& entry : results) {
+        const char* separator = hostaddr.empty() ? "" : ",";
+        hostaddr.append(separator).append(entry.endpoint().address().to_string());
+        host.append(separator).append(settings_.host);
+        ports.append(separator).append(port);
+      }
+      port = ports;
+    }
+  }
+  const auto remaining =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - started);
+  const std::string options =
+      "-c statement_timeout=" + std::to_string(std::max<long long>(1, remaining.count()));
+
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  auto add = [&](const char* key, const std::string& value) {
+    if (!value.empty()) {
+      keys.push_back(key);
+      values.push_back(value.c_str());
+    }
+  };
+  add("host", host);
+  add("hostaddr", hostaddr);
+  add("port", port);
+  add("dbname", settings_.dbname);
+  add("user", settings_.user);
+  add("password", settings_.password);
+  add("sslmode", settings_.sslmode);
+  add("sslrootcert", settings_.ca_file);
+  add("sslcert", settings_.cert_file);
+  add("sslkey", settings_.key_file);
+  add("options", options);
+  add("application_name", "vigie");
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+
+  PgConn conn(PQconnectStartParams(keys.data(), values.data(), 0));
+  if (!conn) {
+    failure = report.fail("connect", "libpq could not allocate a connection");
+    co_return nullptr;
+  }
+  ConnStatusType last_state = PQstatus(conn.get());
+  PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+  while (last_state != CONNECTION_BAD && poll != PGRES_POLLING_OK && poll != PGRES_POLLING_FAILED) {
+    // The socket may change between steps (e.g. sslmode=prefer retrying without TLS).
+    const auto ec = co_await db::waitSocket(PQsocket(conn.get()), poll == PGRES_POLLING_READING,
+                                            poll == PGRES_POLLING_WRITING);
+    if (ec) {
+      failure = report.fail("timeout", "connection attempt abandoned: " + ec.message());
+      co_return nullptr;
+    }
+    last_state = PQstatus(conn.get());
+    poll = PQconnectPoll(conn.get());
+  }
+  if (poll != PGRES_POLLING_OK || PQstatus(conn.get()) != CONNECTION_OK) {
+    const std::string message = oneLine(PQerrorMessage(conn.get()));
+    failure = report.fail(connectFailureReason(message, last_state), message);
+    co_return nullptr;
+  }
+  if (PQsetnonblocking(conn.get(), 1) != 0) {
+    failure = report.fail("connect", oneLine(PQerrorMessage(conn.get())));
+    co_return nullptr;
+  }
+  const bool tls = PQsslInUse(conn.get()) != 0;
+  const char* tls_version = tls ? PQsslAttribute(conn.get(), "protocol") : nullptr;
+  report.connected(db::secondsSince(started),
+                   "connected to " + settings_.host + ":" + std::to_string(settings_.port) +
+                       (tls ? " with " + std::string(tls_version ? tls_version : "TLS") : ""));
+  co_return conn;
+}
+
+asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, ProbeContext& ctx,
+                                                                 db::RunReport& report,
+                                                                 db::QueryResult& result) const {
+  ctx.phase = "query";
+  const auto started = std::chrono::steady_clock::now();
+  auto lost = [&]() -> std::optional<ProbeResult> {
+    return report.fail("connect", "connection lost: " + oneLine(PQerrorMessage(conn)));
+  };
+  if (PQsendQuery(conn, settings_.common.query.c_str()) == 0) {
+    co_return PQstatus(conn) == CONNECTION_BAD
+        ? lost()
+        : report.fail("query_error", oneLine(PQerrorMessage(conn)));
+  }
+  for (int flushed = PQflush(conn); flushed != 0; flushed = PQflush(conn)) {
+    if (flushed < 0) {
+      co_return lost();
+    }
+    if (const auto ec = co_await db::waitSocket(PQsocket(conn), false, true)) {
+      co_return report.fail("timeout", "query abandoned: " + ec.message());
+    }
+  }
+  std::optional<ProbeResult> error;
+  for (;;) {
+    while (PQisBusy(conn)) {
+      if (const auto ec = co_await db::waitSocket(PQsocket(conn), true, false)) {
+        co_return report.fail("timeout", "query abandoned: " + ec.message());
+      }
+      if (PQconsumeInput(conn) == 0) {
+        co_return lost();
+      }
+    }
+    PgResult res(PQgetResult(conn));
+    if (!res) {
+      break;
+    }
+    switch (PQresultStatus(res.get())) {
+      case PGRES_TUPLES_OK: {
+        result = {};
+        result.rows = PQntuples(res.get());
+        const int columns = PQnfields(res.get());
+        for (int i = 0; i < columns; ++i) {
+          result.columns.emplace_back(PQfname(res.get(), i));
+          if (result.rows > 0) {
+            result.first_row.push_back(
+                PQgetisnull(res.get(), 0, i)
+                    ? std::nullopt
+                    : std::optional<std::string>(PQgetvalue(res.get(), 0, i)));
+          }
+        }
+        break;
+      }
+      case PGRES_COMMAND_OK: {
+        result = {};
+        const std::string affected = PQcmdTuples(res.get());
+        result.rows = affected.empty() ? 0 : std::stoll(affected);
+        break;
+      }
+      case PGRES_EMPTY_QUERY:
+        break;
+      default:
+        if (!error) {
+          const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+          const std::string message = oneLine(PQresultErrorMessage(res.get()));
+          if (PQstatus(conn) == CONNECTION_BAD) {
+            error = report.fail("connect", "connection lost: " + message);
+          } else {
+            error = report.fail(state && state == kQueryCanceled ? "timeout" : "query_error",
+                                message);
+          }
+        }
+        break;
+    }
+    // A broken connection may keep returning error results; stop reading it.
+    if (PQstatus(conn) == CONNECTION_BAD) {
+      break;
+    }
+  }
+  if (error) {
+    co_return error;
+  }
+  if (PQstatus(conn) == CONNECTION_BAD) {
+    co_return lost();
+  }
+  report.queried(db::secondsSince(started));
+  co_return std::nullopt;
+}
+
+asio::awaitable<ProbeResult> PostgresProbe::run(ProbeContext& ctx) {
+  db::RunReport report;
+  // Taken out while in use: a cancelled run simply drops it, mid-protocol as it may be.
+  PgConn conn = std::move(kept_);
+  if (conn && PQstatus(conn.get()) == CONNECTION_OK) {
+    report.reusedConnection();
+  } else {
+    std::optional<ProbeResult> failure;
+    conn = co_await connect(ctx, report, failure);
+    if (!conn) {
+      co_return std::move(*failure);
+    }
+  }
+  db::QueryResult result;
+  if (auto failure = co_await query(conn.get(), ctx, report, result)) {
+    co_return std::move(*failure);
+  }
+  if (!settings_.common.fresh_connection) {
+    kept_ = std::move(conn);
+  }
+  co_return report.evaluate(settings_.common, result);
+}
+
+class PostgresProbeFactory final : public ProbeFactory {
+ public:
+  std::string_view type() const override { return "postgres"; }
+
+  const ConfigSchema& schema() const override {
+    static const ConfigSchema schema = [] {
+      ConfigSchema fields{
+          {"host", FieldType::String, true, {},
+           "Server host name or address, or a Unix socket folder starting with /"},
+          {"port", FieldType::Int, false, "5432", "TCP port"},
+          {"dbname", FieldType::String, false, {}, "Database (default: the user name)"},
+          {"user", FieldType::String, true, {}, "Role to log in as"},
+          {"password", FieldType::Secret, false, {}, "Password; or password_file"},
+          {"sslmode", FieldType::String, false, "prefer", "libpq's sslmode",
+           {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+          {"tls_ca_file", FieldType::String, false, {},
+           "CA bundle for verify-ca and verify-full (libpq's sslrootcert)"},
+          {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM)"},
+          {"tls_key_file", FieldType::String, false, {}, "Client key (PEM)"},
+      };
+      db::appendCommonSchema(fields, "SELECT 1");
+      return fields;
+    }();
+    return schema;
+  }
+
+  ProbePtr create(const ProbeConfig& config) const override {
+    Settings settings;
+    settings.host = config.getString("host");
+    const std::int64_t port = config.getInt("port");
+    if (port < 1 || port > 65535) {
+      config.fail("port", "must be between 1 and 65535");
+    }
+    settings.port = static_cast<int>(port);
+    settings.user = config.getString("user");
+    if (config.has("dbname")) {
+      settings.dbname = config.getString("dbname");
+    }
+    if (config.has("password")) {
+      settings.password = config.getString("password");
+    }
+    settings.sslmode = config.getString("sslmode");
+    if (config.has("tls_ca_file")) {
+      settings.ca_file = config.getString("tls_ca_file");
+    }
+    if (config.has("tls_cert_file") != config.has("tls_key_file")) {
+      config.fail(config.has("tls_cert_file") ? "tls_key_file" : "tls_cert_file",
+                  "tls_cert_file and tls_key_file go together");
+    }
+    if (config.has("tls_cert_file")) {
+      settings.cert_file = config.getString("tls_cert_file");
+      settings.key_file = config.getString("tls_key_file");
+    }
+    if (settings.sslmode == "disable") {
+      for (const char* key : {"tls_ca_file", "tls_cert_file", "tls_key_file"}) {
+        if (config.has(key)) {
+          config.fail(key, "not used with sslmode: disable");
+        }
+      }
+    }
+    if (settings.sslmode.rfind("verify-", 0) == 0 && settings.ca_file.empty()) {
+      // libpq 15 would look in ~/.postgresql/root.crt, a surprise under a service account.
+      config.fail("sslmode", settings.sslmode + " needs tls_ca_file");
+    }
+    settings.common = db::parseCommon(config);
+    return std::make_unique<PostgresProbe>(std::move(settings));
+  }
+};
+
+}  // namespace
+
+ProbeFactoryPtr makePostgresProbeFactory() { return std::make_unique<PostgresProbeFactory>(); }
+
+}  // namespace vigie::probes
