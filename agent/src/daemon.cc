@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "config/loader.h"
+#include "http/web_config.h"
 #include "runner/probe_runner.h"
 #include "util/log.h"
 
@@ -82,6 +83,12 @@ void Daemon::apply(AgentConfig config) {
     logWarning("agent.listen changed: restart the agent to apply it");
   }
   setLogLevel(config.agent.log_level);
+  http_.setWebConfig(config.agent.web);
+  if (config.agent.web) {
+    logInfo("endpoint: TLS " + std::string(config.agent.web->tls ? "on" : "off") +
+            ", basic auth for " + std::to_string(config.agent.web->basic_auth_users.size()) +
+            " users, from " + config.agent.web_config_file);
+  }
   config_ = std::move(config);
   malloc_trim(0);
   pump();

@@ -14,6 +14,8 @@
 
 namespace vigie {
 
+struct WebConfig;
+
 /// One configured probe, with its type's probe already built.
 struct ProbeSpec {
   std::string name;
@@ -38,6 +40,10 @@ struct AgentSettings {
   std::string state_dir = "/var/lib/vigie";
   std::int64_t max_concurrent_probes = 1000;
   std::string log_level = "info";
+  /// agent.web_config_file, resolved; empty: plain HTTP without authentication.
+  std::string web_config_file;
+  /// Its TLS and basic auth settings, loaded with the rest of the configuration.
+  std::shared_ptr<const WebConfig> web;
 };
 
 struct AgentConfig {

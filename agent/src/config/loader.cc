@@ -20,6 +20,7 @@
 
 #include "alert/alert_config.h"
 #include "config/duration.h"
+#include "http/web_config.h"
 
 namespace vigie {
 namespace {
@@ -341,7 +342,8 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
     return;
   }
   if (!checkMapping(file, node, "agent",
-                    {"name", "listen", "state_dir", "max_concurrent_probes", "log_level"})) {
+                    {"name", "listen", "state_dir", "max_concurrent_probes", "log_level",
+                     "web_config_file"})) {
     return;
   }
   auto text = [&](const char* key, std::string& out) {
@@ -389,6 +391,16 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
         report(file, node["max_concurrent_probes"], "agent.max_concurrent_probes",
                "must be at least 1");
       }
+    }
+  }
+  text("web_config_file", agent.web_config_file);
+  if (!agent.web_config_file.empty()) {
+    const fs::path web_file(agent.web_config_file);
+    agent.web_config_file = (web_file.is_relative() ? base_dir_ / web_file : web_file).string();
+    try {
+      agent.web = loadWebConfig(agent.web_config_file);
+    } catch (const ConfigError& e) {
+      issues_.insert(issues_.end(), e.issues().begin(), e.issues().end());
     }
   }
 }

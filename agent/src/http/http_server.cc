@@ -6,10 +6,14 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
+#include <asio/post.hpp>
 #include <asio/read_until.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <openssl/evp.h>
+
 #include <charconv>
 #include <chrono>
 
@@ -23,6 +27,12 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
+// close_notify exchange after the response; a peer that never answers is simply dropped.
+constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);
+// bcrypt checks queued for the helper thread; beyond this, guessing clients get 503 at once.
+constexpr std::size_t kMaxChecksInFlight = 8;
+// Remembered successful logins (a scraper sends the same credentials every time).
+constexpr std::size_t kMaxVerified = 256;
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
@@ -30,6 +40,8 @@ std::string_view reasonPhrase(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 404:
       return "Not Found";
     case 405:
@@ -73,7 +85,11 @@ int parseHead(const std::string& head, HttpRequest& request, std::size_t& conten
     if (colon == std::string::npos) {
       continue;
     }
-    if (lower(header.substr(0, colon)) == "content-length") {
+    const std::string name = lower(header.substr(0, colon));
+    if (name == "authorization") {
+      request.authorization = header.substr(colon + 1);
+      request.authorization.erase(0, request.authorization.find_first_not_of(' '));
+    } else if (name == "content-length") {
       std::string value = header.substr(colon + 1);
       value.erase(0, value.find_first_not_of(' '));
       const auto [ptr, ec] =
@@ -86,13 +102,58 @@ int parseHead(const std::string& head, HttpRequest& request, std::size_t& conten
   return content_length > kMaxBodyBytes ? 413 : 0;
 }
 
+// "Basic base64(user:password)" into user and password; nullopt when malformed.
+std::optional<std::pair<std::string, std::string>> basicCredentials(const std::string& header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size() || lower(header.substr(0, kScheme.size())) != kScheme) {
+    return std::nullopt;
+  }
+  const std::string encoded = header.substr(kScheme.size());
+  if (encoded.size() % 4 != 0 || encoded.size() > 4096) {
+    return std::nullopt;
+  }
+  std::string decoded(encoded.size() / 4 * 3, '\0');
+  const int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                                     reinterpret_cast<const unsigned char*>(encoded.data()),
+                                     static_cast<int>(encoded.size()));
+  if (length < 0) {
+    return std::nullopt;
+  }
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  std::size_t size = static_cast<std::size_t>(length);
+  for (auto it = encoded.rbegin(); it != encoded.rend() && *it == '='; ++it) {
+    --size;
+  }
+  decoded.resize(size);
+  const std::size_t colon = decoded.find(':');
+  if (colon == std::string::npos) {
+    return std::nullopt;
+  }
+  return std::pair{decoded.substr(0, colon), decoded.substr(colon + 1)};
+}
+
+// The cache key: a digest, so the cache never holds a password.
+std::string credentialDigest(const std::string& user, const std::string& password) {
+  std::string input = user;
+  input.push_back('\0');
+  input.append(password);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(input.data(), input.size(), digest, &size, EVP_sha256(), nullptr);
+  OPENSSL_cleanse(input.data(), input.size());
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, const std::string& host, std::uint16_t port,
-                       Handler handler)
+                       Handler handler, std::shared_ptr<const WebConfig> web)
     : io_(io),
       acceptor_(io, asio::ip::tcp::endpoint(asio::ip::make_address(host), port)),
-      handler_(std::move(handler)) {}
+      handler_(std::move(handler)),
+      web_(std::move(web)) {}
+
+void HttpServer::setWebConfig(std::shared_ptr<const WebConfig> web) { web_ = std::move(web); }
 
 void HttpServer::start() { asio::co_spawn(io_, acceptLoop(), asio::detached); }
 
@@ -117,6 +178,87 @@ asio::awaitable<void> HttpServer::acceptLoop() {
 }
 
 asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {
+  // The configuration a connection starts with is the one it keeps, even across a reload.
+  std::shared_ptr<const WebConfig> web = web_;
+  if (!web || !web->tls) {
+    co_await serveStream(socket, web);
+    asio::error_code ignored;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    co_return;
+  }
+  asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), *web->tls);
+  asio::steady_timer timer(stream.get_executor(), kRequestTimeout);
+  auto handshake = co_await (stream.async_handshake(asio::ssl::stream_base::server, kNoThrow) ||
+                             timer.async_wait(kNoThrow));
+  if (handshake.index() == 1) {
+    co_return;
+  }
+  if (const auto [ec] = std::get<0>(handshake); ec) {
+    logDebug("http: TLS handshake failed: " + ec.message());
+    co_return;
+  }
+  co_await serveStream(stream, web);
+  timer.expires_after(kTlsShutdownTimeout);
+  co_await (stream.async_shutdown(kNoThrow) || timer.async_wait(kNoThrow));
+}
+
+asio::awaitable<std::optional<HttpResponse>> HttpServer::authenticate(
+    const HttpRequest& request, const std::shared_ptr<const WebConfig>& web) {
+  if (!web || web->basic_auth_users.empty()) {
+    co_return std::nullopt;
+  }
+  const HttpResponse unauthorized{401, "text/plain; charset=utf-8", "Unauthorized\n"};
+  auto credentials = basicCredentials(request.authorization);
+  if (!credentials) {
+    co_return unauthorized;
+  }
+  auto& [user, password] = *credentials;
+  const std::string key = credentialDigest(user, password);
+  const auto known = web->basic_auth_users.find(user);
+  if (known != web->basic_auth_users.end()) {
+    const auto cached = verified_.find(key);
+    if (cached != verified_.end() && cached->second == known->second) {
+      co_return std::nullopt;
+    }
+  }
+  if (checks_in_flight_ >= kMaxChecksInFlight) {
+    co_return HttpResponse{503, "text/plain; charset=utf-8", "authentication busy, retry\n"};
+  }
+  ++checks_in_flight_;
+  const bool valid = co_await checkPasswordOffLoop(web, user, std::move(password));
+  --checks_in_flight_;
+  if (!valid) {
+    logDebug("http: authentication failed for user '" + user + "'");
+    co_return unauthorized;
+  }
+  if (verified_.size() >= kMaxVerified) {
+    verified_.clear();
+  }
+  verified_[key] = known->second;
+  co_return std::nullopt;
+}
+
+asio::awaitable<bool> HttpServer::checkPasswordOffLoop(std::shared_ptr<const WebConfig> web,
+                                                       std::string user, std::string password) {
+  auto start = [this, web = std::move(web), user = std::move(user),
+                password = std::move(password)](auto handler) mutable {
+    asio::post(bcrypt_pool_, [web = std::move(web), user = std::move(user),
+                              password = std::move(password), handler = std::move(handler),
+                              work = asio::make_work_guard(io_)]() mutable {
+      const bool valid = web->checkPassword(user, password);
+      OPENSSL_cleanse(password.data(), password.size());
+      // Back on the loop: the coroutine resumes where it runs.
+      asio::post(work.get_executor(),
+                 [handler = std::move(handler), valid]() mutable { std::move(handler)(valid); });
+    });
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+      std::move(start), asio::use_awaitable);
+}
+
+template <typename Stream>
+asio::awaitable<void> HttpServer::serveStream(Stream& socket,
+                                              std::shared_ptr<const WebConfig> web) {
   HttpResponse response;
   std::string buffer;
   HttpRequest request;
@@ -155,6 +297,8 @@ asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {
   if (status > 0) {
     response = HttpResponse{status, "text/plain; charset=utf-8",
                             std::string(reasonPhrase(status)) + "\n"};
+  } else if (auto refused = co_await authenticate(request, web)) {
+    response = std::move(*refused);
   } else {
     try {
       response = handler_(request);
@@ -167,12 +311,14 @@ asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {
                     std::string(reasonPhrase(response.status)) +
                     "\r\nContent-Type: " + response.content_type +
                     "\r\nContent-Length: " + std::to_string(response.body.size()) +
-                    "\r\nConnection: close\r\n\r\n";
+                    "\r\nConnection: close\r\n";
+  if (response.status == 401) {
+    out.append("WWW-Authenticate: Basic realm=\"vigie-agent\"\r\n");
+  }
+  out.append("\r\n");
   out += response.body;
   timer.expires_after(kRequestTimeout);
   co_await (asio::async_write(socket, asio::buffer(out), kNoThrow) || timer.async_wait(kNoThrow));
-  asio::error_code ignored;
-  socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
 }
 
 }  // namespace vigie

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <asio/ssl/context.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace vigie {
+
+/// TLS and basic authentication for the agent's endpoint, read from a file in the shape of the
+/// Prometheus exporter toolkit's --web.config.file, so existing scrape configurations work.
+struct WebConfig {
+  std::string source_file;
+  /// Null when the file has no tls_server_config: plain HTTP.
+  std::shared_ptr<asio::ssl::context> tls;
+  /// User name to bcrypt hash; empty when authentication is off.
+  std::map<std::string, std::string> basic_auth_users;
+
+  /// Checks a password against the user's bcrypt hash, in constant time. Slow by design (tens
+  /// of milliseconds): call it off the event loop. An unknown user costs the same time.
+  bool checkPassword(const std::string& user, const std::string& password) const;
+};
+
+/// Reads and validates a web configuration file; relative paths inside it are relative to its
+/// folder. Throws ConfigError naming file, line and key for every problem.
+std::shared_ptr<const WebConfig> loadWebConfig(const std::string& path);
+
+}  // namespace vigie
