@@ -78,6 +78,7 @@ struct Forwarder::Destination {
   asio::cancellation_signal cancel;
   asio::cancellation_signal resend_cancel;
   bool stopped = false;
+  bool dirty = false;
   int failures = 0;
   Clock::time_point next_send{};
 
@@ -246,6 +247,8 @@ bool Forwarder::flush() {
 
 void Forwarder::wake() {
   for (auto& [id, destination] : destinations_) {
+    // The flag covers a loop that is not waiting yet: it must not sleep over new events.
+    destination->dirty = true;
     destination->timer.cancel();
   }
 }
@@ -305,8 +308,12 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
   const auto spacing = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(1.0 / config_.drain_rate));
   while (!destination->stopped) {
+    destination->dirty = false;
     std::vector<OutboxEvent> batch = db_.due(destination->id, wallMs(), 64);
     if (batch.empty()) {
+      if (destination->dirty) {
+        continue;  // written while the outbox was being read
+      }
       destination->timer.expires_after(std::chrono::seconds(1));
       auto [ec] = co_await destination->timer.async_wait(kAwait);
       if (ec && destination->stopped) {

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Alert states and forwarding with the real vigie-agent: a webhook receiver and a real
+Alertmanager on loopback; receiver outages, kill -9 between write and send and during a send,
+restarts. Every HARD transition must reach the receiver, in order per key, duplicates
+recognisable by event_id."""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from agent_harness import Agent, closed_port, value
+from forward_harness import Switch, Webhook
+
+AGENT = None
+SECRET = "s3cret-for-tests"
+
+CONFIG = """
+agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: it-agent }}
+defaults: {{ interval: 200ms, timeout: 150ms }}
+forwarding:
+  heartbeat_interval: 1h
+  backoff_base: 50ms
+  backoff_cap: 300ms
+  drain_rate: 1000
+{destinations}
+probes:
+  - name: web
+    type: tcp
+    max_attempts: 2
+    flapping: false
+    labels: {{ ci: PORTAIL-X }}
+    tcp: {{ address: "127.0.0.1:{port}" }}
+"""
+
+WEBHOOK = """  webhook:
+    - name: crt
+      url: "{url}"
+      timeout: 1s
+      hmac_secret: "${{VIGIE_IT_SECRET}}"
+"""
+
+
+def delivered_once(events):
+    """Events in arrival order with retried duplicates (same event_id) dropped."""
+    seen, unique = set(), []
+    for event in events:
+        if event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            unique.append(event)
+    return unique
+
+
+class ForwardingTest(unittest.TestCase):
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="vigie-fwd-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+        self.target = Switch()
+        self.target.up()
+        self.addCleanup(self.target.down)
+        self.webhook = Webhook(secret=SECRET)
+        self.addCleanup(self.webhook.close)
+
+    def start(self, destinations=None):
+        text = CONFIG.format(state=self.state, port=self.target.port,
+                             destinations=destinations or WEBHOOK.format(url=self.webhook.url))
+        agent = Agent(AGENT, text, env={"VIGIE_IT_SECRET": SECRET})
+        self.addCleanup(agent.stop)
+        return agent
+
+    def wait_state(self, agent, status, hard=1):
+        agent.wait_for(lambda s: value(s, "vigie_probe_state", probe="web") == status
+                       and value(s, "vigie_probe_state_hard", probe="web") == hard,
+                       f"state {status} hard={hard}")
+
+    def check_order(self, events):
+        by_key = {}
+        for event in delivered_once(events):
+            by_key.setdefault(event["dedup_key"], []).append(event["seq"])
+        for key, seqs in by_key.items():
+            self.assertEqual(seqs, sorted(seqs), f"events of {key} overtook each other")
+            self.assertEqual(len(set(seqs)), len(seqs), f"two events of {key} with one seq")
+
+    def test_trigger_then_resolve_signed_and_idempotent(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.target.down()
+        self.wait_state(agent, 2)
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger")
+        self.target.up()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("resolve"), "the resolve")
+        alerts = self.webhook.alerts()
+        self.assertEqual([e["action"] for e in delivered_once(alerts)], ["trigger", "resolve"])
+        for key, event, signature_ok in self.webhook.received:
+            self.assertTrue(signature_ok, "bad HMAC signature")
+            self.assertEqual(key, event["event_id"])
+        trigger = alerts[0]
+        self.assertEqual(trigger["schema"], "vigie-event/1")
+        self.assertEqual(trigger["severity"], "critical")
+        self.assertEqual(trigger["resource"]["ci_name"], "PORTAIL-X")
+        self.assertEqual(trigger["check"]["reason"], "connect")
+        self.assertEqual(trigger["dedup_key"], alerts[1]["dedup_key"])
+        self.check_order(alerts)
+        samples = agent.metrics()
+        self.assertEqual(value(samples, "vigie_forwarder_queue_depth"), 0)
+        self.assertGreater(value(samples, "vigie_forwarder_last_success_timestamp_seconds",
+                                 adapter="crt"), 0)
+        # SOFT first: one failure is not an alert.
+        self.assertIn("vigie_probe_attempt", {name for name, _ in samples})
+
+    def test_receiver_down_for_many_transitions_then_back(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "down"
+        transitions = 0
+        for _ in range(6):
+            self.target.down()
+            self.wait_state(agent, 2)
+            self.target.up()
+            self.wait_state(agent, 0)
+            transitions += 2
+        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total",
+                                                 adapter="crt", reason="http_5xx"),
+                                 "failures to be counted")
+        # Coalesced: the outbox holds a couple of events for the key, not twelve.
+        self.assertLessEqual(value(samples, "vigie_forwarder_queue_depth"), 3)
+        self.webhook.mode = "up"
+        self.webhook.wait(lambda w: w.alerts() and w.alerts()[-1]["action"] == "resolve"
+                          and len(delivered_once(w.alerts())) >= 2, "the backlog")
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0, "an empty outbox")
+        alerts = delivered_once(self.webhook.alerts())
+        self.check_order(alerts)
+        # Nothing lost: every HARD transition is in the history of what was delivered.
+        history = [h for e in alerts for h in e["history"]]
+        self.assertEqual(len(history), transitions, json.dumps(alerts, indent=1))
+        self.assertEqual([h["status"] for h in history],
+                         ["firing", "resolved"] * (transitions // 2))
+
+    def test_kill9_between_write_and_send_then_restart(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.webhook.mode = "down"
+        self.target.down()
+        self.wait_state(agent, 2)
+        agent.signal(signal.SIGKILL)
+        agent.proc.wait()
+        self.assertEqual(self.webhook.alerts(), [])
+        self.webhook.mode = "up"
+        restarted = self.start()
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger from the outbox")
+        self.wait_state(restarted, 2)
+        time.sleep(1)  # several probe runs, still down: the restart must not fire again
+        self.assertEqual(len(delivered_once(self.webhook.events("trigger"))), 1)
+        self.target.up()
+        self.wait_state(restarted, 0)
+        self.webhook.wait(lambda w: w.events("resolve"), "the resolve")
+        self.check_order(self.webhook.alerts())
+
+    def test_kill9_during_a_send_redelivers_the_same_event_id(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "commit_then_hang"
+        self.target.down()
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger to arrive")
+        agent.signal(signal.SIGKILL)  # the receiver committed, the agent never heard back
+        agent.proc.wait()
+        self.webhook.mode = "up"
+        self.start()
+        self.webhook.wait(lambda w: len(w.events("trigger")) >= 2, "the trigger again")
+        triggers = self.webhook.events("trigger")
+        self.assertEqual(triggers[0]["event_id"], triggers[1]["event_id"])
+        self.assertEqual(len(delivered_once(triggers)), 1)
+
+    def test_permanent_refusal_goes_to_dead_letters(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "reject"
+        self.target.down()
+        self.wait_state(agent, 2)
+        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_dead_letters_total") == 1,
+                                 "the trigger to be dead-lettered")
+        self.assertEqual(value(samples, "vigie_forwarder_send_failures_total", adapter="crt",
+                               reason="http_4xx"), 1)
+        self.assertIn("refused for good", agent.logs())
+        self.webhook.mode = "up"
+        self.target.up()
+        self.webhook.wait(lambda w: w.events("resolve"), "the resolve after the dead letter")
+        self.assertEqual(w_alerts := [e["action"] for e in self.webhook.alerts()], ["resolve"],
+                         w_alerts)
+
+    def test_unreachable_receiver_keeps_events(self):
+        url = f"http://127.0.0.1:{closed_port()}/"
+        agent = self.start(WEBHOOK.format(url=url).replace("crt", "gone"))
+        self.wait_state(agent, 0)
+        self.target.down()
+        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total",
+                                                 adapter="gone", reason="network")
+                                 and value(s, "vigie_forwarder_queue_depth") >= 1,
+                                 "network failures counted, the trigger kept")
+        self.assertEqual(value(samples, "vigie_forwarder_dead_letters_total"), 0)
+        self.assertGreater(value(samples, "vigie_forwarder_oldest_event_age_seconds"), 0)
+
+
+class AlertmanagerTest(unittest.TestCase):
+    """A real Alertmanager (Debian's prometheus-alertmanager) receives and resolves the alert."""
+
+    def setUp(self):
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        if binary is None:
+            self.skipTest("prometheus-alertmanager is not installed")
+        self.dir = tempfile.mkdtemp(prefix="vigie-am-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        config = os.path.join(self.dir, "am.yml")
+        with open(config, "w") as f:
+            f.write("route: { receiver: none }\nreceivers: [ { name: none } ]\n")
+        self.port = closed_port()
+        self.am = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.path={self.dir}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_am)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.fail("Alertmanager did not start")
+        self.state = tempfile.mkdtemp(prefix="vigie-fwd-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+        self.target = Switch()
+        self.target.up()
+        self.addCleanup(self.target.down)
+
+    def stop_am(self):
+        self.am.terminate()
+        self.am.wait(timeout=10)
+
+    def alerts(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/alerts",
+                                    timeout=5) as r:
+            return json.loads(r.read())
+
+    def wait_alerts(self, predicate, what):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            alerts = self.alerts()
+            if predicate(alerts):
+                return alerts
+            time.sleep(0.1)
+        self.fail(f"timed out waiting for {what}: {json.dumps(self.alerts(), indent=1)}")
+
+    def test_alert_fires_and_resolves_with_a_watchdog(self):
+        destinations = f"""  alertmanager:
+    - name: am
+      urls: [ "http://127.0.0.1:{self.port}" ]
+      resend_interval: 1s
+"""
+        text = CONFIG.format(state=self.state, port=self.target.port, destinations=destinations)
+        agent = Agent(AGENT, text)
+        self.addCleanup(agent.stop)
+
+        def firing(alerts):
+            return [a for a in alerts if a["labels"].get("alertname") == "VigieProbeFailed"
+                    and a["status"]["state"] == "active"]
+
+        self.wait_alerts(lambda a: any(x["labels"].get("alertname") == "Watchdog" for x in a),
+                         "the Watchdog heartbeat")
+        self.target.down()
+        alerts = self.wait_alerts(firing, "the probe alert to fire")
+        alert = firing(alerts)[0]
+        self.assertEqual(alert["labels"]["probe"], "web")
+        self.assertEqual(alert["labels"]["ci"], "PORTAIL-X")
+        self.assertEqual(alert["labels"]["severity"], "critical")
+        self.assertIn("en échec", alert["annotations"]["summary"])
+        self.target.up()
+        self.wait_alerts(lambda a: not firing(a), "the probe alert to resolve")
+
+
+def main():
+    global AGENT
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agent", required=True)
+    args, rest = parser.parse_known_args()
+    AGENT = args.agent
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
