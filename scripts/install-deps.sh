@@ -9,6 +9,8 @@ PACKAGES=(
   libasio-dev prometheus-cpp-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
   # tests
   libgtest-dev libgmock-dev python3 curl openssl
+  # type: nagios tests and bench/nagios_bench run Debian's real plugins (check_dummy, check_tcp...)
+  monitoring-plugins-basic
   # packaging and operations: bcrypt (crypt_r), RPM build and lint, promtool and a real
   # Prometheus for the end-to-end test, systemd-analyze, man page rendering
   libcrypt-dev rpm rpmlint prometheus systemd groff man-db

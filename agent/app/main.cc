@@ -9,6 +9,7 @@
 
 #include "config/loader.h"
 #include "daemon.h"
+#include "plugins/plugin_loader.h"
 #include "single_run.h"
 #include "util/log.h"
 #include "vigie/registry.h"
@@ -68,12 +69,13 @@ int main(int argc, char** argv) {
   }
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  vigie::ProbeRegistry registry;
-  vigie::registerBuiltinProbes(registry);
-
+  // Built-in types plus the plugins of agent.plugin_dirs; declared before `config`, whose probes
+  // it created.
+  std::shared_ptr<vigie::ProbeRegistry> registry;
   vigie::AgentConfig config;
   try {
-    config = vigie::loadConfig(config_path, registry);
+    registry = vigie::plugins::buildRegistry(config_path);
+    config = vigie::loadConfig(config_path, *registry);
   } catch (const vigie::ConfigError& e) {
     for (const vigie::ConfigIssue& issue : e.issues()) {
       std::cerr << issue.format() << "\n";

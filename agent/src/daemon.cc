@@ -9,15 +9,17 @@
 #include <filesystem>
 
 #include "config/loader.h"
+#include "plugins/plugin_loader.h"
 #include "http/web_config.h"
 #include "runner/probe_runner.h"
 #include "util/log.h"
 
 namespace vigie {
 
-Daemon::Daemon(std::string config_path, const ProbeRegistry& registry, AgentConfig config)
+Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> registry,
+               AgentConfig config)
     : config_path_(std::move(config_path)),
-      registry_(registry),
+      registry_(std::move(registry)),
       scheduler_(static_cast<std::size_t>(config.agent.max_concurrent_probes),
                  [this](Scheduler::ProbeId id, TimePoint due) { startProbe(id, due); }),
       wake_(io_),
@@ -96,7 +98,9 @@ void Daemon::apply(AgentConfig config) {
 
 std::string Daemon::reload() {
   try {
-    apply(loadConfig(config_path_, registry_));
+    auto registry = plugins::buildRegistry(config_path_);
+    apply(loadConfig(config_path_, *registry));
+    registry_ = std::move(registry);
   } catch (const ConfigError& e) {
     for (const ConfigIssue& issue : e.issues()) {
       logError("reload rejected: " + issue.format());

@@ -27,7 +27,8 @@ namespace vigie {
 class Daemon {
  public:
   /// Binds the HTTP listener; throws std::system_error when it cannot.
-  Daemon(std::string config_path, const ProbeRegistry& registry, AgentConfig config);
+  Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> registry,
+         AgentConfig config);
 
   /// Runs until SIGTERM or SIGINT; returns the process exit code.
   int run();
@@ -54,7 +55,8 @@ class Daemon {
   asio::io_context io_;
   SystemdNotifier notifier_{io_};
   std::string config_path_;
-  const ProbeRegistry& registry_;
+  /// Rebuilt on reload (plugins may come and go); probes keep their plugin loaded themselves.
+  std::shared_ptr<const ProbeRegistry> registry_;
   AgentConfig config_;
   SteadyClock clock_;
   Scheduler scheduler_;

@@ -40,6 +40,8 @@ struct AgentSettings {
   std::string state_dir = "/var/lib/vigie";
   std::int64_t max_concurrent_probes = 1000;
   std::string log_level = "info";
+  /// agent.plugin_dirs, resolved: folders whose *.so probe plugins are loaded (plugins/).
+  std::vector<std::string> plugin_dirs;
   /// agent.web_config_file, resolved; empty: plain HTTP without authentication.
   std::string web_config_file;
   /// Its TLS and basic auth settings, loaded with the rest of the configuration.

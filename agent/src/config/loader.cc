@@ -321,7 +321,13 @@ std::optional<ConfigValue> Loader::convert(const std::string& file, const YAML::
           report(file, item.second, path + "." + item.first.Scalar(), "expected a string");
           return std::nullopt;
         }
-        items.emplace_back(item.first.Scalar(), item.second.Scalar());
+        // Values expand ${ENV} like strings do: maps carry secrets (e.g. a plugin's env).
+        auto value = expandEnvironment(file, item.second, path + "." + item.first.Scalar(),
+                                       item.second.Scalar());
+        if (!value) {
+          return std::nullopt;
+        }
+        items.emplace_back(item.first.Scalar(), std::move(*value));
       }
       return items;
     }
@@ -343,7 +349,7 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   }
   if (!checkMapping(file, node, "agent",
                     {"name", "listen", "state_dir", "max_concurrent_probes", "log_level",
-                     "web_config_file"})) {
+                     "web_config_file", "plugin_dirs"})) {
     return;
   }
   auto text = [&](const char* key, std::string& out) {
@@ -355,6 +361,16 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   };
   text("name", agent.name);
   text("state_dir", agent.state_dir);
+  // Already loaded by plugins::buildRegistry() before this; kept here for the record.
+  if (node["plugin_dirs"]) {
+    if (auto dirs = convert(file, node["plugin_dirs"], "agent.plugin_dirs",
+                            FieldType::StringList)) {
+      for (const std::string& dir : std::get<std::vector<std::string>>(*dirs)) {
+        const fs::path folder(dir);
+        agent.plugin_dirs.push_back((folder.is_relative() ? base_dir_ / folder : folder).string());
+      }
+    }
+  }
   text("log_level", agent.log_level);
   if (node["log_level"] && agent.log_level != "debug" && agent.log_level != "info" &&
       agent.log_level != "warning" && agent.log_level != "error") {

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "plugins/plugin_loader.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <regex>
+#include <stdexcept>
+
+#include "plugins/c_abi_probe.h"
+#include "util/log.h"
+
+namespace vigie::plugins {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::regex kTypeName("[a-z0-9_]+");
+constexpr std::size_t kMaxFields = 256;
+
+std::string abiText(std::uint32_t major, std::uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+// What a plugin's type table must satisfy before anything else in it is used.
+std::string checkType(const vigie_probe_type* type) {
+  if (type == nullptr) {
+    return "its entry point returned no probe type for plugin ABI " +
+           std::to_string(VIGIE_PLUGIN_ABI_MAJOR);
+  }
+  // The first three fields are the same in every ABI version: read them before trusting more.
+  if (type->struct_size < offsetof(vigie_probe_type, field_struct_size)) {
+    return "its probe type is too small (struct_size " + std::to_string(type->struct_size) + ")";
+  }
+  if (type->abi_major != VIGIE_PLUGIN_ABI_MAJOR) {
+    return "it was built for plugin ABI " + abiText(type->abi_major, type->abi_minor) +
+           ", this agent speaks " + abiText(VIGIE_PLUGIN_ABI_MAJOR, VIGIE_PLUGIN_ABI_MINOR) +
+           " (rebuild it against this agent's SDK)";
+  }
+  if (type->struct_size < sizeof(vigie_probe_type)) {
+    return "its probe type is smaller than ABI " + std::to_string(VIGIE_PLUGIN_ABI_MAJOR) +
+           " requires (struct_size " + std::to_string(type->struct_size) + ", expected at least " +
+           std::to_string(sizeof(vigie_probe_type)) + ")";
+  }
+  if (type->type_name == nullptr || !std::regex_match(type->type_name, kTypeName)) {
+    return "its type name is missing or not [a-z0-9_]+";
+  }
+  if (type->create == nullptr || type->destroy == nullptr || type->start == nullptr) {
+    return "type '" + std::string(type->type_name) + "' lacks create, destroy or start";
+  }
+  if (type->field_count > kMaxFields ||
+      (type->field_count > 0 &&
+       (type->fields == nullptr || type->field_struct_size < sizeof(vigie_field)))) {
+    return "type '" + std::string(type->type_name) + "' has an invalid schema table";
+  }
+  return {};
+}
+
+std::vector<std::string> pluginDirs(const YAML::Node& root) {
+  std::vector<std::string> dirs;
+  if (!root.IsMap() || !root["agent"].IsMap()) {
+    return dirs;
+  }
+  const YAML::Node node = root["agent"]["plugin_dirs"];
+  if (node.IsScalar()) {
+    dirs.push_back(node.Scalar());
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (item.IsScalar()) {
+        dirs.push_back(item.Scalar());
+      }
+    }
+  }
+  return dirs;
+}
+
+}  // namespace
+
+std::string loadPlugin(const std::string& path, ProbeRegistry& registry) {
+  const std::string refused = "plugin " + path + " refused: ";
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* error = dlerror();
+    return refused + "cannot load it: " + (error != nullptr ? error : "unknown dlopen error");
+  }
+  auto library = std::make_shared<LoadedLibrary>(handle, path);
+  dlerror();
+  auto entry =
+      reinterpret_cast<vigie_plugin_entry_fn>(dlsym(handle, VIGIE_PLUGIN_ENTRY_SYMBOL));
+  if (entry == nullptr) {
+    return refused + "it does not export " + VIGIE_PLUGIN_ENTRY_SYMBOL +
+           " (not a Vigie plugin, or built without VIGIE_PLUGIN_EXPORT)";
+  }
+  const vigie_probe_type* type = entry(VIGIE_PLUGIN_ABI_MAJOR);
+  if (std::string problem = checkType(type); !problem.empty()) {
+    return refused + problem;
+  }
+  const std::string name = type->type_name;
+  try {
+    if (registry.find(name) != nullptr) {
+      return refused + "probe type '" + name +
+             "' is already registered (built in, or by another plugin)";
+    }
+    registry.add(makeCAbiFactory(std::move(library), type));
+  } catch (const std::exception& e) {
+    return refused + e.what();
+  }
+  logInfo("loaded plugin " + path + ": probe type '" + name + "' (ABI " +
+          abiText(type->abi_major, type->abi_minor) + ")");
+  return {};
+}
+
+std::shared_ptr<ProbeRegistry> buildRegistry(const std::string& config_path) {
+  auto registry = std::make_shared<ProbeRegistry>();
+  registerBuiltinProbes(*registry);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(config_path);
+  } catch (const YAML::Exception&) {
+    return registry;  // loadConfig() reports the file with its position
+  }
+  const std::vector<std::string> dirs = pluginDirs(root);
+  if (dirs.empty()) {
+    return registry;
+  }
+  const YAML::Mark mark = root["agent"]["plugin_dirs"].Mark();
+  const ConfigLocation where{config_path, mark.line + 1, mark.column + 1};
+  std::vector<ConfigIssue> issues;
+  for (const std::string& dir : dirs) {
+    fs::path folder(dir);
+    if (folder.is_relative()) {
+      folder = fs::path(config_path).parent_path() / folder;
+    }
+    std::error_code ec;
+    std::vector<std::string> libraries;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      if (entry.path().extension() == ".so") {
+        libraries.push_back(entry.path().string());
+      }
+    }
+    if (ec) {
+      issues.push_back({where, "agent.plugin_dirs",
+                        "cannot list plugin directory " + folder.string() + ": " + ec.message()});
+      continue;
+    }
+    std::sort(libraries.begin(), libraries.end());  // a stable order for duplicate reports
+    for (const std::string& library : libraries) {
+      if (std::string error = loadPlugin(library, *registry); !error.empty()) {
+        issues.push_back({where, "agent.plugin_dirs", error});
+      }
+    }
+  }
+  if (!issues.empty()) {
+    throw ConfigError(std::move(issues));
+  }
+  return registry;
+}
+
+}  // namespace vigie::plugins
