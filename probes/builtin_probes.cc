@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The probe types compiled into the agent. Adding one: a folder under probes/ and a line here.
+#include "http/http_probe.h"
 #include "mysql/mysql_probe.h"
 #include "nagios/nagios_probe.h"
 #include "odbc/odbc_probe.h"
@@ -10,6 +11,7 @@
 namespace vigie {
 
 void registerBuiltinProbes(ProbeRegistry& registry) {
+  registry.add(probes::makeHttpProbeFactory());
   registry.add(probes::makeMysqlProbeFactory());
   registry.add(probes::makeNagiosProbeFactory());
   registry.add(probes::makeOdbcProbeFactory());

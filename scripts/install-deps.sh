@@ -20,6 +20,9 @@ PACKAGES=(
   monitoring-plugins-standard
   # alert state and outbox, maintenance time zones, JSON events; a real Alertmanager for tests
   libsqlite3-dev libhowardhinnant-date-dev nlohmann-json3-dev prometheus-alertmanager
+  # http probe: JSON assertions, body regexes (PCRE2: no recursion blow-up on large bodies),
+  # nginx for the TLS/HTTP2 tests, blackbox_exporter and wrk for bench/http_bench
+  nlohmann-json3-dev libpcre2-dev nginx prometheus-blackbox-exporter wrk
 )
 
 missing=()

@@ -31,8 +31,11 @@ std::string subjectOf(X509* certificate) {
 }  // namespace
 
 PeerCertificates inspectPeerCertificates(SSL* ssl) {
+  return inspectCertificates(SSL_get_peer_cert_chain(ssl));
+}
+
+PeerCertificates inspectCertificates(STACK_OF(X509)* chain) {
   PeerCertificates out;
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
   if (chain == nullptr) {
     return out;
   }

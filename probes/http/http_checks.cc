@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/http_checks.h"
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace vigie::probes {
+namespace {
+
+std::string pcre2Message(int code) {
+  PCRE2_UCHAR buffer[256];
+  pcre2_get_error_message(code, buffer, sizeof buffer);
+  return reinterpret_cast<const char*>(buffer);
+}
+
+std::optional<long> parseCode(std::string_view text) {
+  long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 100 || value > 999) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::vector<JsonAssertion::Step> parsePath(const std::string& path) {
+  const auto bad = [&path](const std::string& why) {
+    return std::invalid_argument("path '" + path + "': " + why +
+                                 " (supported: $.key, $.a.b, $.list[0], $['key with dots'])");
+  };
+  if (path.empty() || path[0] != '$') {
+    throw bad("must start with $");
+  }
+  std::vector<JsonAssertion::Step> steps;
+  std::size_t pos = 1;
+  while (pos < path.size()) {
+    if (path[pos] == '.') {
+      const std::size_t end = path.find_first_of(".[", pos + 1);
+      std::string key = path.substr(pos + 1, end == std::string::npos ? end : end - pos - 1);
+      if (key.empty()) {
+        throw bad("empty key");
+      }
+      steps.push_back({std::move(key), std::nullopt});
+      pos = end == std::string::npos ? path.size() : end;
+    } else if (path.compare(pos, 2, "['") == 0) {
+      const std::size_t end = path.find("']", pos + 2);
+      if (end == std::string::npos) {
+        throw bad("unterminated ['...']");
+      }
+      steps.push_back({path.substr(pos + 2, end - pos - 2), std::nullopt});
+      pos = end + 2;
+    } else if (path[pos] == '[') {
+      const std::size_t end = path.find(']', pos);
+      std::size_t index = 0;
+      const char* first = path.data() + pos + 1;
+      const char* last = path.data() + (end == std::string::npos ? path.size() : end);
+      const auto [stop, ec] = std::from_chars(first, last, index);
+      if (end == std::string::npos || ec != std::errc() || stop != last || first == last) {
+        throw bad("expected [INDEX]");
+      }
+      steps.push_back({"", index});
+      pos = end + 1;
+    } else {
+      throw bad(std::string("unexpected '") + path[pos] + "'");
+    }
+  }
+  return steps;
+}
+
+// Strings as they are, everything else in its JSON form, so `equals: UP` and `equals: 3` work.
+std::string textOf(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+}  // namespace
+
+Regex::Regex(const std::string& pattern) : pattern_(pattern) {
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
+                            &error, &offset, nullptr));
+  if (!code_) {
+    throw std::invalid_argument("invalid regular expression at offset " +
+                                std::to_string(offset) + ": " + pcre2Message(error));
+  }
+  // JIT is an optimisation only: when unavailable the interpreter gives the same answers.
+  pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE);
+}
+
+bool Regex::search(std::string_view text) const {
+  std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
+      pcre2_match_data_create_from_pattern(code_.get(), nullptr), &pcre2_match_data_free);
+  const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
+                             0, 0, data.get(), nullptr);
+  return rc >= 0;
+}
+
+StatusCodeSet StatusCodeSet::parse(const YAML::Node& node) {
+  if (!node.IsSequence() || node.size() == 0) {
+    throw std::invalid_argument("expected a non-empty list of codes (200) or ranges (\"200-299\")");
+  }
+  std::vector<std::pair<long, long>> ranges;
+  for (const auto& item : node) {
+    const std::string text = item.IsScalar() ? item.Scalar() : "";
+    const std::size_t dash = text.find('-');
+    const auto low = parseCode(std::string_view(text).substr(0, dash));
+    const auto high =
+        dash == std::string::npos ? low : parseCode(std::string_view(text).substr(dash + 1));
+    if (!low || !high || *low > *high) {
+      throw std::invalid_argument("'" + text +
+                                  "' is neither a status code (100-999) nor a range like 200-299");
+    }
+    ranges.emplace_back(*low, *high);
+  }
+  return StatusCodeSet(std::move(ranges));
+}
+
+bool StatusCodeSet::contains(long code) const {
+  for (const auto& [low, high] : ranges_) {
+    if (code >= low && code <= high) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<HeaderCheck> parseHeaderChecks(const YAML::Node& node) {
+  if (!node.IsSequence()) {
+    throw std::invalid_argument("expected a list of {header, regexp, allow_missing}");
+  }
+  std::vector<HeaderCheck> checks;
+  for (const auto& item : node) {
+    if (!item.IsMap() || !item["header"] || !item["regexp"]) {
+      throw std::invalid_argument("each entry needs header and regexp");
+    }
+    for (const auto& key : item) {
+      const std::string name = key.first.Scalar();
+      if (name != "header" && name != "regexp" && name != "allow_missing") {
+        throw std::invalid_argument("unknown key '" + name +
+                                    "' (allowed: header, regexp, allow_missing)");
+      }
+    }
+    std::string header = item["header"].Scalar();
+    for (char& c : header) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    const bool allow_missing = item["allow_missing"] && item["allow_missing"].Scalar() == "true";
+    checks.push_back({std::move(header), Regex(item["regexp"].Scalar()), allow_missing});
+  }
+  return checks;
+}
+
+JsonAssertion JsonAssertion::parse(const YAML::Node& node) {
+  if (!node.IsMap() || !node["path"] || !node["path"].IsScalar()) {
+    throw std::invalid_argument("each assertion needs a path, e.g. { path: $.status, equals: UP }");
+  }
+  JsonAssertion assertion;
+  assertion.path_ = node["path"].Scalar();
+  assertion.steps_ = parsePath(assertion.path_);
+  int operators = 0;
+  for (const auto& item : node) {
+    const std::string key = item.first.Scalar();
+    if (key == "path") {
+      continue;
+    }
+    if (!item.second.IsScalar()) {
+      throw std::invalid_argument(key + ": expected a scalar");
+    }
+    ++operators;
+    assertion.expected_ = item.second.Scalar();
+    if (key == "equals") {
+      assertion.kind_ = Kind::Equals;
+    } else if (key == "matches") {
+      assertion.kind_ = Kind::Matches;
+      assertion.regex_ = std::make_shared<Regex>(assertion.expected_);
+    } else if (key == "less_than" || key == "greater_than") {
+      assertion.kind_ = key == "less_than" ? Kind::LessThan : Kind::GreaterThan;
+      char* end = nullptr;
+      assertion.number_ = std::strtod(assertion.expected_.c_str(), &end);
+      if (assertion.expected_.empty() || *end != '\0') {
+        throw std::invalid_argument(key + ": expected a number, got '" + assertion.expected_ + "'");
+      }
+    } else {
+      throw std::invalid_argument("unknown key '" + key +
+                                  "' (allowed: path, equals, matches, less_than, greater_than)");
+    }
+  }
+  if (operators != 1) {
+    throw std::invalid_argument("assertion on " + assertion.path_ +
+                                " needs exactly one of equals, matches, less_than, greater_than");
+  }
+  return assertion;
+}
+
+std::string JsonAssertion::describe() const {
+  switch (kind_) {
+    case Kind::Equals:
+      return path_ + " == " + expected_;
+    case Kind::Matches:
+      return path_ + " =~ " + expected_;
+    case Kind::LessThan:
+      return path_ + " < " + expected_;
+    case Kind::GreaterThan:
+      return path_ + " > " + expected_;
+  }
+  return path_;
+}
+
+std::optional<std::string> JsonAssertion::check(const nlohmann::json& document) const {
+  const nlohmann::json* value = &document;
+  for (const Step& step : steps_) {
+    if (step.index) {
+      if (!value->is_array() || *step.index >= value->size()) {
+        return path_ + " not found";
+      }
+      value = &(*value)[*step.index];
+    } else {
+      if (!value->is_object() || !value->contains(step.key)) {
+        return path_ + " not found";
+      }
+      value = &(*value)[step.key];
+    }
+  }
+  const std::string actual = textOf(*value);
+  bool holds = false;
+  switch (kind_) {
+    case Kind::Equals:
+      holds = actual == expected_;
+      break;
+    case Kind::Matches:
+      holds = regex_->search(actual);
+      break;
+    case Kind::LessThan:
+    case Kind::GreaterThan:
+      if (!value->is_number()) {
+        return path_ + " is " + actual + ", not a number";
+      }
+      holds = kind_ == Kind::LessThan ? value->get<double>() < number_
+                                      : value->get<double>() > number_;
+      break;
+  }
+  if (holds) {
+    return std::nullopt;
+  }
+  return "expected " + describe() + ", got " + actual;
+}
+
+std::optional<std::string> checkJson(std::string_view body,
+                                     const std::vector<JsonAssertion>& assertions) {
+  const nlohmann::json document = nlohmann::json::parse(body, nullptr, false);
+  if (document.is_discarded()) {
+    return std::string("body is not valid JSON");
+  }
+  for (const JsonAssertion& assertion : assertions) {
+    if (auto failure = assertion.check(document)) {
+      return failure;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace vigie::probes

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <yaml-cpp/yaml.h>
+
+namespace vigie::probes {
+
+/// A compiled PCRE2 pattern. PCRE2 rather than std::regex: libstdc++'s matcher recurses per
+/// character and overflows the stack on multi-megabyte bodies.
+class Regex {
+ public:
+  /// Throws std::invalid_argument with PCRE2's message and offset.
+  explicit Regex(const std::string& pattern);
+  bool search(std::string_view text) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  struct Free {
+    void operator()(pcre2_code* code) const { pcre2_code_free(code); }
+  };
+  std::string pattern_;
+  std::unique_ptr<pcre2_code, Free> code_;
+};
+
+/// HTTP status codes accepted as success: single codes and inclusive ranges.
+class StatusCodeSet {
+ public:
+  /// From a YAML list of codes (200) and ranges ("200-299"); throws std::invalid_argument.
+  static StatusCodeSet parse(const YAML::Node& node);
+  static StatusCodeSet successOnly() { return StatusCodeSet({{200, 299}}); }
+  bool contains(long code) const;
+
+ private:
+  explicit StatusCodeSet(std::vector<std::pair<long, long>> ranges) : ranges_(std::move(ranges)) {}
+  std::vector<std::pair<long, long>> ranges_;
+};
+
+/// A header regex check, as blackbox's fail_if_header_(not_)matches.
+struct HeaderCheck {
+  std::string header;  ///< lower case
+  Regex regex;
+  bool allow_missing = false;
+};
+/// From a YAML list of `{header, regexp, allow_missing}`; throws std::invalid_argument.
+std::vector<HeaderCheck> parseHeaderChecks(const YAML::Node& node);
+
+/// One assertion on a JSON body: `path` (subset of JSONPath: `$.a.b[0]`, `$['key']`) and one of
+/// `equals` (string form of the value), `matches` (regex on that form), `less_than`,
+/// `greater_than` (numbers).
+class JsonAssertion {
+ public:
+  /// Throws std::invalid_argument naming the faulty key.
+  static JsonAssertion parse(const YAML::Node& node);
+  /// nullopt when `document` satisfies the assertion, else why not.
+  std::optional<std::string> check(const nlohmann::json& document) const;
+  std::string describe() const;
+
+  struct Step {
+    std::string key;
+    std::optional<std::size_t> index;
+  };
+
+ private:
+  enum class Kind { Equals, Matches, LessThan, GreaterThan };
+  std::string path_;
+  std::vector<Step> steps_;
+  Kind kind_ = Kind::Equals;
+  std::string expected_;
+  double number_ = 0;
+  std::shared_ptr<Regex> regex_;
+};
+
+/// Parses `body` as JSON and runs every assertion; nullopt when all hold, else the first failure.
+std::optional<std::string> checkJson(std::string_view body,
+                                     const std::vector<JsonAssertion>& assertions);
+
+}  // namespace vigie::probes

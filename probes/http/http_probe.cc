@@ -1,0 +1,815 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/http_probe.h"
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+
+#include "http/http_checks.h"
+#include "net/curl_multi.h"
+#include "net/tls_inspect.h"
+#include "util/log.h"
+#include "vigie/version.h"
+
+namespace vigie::probes {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+enum class IpMode { Any, V4, V6, Both };
+
+struct Settings {
+  std::string url;
+  std::string method;
+  std::optional<std::string> body;
+  StatusCodeSet valid_status = StatusCodeSet::successOnly();
+  std::vector<std::string> valid_http_versions;
+  std::vector<Regex> fail_if_body_matches;
+  std::vector<Regex> fail_if_body_not_matches;
+  std::vector<HeaderCheck> fail_if_header_matches;
+  std::vector<HeaderCheck> fail_if_header_not_matches;
+  std::vector<JsonAssertion> json;
+  bool follow_redirects = true;
+  long max_redirects = 10;
+  std::string username;
+  std::string password;
+  std::string bearer_token;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure_skip_verify = false;
+  std::string proxy_url;
+  std::string no_proxy;
+  IpMode ip_mode = IpMode::Any;
+  std::string resolve_entry;  ///< "host:port:address" for CURLOPT_RESOLVE
+  curl_off_t max_body_bytes = 10 * 1024 * 1024;
+  bool compression = true;
+  bool reuse_connections = false;
+
+  bool keepsBody() const {
+    return !fail_if_body_matches.empty() || !fail_if_body_not_matches.empty() || !json.empty();
+  }
+  bool keepsHeaders() const {
+    return !fail_if_header_matches.empty() || !fail_if_header_not_matches.empty();
+  }
+};
+
+struct SlistFree {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistFree>;
+struct EasyFree {
+  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+};
+using Easy = std::unique_ptr<CURL, EasyFree>;
+
+Slist makeSlist(const std::vector<std::string>& lines) {
+  Slist list;
+  for (const std::string& line : lines) {
+    curl_slist* grown = curl_slist_append(list.get(), line.c_str());
+    if (grown == nullptr) {
+      throw std::bad_alloc();
+    }
+    (void)list.release();
+    list.reset(grown);
+  }
+  return list;
+}
+
+/// What the verify callback saw of the server's certificates. Filled during the handshake, so
+/// it is known even when verification fails and curl tears the connection down.
+struct TlsCapture {
+  bool seen = false;
+  std::string version;
+  std::string verify_error;
+  PeerCertificates peer;
+  std::optional<double> verified_chain_expiry;
+};
+
+int tlsCaptureIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int onVerify(int preverified, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* capture = ssl == nullptr ? nullptr
+                                 : static_cast<TlsCapture*>(SSL_CTX_get_ex_data(
+                                       SSL_get_SSL_CTX(ssl), tlsCaptureIndex()));
+  if (capture != nullptr) {
+    if (preverified == 0 && capture->verify_error.empty()) {
+      capture->verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+    }
+    if (X509_STORE_CTX_get_error_depth(store) == 0) {
+      capture->seen = true;
+      capture->version = tlsVersionName(ssl);
+      capture->peer = inspectCertificates(X509_STORE_CTX_get0_untrusted(store));
+      capture->verified_chain_expiry =
+          inspectCertificates(X509_STORE_CTX_get0_chain(store)).earliest_expiry;
+    }
+  }
+  // Never abort the handshake here: curl checks the verify result afterwards (and fails the
+  // transfer unless insecure_skip_verify), by which time the chain is recorded.
+  return 1;
+}
+
+CURLcode onSslContext(CURL*, void* ssl_ctx, void* capture) {
+  auto* context = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_ex_data(context, tlsCaptureIndex(), capture);
+  SSL_CTX_set_verify(context, SSL_VERIFY_PEER, &onVerify);
+  return CURLE_OK;
+}
+
+/// State of one transfer, alive until it completes.
+struct Transfer {
+  explicit Transfer(const Settings& s) : settings(s) {}
+
+  const Settings& settings;
+  std::string body;
+  curl_off_t body_bytes = 0;
+  bool too_large = false;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< last response, names lowered
+  std::vector<std::string> hops;                             ///< "HTTP/1.1 302 Found -> URL"
+  TlsCapture tls;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+std::size_t onBody(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  transfer->body_bytes += static_cast<curl_off_t>(bytes);
+  if (transfer->body_bytes > transfer->settings.max_body_bytes) {
+    transfer->too_large = true;
+    return 0;  // stops the transfer: memory stays bounded whatever the server sends
+  }
+  if (transfer->settings.keepsBody()) {
+    transfer->body.append(data, bytes);
+  }
+  return bytes;
+}
+
+std::string trimmed(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  return std::string(text);
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response: a redirect hop or the final one
+    transfer->headers.clear();
+    transfer->hops.push_back(trimmed(line));
+    return bytes;
+  }
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    return bytes;
+  }
+  std::string name(line.substr(0, colon));
+  for (char& c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::string value = trimmed(line.substr(colon + 1));
+  if (name == "location" && !transfer->hops.empty()) {
+    transfer->hops.back() += " -> " + value;
+  }
+  if (transfer->settings.keepsHeaders()) {
+    transfer->headers.emplace_back(std::move(name), std::move(value));
+  }
+  return bytes;
+}
+
+std::string milliseconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1fms", seconds * 1000);
+  return text;
+}
+
+double infoSeconds(CURL* easy, CURLINFO info) {
+  curl_off_t micros = 0;
+  curl_easy_getinfo(easy, info, &micros);
+  return static_cast<double>(micros) / 1e6;
+}
+
+std::string reasonFor(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "dns";
+    case CURLE_COULDNT_CONNECT:
+      return "connect";
+    case CURLE_OPERATION_TIMEDOUT:
+      return "timeout";
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "tls_verify";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+      return "tls_handshake";
+    case CURLE_TOO_MANY_REDIRECTS:
+      return "redirect_limit";
+    default:
+      return "http_protocol";
+  }
+}
+
+std::string versionName(long version) {
+  switch (version) {
+    case CURL_HTTP_VERSION_1_0:
+      return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1:
+      return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0:
+      return "HTTP/2.0";
+    case CURL_HTTP_VERSION_3:
+      return "HTTP/3.0";
+    default:
+      return "";
+  }
+}
+
+class HttpProbe final : public Probe {
+ public:
+  HttpProbe(Settings settings, Slist headers, Slist resolve)
+      : settings_(std::move(settings)),
+        headers_(std::move(headers)),
+        resolve_(std::move(resolve)) {}
+
+  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
+
+ private:
+  Easy prepare(Transfer& transfer, long ip_resolve, long timeout_ms) const;
+  asio::awaitable<ProbeResult> once(ProbeContext& ctx, long ip_resolve) const;
+  ProbeResult evaluate(CURL* easy, CURLcode code, Transfer& transfer) const;
+
+  Settings settings_;
+  Slist headers_;
+  Slist resolve_;
+};
+
+Easy HttpProbe::prepare(Transfer& transfer, long ip_resolve, long timeout_ms) const {
+  Easy easy(curl_easy_init());
+  if (!easy) {
+    throw std::runtime_error("curl_easy_init failed");
+  }
+  CURL* e = easy.get();
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_URL, settings_.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, transfer.error);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_IPRESOLVE, ip_resolve);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, (std::string("vigie-agent/") + kVersion).c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(e, CURLOPT_FILETIME, 1L);
+  if (settings_.method == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (settings_.method != "GET" || settings_.body) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, settings_.method.c_str());
+  }
+  if (settings_.body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, settings_.body->data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(settings_.body->size()));
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
+  curl_easy_setopt(e, CURLOPT_RESOLVE, resolve_.get());
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, settings_.follow_redirects ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, settings_.max_redirects);
+  // An in-memory cookie jar for this run only: SSO bounces (Shibboleth, CAS) set a cookie on
+  // one hop and expect it on the next.
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+  if (settings_.compression) {
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  }
+  if (!settings_.reuse_connections) {
+    // Each run measures what a first visit costs: new DNS lookup, connection and handshake.
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+  }
+  // Resumed sessions skip certificate verification, and with it the certificate data.
+  curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, &onSslContext);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, &transfer.tls);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, settings_.insecure_skip_verify ? 0L : 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, settings_.insecure_skip_verify ? 0L : 2L);
+  if (!settings_.ca_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, settings_.ca_file.c_str());
+  }
+  if (!settings_.cert_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, settings_.cert_file.c_str());
+    curl_easy_setopt(e, CURLOPT_SSLKEY, settings_.key_file.c_str());
+  }
+  if (!settings_.username.empty()) {
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(e, CURLOPT_USERNAME, settings_.username.c_str());
+    curl_easy_setopt(e, CURLOPT_PASSWORD, settings_.password.c_str());
+  } else if (!settings_.bearer_token.empty()) {
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, settings_.bearer_token.c_str());
+  }
+  // Explicit, so the agent's environment (http_proxy...) never changes what a probe measures.
+  curl_easy_setopt(e, CURLOPT_PROXY, settings_.proxy_url.c_str());
+  if (!settings_.no_proxy.empty()) {
+    curl_easy_setopt(e, CURLOPT_NOPROXY, settings_.no_proxy.c_str());
+  }
+  return easy;
+}
+
+ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) const {
+  std::vector<Sample> samples;
+  std::vector<std::string> details;
+  auto gauge = [&samples](const char* name, const char* help, double value, Labels labels = {}) {
+    samples.push_back({name, help, value, std::move(labels)});
+  };
+
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  long version = 0;
+  curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+  long redirects = 0;
+  curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
+  curl_off_t content_length = -1;
+  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length);
+  curl_off_t last_modified = -1;
+  curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &last_modified);
+  const char* effective_url = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective_url);
+  const char* primary_ip = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &primary_ip);
+  long primary_port = 0;
+  curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &primary_port);
+
+  // curl adds each hop's phase times together, as blackbox sums its phases across redirects.
+  const double resolve = infoSeconds(easy, CURLINFO_NAMELOOKUP_TIME_T);
+  const double connected = infoSeconds(easy, CURLINFO_CONNECT_TIME_T);
+  const double tls_done = infoSeconds(easy, CURLINFO_APPCONNECT_TIME_T);
+  const double pretransfer = infoSeconds(easy, CURLINFO_PRETRANSFER_TIME_T);
+  const double first_byte = infoSeconds(easy, CURLINFO_STARTTRANSFER_TIME_T);
+  const double total = infoSeconds(easy, CURLINFO_TOTAL_TIME_T);
+  const double connect = connected > resolve ? connected - resolve : 0;
+  const double tls = tls_done > connected ? tls_done - connected : 0;
+  const double processing = first_byte > pretransfer ? first_byte - pretransfer : 0;
+  const double transfer_time = first_byte > 0 && total > first_byte ? total - first_byte : 0;
+  const char* phase_help = "Duration of http request by phase, summed over all redirects";
+  gauge("probe_http_duration_seconds", phase_help, resolve, {{"phase", "resolve"}});
+  gauge("probe_http_duration_seconds", phase_help, connect, {{"phase", "connect"}});
+  gauge("probe_http_duration_seconds", phase_help, tls, {{"phase", "tls"}});
+  gauge("probe_http_duration_seconds", phase_help, processing, {{"phase", "processing"}});
+  gauge("probe_http_duration_seconds", phase_help, transfer_time, {{"phase", "transfer"}});
+  gauge("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds",
+        resolve);
+  gauge("probe_http_status_code", "Response HTTP status code", static_cast<double>(status));
+  gauge("probe_http_content_length", "Length of http content response",
+        static_cast<double>(content_length));
+  gauge("probe_http_uncompressed_body_length", "Length of uncompressed response body",
+        static_cast<double>(transfer.body_bytes));
+  gauge("probe_http_redirects", "The number of redirects", static_cast<double>(redirects));
+  const bool ssl = effective_url != nullptr && std::string_view(effective_url).rfind("https:", 0) == 0;
+  gauge("probe_http_ssl", "Indicates if SSL was used for the final redirect", ssl ? 1 : 0);
+  const std::string version_text = versionName(version);
+  if (!version_text.empty()) {
+    gauge("probe_http_version", "Returns the version of HTTP of the probe response",
+          std::stod(version_text.substr(5)));
+  }
+  if (last_modified >= 0) {
+    gauge("probe_http_last_modified_timestamp_seconds",
+          "Returns the Last-Modified HTTP response header in unixtime",
+          static_cast<double>(last_modified));
+  }
+  const std::string address = primary_ip == nullptr ? "" : primary_ip;
+  if (!address.empty()) {
+    const bool v6 = address.find(':') != std::string::npos;
+    gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", v6 ? 6 : 4);
+    details.push_back("connected to " +
+                      (v6 ? "[" + address + "]" : address) + ":" + std::to_string(primary_port));
+  }
+  details.push_back("phases: resolve " + milliseconds(resolve) + ", connect " +
+                    milliseconds(connect) + ", tls " + milliseconds(tls) + ", processing " +
+                    milliseconds(processing) + ", transfer " + milliseconds(transfer_time));
+  if (transfer.tls.seen) {
+    gauge("probe_tls_version_info", "Returns the TLS version used, or NaN when unknown", 1,
+          {{"version", transfer.tls.version}});
+    if (transfer.tls.peer.earliest_expiry) {
+      gauge("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime",
+            *transfer.tls.peer.earliest_expiry);
+    }
+    if (transfer.tls.verify_error.empty() && transfer.tls.verified_chain_expiry) {
+      gauge("probe_ssl_last_chain_expiry_timestamp_seconds",
+            "Returns last SSL chain expiry in timestamp", *transfer.tls.verified_chain_expiry);
+    }
+    details.push_back(transfer.tls.version +
+                      (transfer.tls.verify_error.empty()
+                           ? std::string(", certificate verified")
+                           : ", certificate does not verify: " + transfer.tls.verify_error));
+    for (const std::string& description : transfer.tls.peer.descriptions) {
+      details.push_back("certificate: " + description);
+    }
+  }
+  for (std::size_t i = 0; i < transfer.hops.size(); ++i) {
+    details.push_back("response " + std::to_string(i + 1) + ": " + transfer.hops[i]);
+  }
+
+  bool failed_due_to_regex = false;
+  auto finish = [&](ProbeResult result) {
+    gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex",
+          failed_due_to_regex ? 1 : 0);
+    result.samples = std::move(samples);
+    result.details = std::move(details);
+    return result;
+  };
+
+  if (transfer.too_large) {
+    return finish(ProbeResult::critical(
+        "too_large", "body larger than max_body_bytes (" +
+                         std::to_string(settings_.max_body_bytes) + " bytes)"));
+  }
+  if (code != CURLE_OK) {
+    std::string message = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);
+    if (code == CURLE_PEER_FAILED_VERIFICATION && !transfer.tls.verify_error.empty() &&
+        message.find(transfer.tls.verify_error) == std::string::npos) {
+      message += " (" + transfer.tls.verify_error + ")";
+    }
+    return finish(ProbeResult::critical(reasonFor(code), message));
+  }
+  const std::string status_text = "HTTP " + std::to_string(status);
+  if (!settings_.valid_status.contains(status)) {
+    return finish(ProbeResult::critical("http_status", status_text + " is not a valid status"));
+  }
+  if (!settings_.valid_http_versions.empty() &&
+      std::find(settings_.valid_http_versions.begin(), settings_.valid_http_versions.end(),
+                version_text) == settings_.valid_http_versions.end()) {
+    return finish(ProbeResult::critical(
+        "http_version", version_text + " is not among valid_http_versions"));
+  }
+  auto header_values = [&transfer](const std::string& name) {
+    std::vector<const std::string*> values;
+    for (const auto& [key, value] : transfer.headers) {
+      if (key == name) {
+        values.push_back(&value);
+      }
+    }
+    return values;
+  };
+  for (const HeaderCheck& check : settings_.fail_if_header_matches) {
+    for (const std::string* value : header_values(check.header)) {
+      if (check.regex.search(*value)) {
+        failed_due_to_regex = true;
+        return finish(ProbeResult::critical("header_regex", "header " + check.header +
+                                                                " matches " +
+                                                                check.regex.pattern()));
+      }
+    }
+  }
+  for (const HeaderCheck& check : settings_.fail_if_header_not_matches) {
+    const auto values = header_values(check.header);
+    if (values.empty() && check.allow_missing) {
+      continue;
+    }
+    const bool matched = std::any_of(values.begin(), values.end(), [&](const std::string* v) {
+      return check.regex.search(*v);
+    });
+    if (!matched) {
+      failed_due_to_regex = true;
+      return finish(ProbeResult::critical(
+          "header_regex", values.empty() ? "header " + check.header + " is missing"
+                                         : "header " + check.header + " does not match " +
+                                               check.regex.pattern()));
+    }
+  }
+  for (const Regex& regex : settings_.fail_if_body_matches) {
+    if (regex.search(transfer.body)) {
+      failed_due_to_regex = true;
+      return finish(ProbeResult::critical("body_regex", "body matches " + regex.pattern()));
+    }
+  }
+  for (const Regex& regex : settings_.fail_if_body_not_matches) {
+    if (!regex.search(transfer.body)) {
+      failed_due_to_regex = true;
+      return finish(ProbeResult::critical("body_regex", "body does not match " + regex.pattern()));
+    }
+  }
+  if (!settings_.json.empty()) {
+    if (auto failure = checkJson(transfer.body, settings_.json)) {
+      return finish(ProbeResult::critical("json_assertion", *failure));
+    }
+  }
+  return finish(ProbeResult::ok(status_text + " (" + version_text + ") in " +
+                                milliseconds(total) +
+                                (redirects > 0 ? " after " + std::to_string(redirects) +
+                                                     " redirect(s)"
+                                               : "")));
+}
+
+asio::awaitable<ProbeResult> HttpProbe::once(ProbeContext& ctx, long ip_resolve) const {
+  // curl's own timeout fires just before the runner's deadline, so a slow server still yields
+  // the timings and certificate data gathered so far.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      ctx.deadline - std::chrono::steady_clock::now());
+  const long timeout_ms = std::max<long>(1, static_cast<long>(left.count()) - 20);
+  Transfer transfer(settings_);
+  Easy easy = prepare(transfer, ip_resolve, timeout_ms);
+  const CURLcode code =
+      co_await CurlMulti::of(ctx.executor).perform(easy.get(), asio::use_awaitable);
+  co_return evaluate(easy.get(), code, transfer);
+}
+
+asio::awaitable<ProbeResult> HttpProbe::run(ProbeContext& ctx) {
+  ctx.phase = "http";
+  switch (settings_.ip_mode) {
+    case IpMode::Any:
+      co_return co_await once(ctx, CURL_IPRESOLVE_WHATEVER);
+    case IpMode::V4:
+      co_return co_await once(ctx, CURL_IPRESOLVE_V4);
+    case IpMode::V6:
+      co_return co_await once(ctx, CURL_IPRESOLVE_V6);
+    case IpMode::Both:
+      break;
+  }
+  // Both families at once; the probe succeeds only when both do, and every sample says which
+  // family it measured.
+  auto [v4, v6] = co_await (once(ctx, CURL_IPRESOLVE_V4) && once(ctx, CURL_IPRESOLVE_V6));
+  ProbeResult& first_failure = v4.status != Status::Ok ? v4 : v6;
+  ProbeResult merged = first_failure.status != Status::Ok
+                           ? ProbeResult::critical(first_failure.reason, "")
+                           : ProbeResult::ok("");
+  merged.message = "IPv4: " + v4.message + "; IPv6: " + v6.message;
+  for (auto [family, result] : {std::pair{"4", &v4}, std::pair{"6", &v6}}) {
+    for (Sample& sample : result->samples) {
+      sample.labels.emplace_back("ip_protocol", family);
+      merged.samples.push_back(std::move(sample));
+    }
+    for (std::string& line : result->details) {
+      merged.details.push_back(std::string("IPv") + family + " " + line);
+    }
+  }
+  co_return merged;
+}
+
+/// Splits a URL into host and port with curl's own parser, so config checks agree with curl.
+struct UrlParts {
+  std::string scheme;
+  std::string host;
+  std::string port;
+};
+
+std::optional<UrlParts> parseUrl(const std::string& url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), &curl_url_cleanup);
+  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    return std::nullopt;
+  }
+  UrlParts parts;
+  for (auto [part, out] : {std::pair{CURLUPART_SCHEME, &parts.scheme},
+                           std::pair{CURLUPART_HOST, &parts.host}}) {
+    char* text = nullptr;
+    if (curl_url_get(handle.get(), part, &text, 0) != CURLUE_OK) {
+      return std::nullopt;
+    }
+    *out = text;
+    curl_free(text);
+  }
+  char* port = nullptr;
+  if (curl_url_get(handle.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    parts.port = port;
+    curl_free(port);
+  }
+  if (parts.scheme != "http" && parts.scheme != "https") {
+    return std::nullopt;
+  }
+  return parts;
+}
+
+class HttpProbeFactory final : public ProbeFactory {
+ public:
+  std::string_view type() const override { return "http"; }
+
+  const ConfigSchema& schema() const override {
+    static const ConfigSchema schema{
+        {"url", FieldType::String, true, {}, "http:// or https:// URL to request"},
+        {"method", FieldType::String, false, "GET", "HTTP method"},
+        {"headers", FieldType::StringMap, false, {}, "Request headers; values expand ${ENV}"},
+        {"body", FieldType::Secret, false, {}, "Request body (or body_file)"},
+        {"valid_status_codes", FieldType::Node, false, {},
+         "Accepted codes and ranges, e.g. [200, \"300-399\"] (default 200-299)"},
+        {"valid_http_versions", FieldType::StringList, false, {},
+         "Accepted versions: HTTP/1.0, HTTP/1.1, HTTP/2.0 (default any)"},
+        {"fail_if_body_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
+        {"fail_if_body_not_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
+        {"fail_if_header_matches", FieldType::Node, false, {},
+         "List of {header, regexp, allow_missing}"},
+        {"fail_if_header_not_matches", FieldType::Node, false, {},
+         "List of {header, regexp, allow_missing}"},
+        {"json", FieldType::Node, false, {},
+         "List of {path, equals|matches|less_than|greater_than}"},
+        {"follow_redirects", FieldType::Bool, false, "true", "Follow 3xx Location"},
+        {"max_redirects", FieldType::Int, false, "10", "Redirects followed at most"},
+        {"basic_auth_username", FieldType::String, false, {}, "Basic authentication user"},
+        {"basic_auth_password", FieldType::Secret, false, {}, "Basic authentication password"},
+        {"bearer_token", FieldType::Secret, false, {}, "Authorization: Bearer token"},
+        {"tls_ca_file", FieldType::String, false, {}, "CA bundle (default: the system's)"},
+        {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM) for mTLS"},
+        {"tls_key_file", FieldType::String, false, {}, "Client key (PEM) for mTLS"},
+        {"insecure_skip_verify", FieldType::Bool, false, "false",
+         "Accept any certificate and host name. Logged loudly; never for production"},
+        {"proxy_url", FieldType::String, false, {}, "Proxy URL (default: none, env ignored)"},
+        {"no_proxy", FieldType::String, false, {}, "Comma-separated hosts not proxied"},
+        {"ip_protocol", FieldType::String, false, "auto",
+         "Address family: auto, ip4, ip6, or both (each probed and labelled)",
+         {"auto", "ip4", "ip6", "both"}},
+        {"resolve", FieldType::String, false, {},
+         "IP address to connect to instead of resolving the URL's host (Host and SNI kept)"},
+        {"max_body_bytes", FieldType::Int, false, "10485760",
+         "Larger bodies fail with reason too_large"},
+        {"compression", FieldType::Bool, false, "true", "Accept gzip, deflate, br, zstd"},
+        {"reuse_connections", FieldType::Bool, false, "false",
+         "Keep connections between runs (default: a fresh connection each run)"},
+    };
+    return schema;
+  }
+
+  ProbePtr create(const ProbeConfig& config) const override {
+    Settings s;
+    s.url = config.getString("url");
+    const auto url = parseUrl(s.url);
+    if (!url) {
+      config.fail("url", "expected an http:// or https:// URL, got '" + s.url + "'");
+    }
+    s.method = config.getString("method");
+    if (s.method.empty() ||
+        !std::all_of(s.method.begin(), s.method.end(), [](char c) { return std::isupper(c); })) {
+      config.fail("method", "expected an upper-case HTTP method such as GET, got '" + s.method +
+                                "'");
+    }
+    if (config.has("body")) {
+      s.body = config.getString("body");
+    }
+    std::vector<std::string> header_lines;
+    if (config.has("headers")) {
+      for (const auto& [name, value] : config.getStringMap("headers")) {
+        // "Name;" is curl's way to send a header with an empty value.
+        header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
+      }
+    }
+    auto node = [&config](const std::string& key, auto parse) {
+      try {
+        return parse(config.getNode(key));
+      } catch (const std::invalid_argument& e) {
+        config.fail(key, e.what());
+      }
+    };
+    if (config.has("valid_status_codes")) {
+      s.valid_status = node("valid_status_codes", &StatusCodeSet::parse);
+    }
+    if (config.has("valid_http_versions")) {
+      s.valid_http_versions = config.getStringList("valid_http_versions");
+      for (const std::string& version : s.valid_http_versions) {
+        if (version != "HTTP/1.0" && version != "HTTP/1.1" && version != "HTTP/2.0" &&
+            version != "HTTP/3.0") {
+          config.fail("valid_http_versions", "unknown version '" + version +
+                                                 "' (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/3.0)");
+        }
+      }
+    }
+    for (auto [key, out] : {std::pair{"fail_if_body_matches", &s.fail_if_body_matches},
+                            std::pair{"fail_if_body_not_matches", &s.fail_if_body_not_matches}}) {
+      if (config.has(key)) {
+        for (const std::string& pattern : config.getStringList(key)) {
+          try {
+            out->emplace_back(pattern);
+          } catch (const std::invalid_argument& e) {
+            config.fail(key, e.what());
+          }
+        }
+      }
+    }
+    if (config.has("fail_if_header_matches")) {
+      s.fail_if_header_matches = node("fail_if_header_matches", &parseHeaderChecks);
+    }
+    if (config.has("fail_if_header_not_matches")) {
+      s.fail_if_header_not_matches = node("fail_if_header_not_matches", &parseHeaderChecks);
+    }
+    if (config.has("json")) {
+      s.json = node("json", [](const YAML::Node& list) {
+        if (!list.IsSequence() || list.size() == 0) {
+          throw std::invalid_argument("expected a list of {path, equals|matches|...}");
+        }
+        std::vector<JsonAssertion> assertions;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          try {
+            assertions.push_back(JsonAssertion::parse(list[i]));
+          } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument("[" + std::to_string(i) + "]: " + e.what());
+          }
+        }
+        return assertions;
+      });
+    }
+    s.follow_redirects = config.getBool("follow_redirects");
+    s.max_redirects = static_cast<long>(config.getInt("max_redirects"));
+    if (s.max_redirects < 0) {
+      config.fail("max_redirects", "must be 0 or more");
+    }
+    if (config.has("basic_auth_username")) {
+      s.username = config.getString("basic_auth_username");
+      s.password = config.has("basic_auth_password") ? config.getString("basic_auth_password") : "";
+    } else if (config.has("basic_auth_password")) {
+      config.fail("basic_auth_password", "needs basic_auth_username");
+    }
+    if (config.has("bearer_token")) {
+      if (config.has("basic_auth_username")) {
+        config.fail("bearer_token", "set either basic_auth_* or bearer_token, not both");
+      }
+      s.bearer_token = config.getString("bearer_token");
+    }
+    for (auto [key, out] : {std::pair{"tls_ca_file", &s.ca_file},
+                            std::pair{"tls_cert_file", &s.cert_file},
+                            std::pair{"tls_key_file", &s.key_file}}) {
+      if (config.has(key)) {
+        *out = config.getString(key);
+        if (FILE* file = std::fopen(out->c_str(), "r")) {
+          std::fclose(file);
+        } else {
+          config.fail(key, "cannot read '" + *out + "'");
+        }
+      }
+    }
+    if (s.cert_file.empty() != s.key_file.empty()) {
+      config.fail(s.cert_file.empty() ? "tls_cert_file" : "tls_key_file",
+                  "tls_cert_file and tls_key_file go together");
+    }
+    s.insecure_skip_verify = config.getBool("insecure_skip_verify");
+    if (s.insecure_skip_verify) {
+      logLine(LogLevel::Warning, config.probeName(),
+              "insecure_skip_verify is on: any certificate and host name are accepted, the server "
+              "is not authenticated");
+    }
+    if (config.has("proxy_url")) {
+      s.proxy_url = config.getString("proxy_url");
+    }
+    if (config.has("no_proxy")) {
+      if (!config.has("proxy_url")) {
+        config.fail("no_proxy", "only meaningful with proxy_url");
+      }
+      s.no_proxy = config.getString("no_proxy");
+    }
+    const std::string& ip = config.getString("ip_protocol");
+    s.ip_mode = ip == "ip4" ? IpMode::V4 : ip == "ip6" ? IpMode::V6 : ip == "both" ? IpMode::Both
+                                                                                     : IpMode::Any;
+    std::vector<std::string> resolve_lines;
+    if (config.has("resolve")) {
+      const std::string& address = config.getString("resolve");
+      asio::error_code ec;
+      const auto parsed = asio::ip::make_address(address, ec);
+      if (ec) {
+        config.fail("resolve", "expected an IP address, got '" + address + "'");
+      }
+      if (s.ip_mode == IpMode::Both) {
+        config.fail("resolve", "a single address cannot be probed with ip_protocol: both");
+      }
+      resolve_lines.push_back(url->host + ":" + url->port + ":" +
+                              (parsed.is_v6() ? "[" + address + "]" : address));
+    }
+    s.max_body_bytes = config.getInt("max_body_bytes");
+    if (s.max_body_bytes < 0) {
+      config.fail("max_body_bytes", "must be 0 or more");
+    }
+    s.compression = config.getBool("compression");
+    s.reuse_connections = config.getBool("reuse_connections");
+    return std::make_unique<HttpProbe>(std::move(s), makeSlist(header_lines),
+                                       makeSlist(resolve_lines));
+  }
+};
+
+}  // namespace
+
+ProbeFactoryPtr makeHttpProbeFactory() { return std::make_unique<HttpProbeFactory>(); }
+
+}  // namespace vigie::probes
