@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// Native plugins through the real loader (dlopen), registry, config loader and runner.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "config/loader.h"
+#include "plugins/c_abi_probe.h"
+#include "plugins/plugin_loader.h"
+#include "test_certs.h"
+#include "test_config.h"
+
+namespace vigie {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Loaded {
+  std::shared_ptr<ProbeRegistry> registry;
+  AgentConfig config;  // after the registry: its probes go first
+};
+
+class PluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = test::makeTempDir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& yaml) {
+    const std::string path = dir_ + "/vigie.yaml";
+    std::ofstream(path) << yaml;
+    return path;
+  }
+
+  Loaded load(const std::string& yaml) {
+    const std::string path = write(yaml);
+    Loaded loaded;
+    loaded.registry = plugins::buildRegistry(path);
+    loaded.config = loadConfig(path, *loaded.registry);
+    return loaded;
+  }
+
+  /// The config errors of `yaml`, one per line.
+  std::string errors(const std::string& yaml) {
+    try {
+      load(yaml);
+    } catch (const ConfigError& e) {
+      std::string text;
+      for (const ConfigIssue& issue : e.issues()) {
+        text += issue.format() + "\n";
+      }
+      return text;
+    }
+    return "";
+  }
+
+  static std::string misbehaving(const std::string& mode, const std::string& timeout = "2s") {
+    return "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_MISBEHAVING_DIR "\"] }\n"
+           "probes:\n  - name: m\n    type: misbehaving\n    timeout: " + timeout +
+           "\n    misbehaving: { mode: " + mode + " }\n";
+  }
+
+  std::string dir_;
+};
+
+TEST_F(PluginTest, ExamplePluginLoadsValidatesAndRuns) {
+  const std::string watched = dir_ + "/backup.tar";
+  std::ofstream(watched) << "data";
+  const Loaded loaded = load("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR "\"] }\n"
+                             "probes:\n"
+                             "  - name: fresh\n    type: file_age\n"
+                             "    file_age: { path: \"" + watched + "\", max_age: 1h }\n"
+                             "  - name: gone\n    type: file_age\n"
+                             "    file_age: { path: \"" + dir_ + "/missing\" }\n");
+  ASSERT_EQ(loaded.config.probes.size(), 2u);
+  const RunOutcome fresh = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(fresh.result.status, Status::Ok) << fresh.result.message;
+  ASSERT_EQ(fresh.result.samples.size(), 1u);
+  EXPECT_EQ(fresh.result.samples[0].name, "file_age_seconds");
+  EXPECT_LT(fresh.result.samples[0].value, 60);
+  const RunOutcome gone = test::runSpec(loaded.config.probes[1]);
+  EXPECT_EQ(gone.result.status, Status::Critical);
+  EXPECT_EQ(gone.result.reason, "missing");
+}
+
+TEST_F(PluginTest, PluginSchemaErrorsAreConfigErrors) {
+  const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR "\"] }\n"
+                           "probes:\n  - name: f\n    type: file_age\n";
+  EXPECT_NE(errors(head + "    file_age: { path: /x, max_agee: 1h }\n")
+                .find("probes[0].file_age.max_agee: unknown key (did you mean 'max_age'?)"),
+            std::string::npos);
+  EXPECT_NE(errors(head + "    file_age: { max_age: 1h }\n")
+                .find("probes[0].file_age.path: required field is missing"),
+            std::string::npos);
+  EXPECT_NE(errors(head + "    file_age: { path: /x, max_age: soon }\n").find("invalid duration"),
+            std::string::npos);
+  // The plugin's own check, reported like any other config error.
+  EXPECT_NE(errors(head + "    file_age: { path: relative }\n")
+                .find("probes[0].file_age: plugin " VIGIE_PLUGIN_EXAMPLE_DIR
+                      "/file_age.so rejected the probe: path must be absolute"),
+            std::string::npos);
+}
+
+TEST_F(PluginTest, WrongAbiMajorIsRefused) {
+  const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_WRONG_ABI_DIR "\"] }\n");
+  EXPECT_NE(text.find("agent.plugin_dirs: plugin " VIGIE_PLUGIN_WRONG_ABI_DIR
+                      "/wrong_abi.so refused: it was built for plugin ABI 99.0, this agent "
+                      "speaks 1.0"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PluginTest, MissingEntrySymbolIsRefused) {
+  const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_NO_ENTRY_DIR "\"] }\n");
+  EXPECT_NE(text.find("no_entry.so refused: it does not export vigie_plugin_entry"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PluginTest, DuplicateTypeNameIsRefused) {
+  const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_MISBEHAVING_DIR
+                                  "\", \"" VIGIE_PLUGIN_MISBEHAVING_DIR "\"] }\n");
+  EXPECT_NE(text.find("probe type 'misbehaving' is already registered"), std::string::npos)
+      << text;
+}
+
+TEST_F(PluginTest, NotALibraryAndMissingFolderAreRefused) {
+  std::filesystem::create_directories(dir_ + "/plugins");
+  std::ofstream(dir_ + "/plugins/junk.so") << "not an ELF file";
+  const std::string text = errors("agent: { plugin_dirs: [plugins, nowhere] }\n");
+  EXPECT_NE(text.find("junk.so refused: cannot load it"), std::string::npos) << text;
+  EXPECT_NE(text.find("cannot list plugin directory"), std::string::npos) << text;
+}
+
+TEST_F(PluginTest, NeverCompletingPluginTimesOut) {
+  const Loaded loaded = load(misbehaving("never", "200ms"));
+  const auto started = Clock::now();
+  const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(outcome.result.status, Status::Critical);
+  EXPECT_EQ(outcome.result.reason, "timeout");
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(1));
+}
+
+TEST_F(PluginTest, SecondCompletionIsIgnored) {
+  const Loaded loaded = load(misbehaving("twice"));
+  const std::size_t ignored_before = plugins::ignoredPluginCompletions();
+  const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(outcome.result.status, Status::Ok);
+  EXPECT_EQ(outcome.result.message, "first completion");
+  // Both completions happen on the plugin's thread, one right after the other.
+  const auto until = Clock::now() + std::chrono::seconds(2);
+  while (plugins::ignoredPluginCompletions() == ignored_before && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(plugins::ignoredPluginCompletions(), ignored_before + 1);
+}
+
+TEST_F(PluginTest, CompletionAfterTheTimeoutIsIgnored) {
+  const Loaded loaded = load(misbehaving("late", "200ms"));
+  const std::size_t ignored_before = plugins::ignoredPluginCompletions();
+  const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(outcome.result.reason, "timeout");
+  const auto until = Clock::now() + std::chrono::seconds(3);
+  while (plugins::ignoredPluginCompletions() == ignored_before && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(plugins::ignoredPluginCompletions(), ignored_before + 1);
+}
+
+TEST_F(PluginTest, GarbageResultIsMadeSafe) {
+  const Loaded loaded = load(misbehaving("garbage"));
+  const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(outcome.result.status, Status::Unknown);
+  EXPECT_EQ(outcome.result.reason, "plugin_error");
+  EXPECT_NE(outcome.result.message.find("invalid status 7"), std::string::npos);
+  EXPECT_NE(outcome.result.message.find("\xEF\xBF\xBD"), std::string::npos);
+  ASSERT_EQ(outcome.result.samples.size(), 1u);
+  EXPECT_EQ(outcome.result.samples[0].name, "nan_value");
+  EXPECT_TRUE(std::isnan(outcome.result.samples[0].value));
+  ASSERT_EQ(outcome.result.details.size(), 1u);
+  EXPECT_EQ(outcome.result.details[0], "2 samples dropped: invalid metric or label name");
+}
+
+TEST_F(PluginTest, NullResultAndFailedStartAreUnknown) {
+  for (const char* mode : {"null_result", "start_fails"}) {
+    const Loaded loaded = load(misbehaving(mode));
+    const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
+    EXPECT_EQ(outcome.result.status, Status::Unknown) << mode;
+    EXPECT_EQ(outcome.result.reason, "plugin_error") << mode;
+  }
+}
+
+TEST_F(PluginTest, ExceptionsStopAtTheCBoundary) {
+  const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_THROWING_DIR "\"] }\n"
+                           "probes:\n  - name: t\n    type: throwing\n";
+  const Loaded loaded = load(head);
+  const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(outcome.result.status, Status::Unknown);
+  EXPECT_EQ(outcome.result.reason, "plugin_error");
+  EXPECT_EQ(outcome.result.message, "exception in start: boom inside start");
+  EXPECT_NE(errors(head + "    throwing: { reject: true }\n")
+                .find("rejected the probe: this probe rejects every config"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigie
