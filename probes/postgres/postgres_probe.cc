@@ -127,8 +127,10 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport&
   const std::string options =
       "-c statement_timeout=" + std::to_string(std::max<long long>(1, remaining.count()));
 
+  const std::string application_name = "vigie";
   std::vector<const char*> keys;
   std::vector<const char*> values;
+  // Keeps pointers into `value`: only long-lived strings, never temporaries.
   auto add = [&](const char* key, const std::string& value) {
     if (!value.empty()) {
       keys.push_back(key);
@@ -146,7 +148,7 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport&
   add("sslcert", settings_.cert_file);
   add("sslkey", settings_.key_file);
   add("options", options);
-  add("application_name", "vigie");
+  add("application_name", application_name);
   keys.push_back(nullptr);
   values.push_back(nullptr);
 

@@ -47,11 +47,11 @@ RunOutcome probe(const std::string& extra, const std::string& timeout = "5s") {
   return test::runSpec(spec(block(extra), timeout));
 }
 
-// Runs SQL as root over the server's Unix socket (blocking client); returns the first value.
+// Runs SQL as the admin account over the server's Unix socket (blocking client); returns the first value.
 std::string admin(const std::string& sql) {
   MYSQL* mysql = mysql_init(nullptr);
   std::string value;
-  if (mysql_real_connect(mysql, "localhost", "root", nullptr, nullptr, 0,
+  if (mysql_real_connect(mysql, "localhost", dbEnv("MYSQL_ADMIN_USER").c_str(), nullptr, nullptr, 0,
                          dbEnv("MYSQL_SOCKET").c_str(), 0) != nullptr &&
       mysql_query(mysql, sql.c_str()) == 0) {
     if (MYSQL_RES* result = mysql_store_result(mysql)) {
