@@ -19,6 +19,7 @@ Loopback only; bounded in time (about 2 minutes with the defaults). Usage:
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,7 @@ class QuietAgent:
         deadline = time.monotonic() + 30
         while True:
             try:
-                self.metrics()
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/healthy", timeout=5)
                 return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -81,7 +82,7 @@ class QuietAgent:
                 time.sleep(0.05)
 
     def metrics(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=60) as r:
             return parse_metrics(r.read().decode())
 
     def stop(self):
@@ -189,6 +190,8 @@ def measure_blackbox(binary, targets, seconds, base_url, connections):
 
 
 def main():
+    # A SIGTERM (e.g. from `timeout`) still stops nginx, the agents and the exporter.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser()
     parser.add_argument("--agent", required=True)
     parser.add_argument("--blackbox", default="/usr/bin/prometheus-blackbox-exporter")
