@@ -16,12 +16,9 @@ import unittest
 
 SOURCE = None
 
-# Metrics the dashboard and rules use that other open issues add (HTTP probe #3, database probes
-# #4, alert states and forwarder #5). Each leaves this list once its documentation lists it.
+# Metrics the dashboard and rules use that another open issue adds (alert states and forwarder,
+# #5). Each leaves this list once its documentation lists it.
 NOT_YET_DOCUMENTED = {
-    "probe_http_duration_seconds": 3,
-    "vigie_db_connect_duration_seconds": 4,
-    "vigie_db_query_duration_seconds": 4,
     "vigie_probe_state": 5,
     "vigie_forwarder_queue_depth": 5,
     "vigie_forwarder_oldest_event_age_seconds": 5,
