@@ -104,6 +104,14 @@ TEST_F(PluginTest, PluginSchemaErrorsAreConfigErrors) {
             std::string::npos);
 }
 
+TEST_F(PluginTest, ConfigsWithoutPluginDirsGetTheBuiltinTypes) {
+  for (const char* yaml : {"agent: { name: a }\nprobes: []\n", "probes: []\n", "agent: [1]\n"}) {
+    const auto registry = plugins::buildRegistry(write(yaml));
+    EXPECT_NE(registry->find("nagios"), nullptr) << yaml;
+    EXPECT_EQ(registry->find("file_age"), nullptr) << yaml;
+  }
+}
+
 TEST_F(PluginTest, WrongAbiMajorIsRefused) {
   const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_WRONG_ABI_DIR "\"] }\n");
   EXPECT_NE(text.find("agent.plugin_dirs: plugin " VIGIE_PLUGIN_WRONG_ABI_DIR

@@ -60,10 +60,18 @@ std::string checkType(const vigie_probe_type* type) {
 
 std::vector<std::string> pluginDirs(const YAML::Node& root) {
   std::vector<std::string> dirs;
-  if (!root.IsMap() || !root["agent"].IsMap()) {
+  // Absent keys give invalid nodes, on which yaml-cpp throws: test each level before using it.
+  if (!root.IsMap()) {
     return dirs;
   }
-  const YAML::Node node = root["agent"]["plugin_dirs"];
+  const YAML::Node agent = root["agent"];
+  if (!agent || !agent.IsMap()) {
+    return dirs;
+  }
+  const YAML::Node node = agent["plugin_dirs"];
+  if (!node) {
+    return dirs;
+  }
   if (node.IsScalar()) {
     dirs.push_back(node.Scalar());
   } else if (node.IsSequence()) {
