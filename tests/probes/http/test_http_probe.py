@@ -182,9 +182,9 @@ class PlainHttp(unittest.TestCase):
             out = probe({"url": self.url("/bearer"), "bearer_token_file": token.name})
         self.assertEqual(out.status, "OK", out)
 
-    def test_request_headers(self):
-        out = probe({"url": self.url("/echo-header"), "headers": {"X-Probe-Token": "abc123"},
-                     "fail_if_body_not_matches": ["^abc123$"]})
+    def test_request_header_values_expand_environment(self):
+        out = probe({"url": self.url("/echo-header"), "headers": {"X-Probe-Token": "${TOK}"},
+                     "fail_if_body_not_matches": ["^abc123$"]}, env={"TOK": "abc123"})
         self.assertEqual(out.status, "OK", out)
 
     def test_post_body(self):
