@@ -13,8 +13,11 @@ Only the client side is measured; the server's work is the same for all three.
     process (/proc/PID/stat) over a window, divided by the runs counted in /metrics.
   - check_pgsql: --runs sequential executions; children's rusage.
   - pgbench: `pgbench -C -S -n -c 1 -t RUNS` after `pgbench -i -s 1`; children's rusage.
+  - with --loop, also bench/db_probe_loop: the same probe run back to back in one process, as
+    pgbench does (the probe's own cost, without the agent's scheduling and idle wake-ups).
 Usage:
-  bench/db_bench.py --agent build-release/agent/app/vigie-agent [--runs 1000]
+  bench/db_bench.py --agent build-release/agent/app/vigie-agent \
+      [--loop build-release/bench/db_probe_loop] [--runs 1000]
 """
 
 import argparse
@@ -66,13 +69,10 @@ class Setup:
 
 
 def bench_vigie(agent_binary, setup, probes, window):
-    password = f', password: "{setup.password}"' if setup.password else ""
     lines = ['agent: { listen: "127.0.0.1:0", state_dir: STATE_DIR }',
              "defaults: { interval: 1s, timeout: 1s }", "probes:"]
     for i in range(probes):
-        lines.append(f'  - {{ name: pg{i}, type: postgres, postgres: {{ host: "127.0.0.1", '
-                     f"port: {setup.port}, dbname: vigie, user: {setup.user}{password}, "
-                     f"sslmode: {setup.sslmode} }} }}")
+        lines.append(f"  - {{ name: pg{i}, type: postgres, postgres: {probe_block(setup)} }}")
     agent = Agent(agent_binary, "\n".join(lines) + "\n")
     try:
         time.sleep(2)  # every probe has run once
@@ -86,6 +86,22 @@ def bench_vigie(agent_binary, setup, probes, window):
     runs = sum(after.values()) - sum(before.values())
     failed = runs - (after.get("ok", 0) - before.get("ok", 0))
     return (cpu_after - cpu_before) / runs * 1000, runs, failed
+
+
+def probe_block(setup):
+    password = f', password: "{setup.password}"' if setup.password else ""
+    return (f'{{ host: "127.0.0.1", port: {setup.port}, dbname: vigie, user: {setup.user}'
+            f"{password}, sslmode: {setup.sslmode} }}")
+
+
+def bench_loop(loop_binary, setup, runs):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as config:
+        config.write("probes:\n  - { name: pg, type: postgres, timeout: 5s, postgres: "
+                     + probe_block(setup) + " }\n")
+        config.flush()
+        out = subprocess.run([loop_binary, config.name, str(runs)], check=True,
+                             capture_output=True, text=True).stdout.split()
+    return float(out[0]), int(out[1])
 
 
 def bench_check_pgsql(setup, runs):
@@ -111,6 +127,7 @@ def bench_pgbench(setup, runs, pgbench):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--agent", required=True)
+    parser.add_argument("--loop", help="bench/db_probe_loop binary (optional)")
     parser.add_argument("--runs", type=int, default=1000, help="check_pgsql and pgbench runs")
     parser.add_argument("--probes", type=int, default=50, help="vigie probes at 1s")
     parser.add_argument("--window", type=int, default=20, help="vigie measured seconds")
@@ -137,17 +154,21 @@ def main():
             floor = bench_pgbench(setup, args.runs, os.path.join(pg_bin, "pgbench"))
             nagios, nagios_failed = bench_check_pgsql(setup, args.runs)
             vigie, runs, failed = bench_vigie(args.agent, setup, args.probes, args.window)
-            results.append((setup, floor, nagios, nagios_failed, vigie, runs, failed))
+            loop = bench_loop(args.loop, setup, args.runs) if args.loop else None
+            results.append((setup, floor, nagios, nagios_failed, vigie, runs, failed, loop))
     finally:
         subprocess.run([SERVERS, "stop", env_file], check=False)
         os.rmdir(os.path.dirname(env_file))
 
     print("client CPU seconds per 1,000 PostgreSQL probes (fresh connection + SELECT 1)")
-    for setup, floor, nagios, nagios_failed, vigie, runs, failed in results:
+    for setup, floor, nagios, nagios_failed, vigie, runs, failed, loop in results:
         print(f"[{setup.name}]")
         print(f"  pgbench -C -S (floor):  {floor:.3f} s   ({args.runs} transactions)")
         print(f"  vigie postgres probe:   {vigie:.3f} s   ({runs:.0f} runs, {failed:.0f} failed)"
               f"   {vigie / floor:.2f}x the floor (target <= 1.5x)")
+        if loop:
+            print(f"  vigie probe, in a loop: {loop[0]:.3f} s   ({args.runs} runs, {loop[1]} failed)"
+                  f"   {loop[0] / floor:.2f}x the floor (db_probe_loop, no scheduling)")
         print(f"  check_pgsql:            {nagios:.3f} s   ({args.runs} runs, {nagios_failed} "
               f"failed)   {nagios / floor:.2f}x the floor")
         print(f"  check_pgsql / vigie:    {nagios / vigie:.1f}x   (target >= 10x)")
