@@ -56,8 +56,10 @@ std::optional<Range> optionalRange(const ProbeConfig& config, const std::string&
   }
   auto range = Range::parse(config.getString(key));
   if (!range) {
-    config.fail(key, "expected a Nagios range such as \"10\", \"10:\", \"~:10\", \"5:10\" or "
-                     "\"@5:10\", got '" + config.getString(key) + "'");
+    config.fail(key,
+                "expected a Nagios range such as \"10\", \"10:\", \"~:10\", \"5:10\" or "
+                "\"@5:10\", got '" +
+                    config.getString(key) + "'");
   }
   return range;
 }
@@ -119,15 +121,30 @@ void appendCommonSchema(ConfigSchema& schema, const std::string& default_query) 
   schema.push_back({"expect_rows", FieldType::Int, false, {}, "Exact number of rows expected"});
   schema.push_back({"expect_rows_min", FieldType::Int, false, {}, "Fewest rows accepted"});
   schema.push_back({"expect_rows_max", FieldType::Int, false, {}, "Most rows accepted"});
-  schema.push_back({"expect_column", FieldType::String, false, {},
+  schema.push_back({"expect_column",
+                    FieldType::String,
+                    false,
+                    {},
                     "First-row column the value checks read (default: the first column)"});
-  schema.push_back({"expect_equals", FieldType::String, false, {},
+  schema.push_back({"expect_equals",
+                    FieldType::String,
+                    false,
+                    {},
                     "The first-row value must be exactly this text"});
-  schema.push_back({"expect_matches", FieldType::String, false, {},
+  schema.push_back({"expect_matches",
+                    FieldType::String,
+                    false,
+                    {},
                     "The first-row value must contain this regular expression (ECMAScript)"});
-  schema.push_back({"warning", FieldType::String, false, {},
+  schema.push_back({"warning",
+                    FieldType::String,
+                    false,
+                    {},
                     "Nagios range for the numeric first-row value; outside it is WARNING"});
-  schema.push_back({"critical", FieldType::String, false, {},
+  schema.push_back({"critical",
+                    FieldType::String,
+                    false,
+                    {},
                     "Nagios range for the numeric first-row value; outside it is CRITICAL"});
 }
 
@@ -207,14 +224,16 @@ ProbeResult RunReport::fail(std::string reason, std::string message) {
 }
 
 ProbeResult RunReport::evaluate(const CommonSettings& settings, const QueryResult& result) {
-  samples_.push_back({"vigie_db_rows_returned", "Rows returned by the query",
-                      static_cast<double>(result.rows)});
+  samples_.push_back(
+      {"vigie_db_rows_returned", "Rows returned by the query", static_cast<double>(result.rows)});
   for (std::size_t i = 0; i < result.first_row.size() && i < result.columns.size(); ++i) {
     if (!result.first_row[i]) {
       continue;
     }
     if (const auto number = parseNumber(*result.first_row[i])) {
-      samples_.push_back({"vigie_db_query_value", "Numeric columns of the first row", *number,
+      samples_.push_back({"vigie_db_query_value",
+                          "Numeric columns of the first row",
+                          *number,
                           {{"column", result.columns[i]}}});
     }
   }
@@ -235,8 +254,8 @@ ProbeResult RunReport::evaluate(const CommonSettings& settings, const QueryResul
                                    std::to_string(*expect.rows_max));
   }
   if (!expect.checksValue()) {
-    return finish(ProbeResult::ok("query returned " + rows_text + " in " +
-                                  milliseconds(query_seconds_)));
+    return finish(
+        ProbeResult::ok("query returned " + rows_text + " in " + milliseconds(query_seconds_)));
   }
 
   if (result.first_row.empty()) {
@@ -279,9 +298,10 @@ ProbeResult RunReport::evaluate(const CommonSettings& settings, const QueryResul
                                      " (critical range " + expect.critical->text + ")");
     }
     if (expect.warning && expect.warning->alerts(*number)) {
-      ProbeResult warning{Status::Warning, "expectation",
-                          "value of " + name + " is " + formatNumber(*number) +
-                              " (warning range " + expect.warning->text + ")",
+      ProbeResult warning{Status::Warning,
+                          "expectation",
+                          "value of " + name + " is " + formatNumber(*number) + " (warning range " +
+                              expect.warning->text + ")",
                           {},
                           {}};
       return finish(std::move(warning));
@@ -300,8 +320,9 @@ asio::awaitable<asio::error_code> waitSocket(int fd, bool read, bool write) {
     ~Release() { descriptor.release(); }
   } release{descriptor};
   if (read && write) {
-    auto either = co_await (descriptor.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow) ||
-                            descriptor.async_wait(asio::posix::descriptor_base::wait_write, kNoThrow));
+    auto either =
+        co_await (descriptor.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow) ||
+                  descriptor.async_wait(asio::posix::descriptor_base::wait_write, kNoThrow));
     co_return std::visit([](const auto& outcome) { return std::get<0>(outcome); }, either);
   }
   auto [ec] = co_await descriptor.async_wait(

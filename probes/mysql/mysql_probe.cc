@@ -146,8 +146,8 @@ asio::awaitable<std::unique_ptr<Connection>> MysqlProbe::connect(
   asio::error_code literal_ec;
   if (!unix_socket && (asio::ip::make_address(settings_.host, literal_ec), literal_ec)) {
     tcp::resolver resolver(ctx.executor);
-    auto [ec, results] = co_await resolver.async_resolve(
-        settings_.host, std::to_string(settings_.port), kNoThrow);
+    auto [ec, results] =
+        co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), kNoThrow);
     if (ec || results.empty()) {
       failure = report.fail("connect", "cannot resolve " + settings_.host + ": " + ec.message());
       co_return nullptr;
@@ -224,9 +224,8 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
   int error = 0;
   conn.setBusy(true);
   int status = mysql_real_query_start(&error, mysql, sql.c_str(), sql.size());
-  if (const auto ec = co_await drive(mysql, status, [&](int wait) {
-        return mysql_real_query_cont(&error, mysql, wait);
-      })) {
+  if (const auto ec = co_await drive(
+          mysql, status, [&](int wait) { return mysql_real_query_cont(&error, mysql, wait); })) {
     co_return report.fail("timeout", "query abandoned: " + ec.message());
   }
   if (error != 0) {
@@ -235,9 +234,8 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
   }
   MYSQL_RES* stored = nullptr;
   status = mysql_store_result_start(&stored, mysql);
-  if (const auto ec = co_await drive(mysql, status, [&](int wait) {
-        return mysql_store_result_cont(&stored, mysql, wait);
-      })) {
+  if (const auto ec = co_await drive(
+          mysql, status, [&](int wait) { return mysql_store_result_cont(&stored, mysql, wait); })) {
     co_return report.fail("timeout", "reading the result abandoned: " + ec.message());
   }
   conn.setBusy(false);
@@ -258,9 +256,8 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
     if (MYSQL_ROW row = mysql_fetch_row(rows.get())) {
       const unsigned long* lengths = mysql_fetch_lengths(rows.get());
       for (unsigned i = 0; i < columns; ++i) {
-        result.first_row.push_back(row[i] ? std::optional<std::string>(std::in_place, row[i],
-                                                                       lengths[i])
-                                          : std::nullopt);
+        result.first_row.push_back(
+            row[i] ? std::optional<std::string>(std::in_place, row[i], lengths[i]) : std::nullopt);
       }
     }
   }
@@ -298,7 +295,10 @@ class MysqlProbeFactory final : public ProbeFactory {
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema = [] {
       ConfigSchema fields{
-          {"host", FieldType::String, true, {},
+          {"host",
+           FieldType::String,
+           true,
+           {},
            "Server host name or address, or a Unix socket path starting with /"},
           {"port", FieldType::Int, false, "3306", "TCP port"},
           {"dbname", FieldType::String, false, {}, "Default database"},

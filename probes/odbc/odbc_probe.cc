@@ -167,8 +167,8 @@ std::optional<Failure> connect(Connection& conn, const std::string& connection_s
   return std::nullopt;
 }
 
-std::optional<Failure> query(Connection& conn, const std::string& sql,
-                             SQLUINTEGER timeout_seconds, db::QueryResult& result) {
+std::optional<Failure> query(Connection& conn, const std::string& sql, SQLUINTEGER timeout_seconds,
+                             db::QueryResult& result) {
   Handle stmt(SQL_HANDLE_STMT, conn.dbc->get());
   if (!stmt) {
     const auto diag = diagnostic(*conn.dbc);
@@ -380,7 +380,10 @@ class OdbcProbeFactory final : public ProbeFactory {
     static const ConfigSchema schema = [] {
       ConfigSchema fields{
           {"dsn", FieldType::String, false, {}, "Data source name from odbc.ini"},
-          {"connection_string", FieldType::Secret, false, {},
+          {"connection_string",
+           FieldType::Secret,
+           false,
+           {},
            "Full ODBC connection string (DRIVER=...;...); or connection_string_file"},
           {"user", FieldType::String, false, {}, "Added as UID"},
           {"password", FieldType::Secret, false, {}, "Added as PWD; or password_file"},

@@ -104,8 +104,8 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport&
     asio::ip::make_address(settings_.host, literal_ec);
     if (literal_ec) {
       tcp::resolver resolver(ctx.executor);
-      auto [ec, results] = co_await resolver.async_resolve(
-          settings_.host, std::to_string(settings_.port), kNoThrow);
+      auto [ec, results] =
+          co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), kNoThrow);
       if (ec || results.empty()) {
         failure = report.fail("connect", "cannot resolve " + settings_.host + ": " + ec.message());
         co_return nullptr;
@@ -253,8 +253,8 @@ asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, P
           if (PQstatus(conn) == CONNECTION_BAD) {
             error = report.fail("connect", "connection lost: " + message);
           } else {
-            error = report.fail(state && state == kQueryCanceled ? "timeout" : "query_error",
-                                message);
+            error =
+                report.fail(state && state == kQueryCanceled ? "timeout" : "query_error", message);
           }
         }
         break;
@@ -304,15 +304,25 @@ class PostgresProbeFactory final : public ProbeFactory {
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema = [] {
       ConfigSchema fields{
-          {"host", FieldType::String, true, {},
+          {"host",
+           FieldType::String,
+           true,
+           {},
            "Server host name or address, or a Unix socket folder starting with /"},
           {"port", FieldType::Int, false, "5432", "TCP port"},
           {"dbname", FieldType::String, false, {}, "Database (default: the user name)"},
           {"user", FieldType::String, true, {}, "Role to log in as"},
           {"password", FieldType::Secret, false, {}, "Password; or password_file"},
-          {"sslmode", FieldType::String, false, "prefer", "libpq's sslmode",
+          {"sslmode",
+           FieldType::String,
+           false,
+           "prefer",
+           "libpq's sslmode",
            {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
-          {"tls_ca_file", FieldType::String, false, {},
+          {"tls_ca_file",
+           FieldType::String,
+           false,
+           {},
            "CA bundle for verify-ca and verify-full (libpq's sslrootcert)"},
           {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM)"},
           {"tls_key_file", FieldType::String, false, {}, "Client key (PEM)"},

@@ -21,7 +21,8 @@ std::string dbEnv(const std::string& key) {
   }();
   const auto found = values.find(key);
   if (found == values.end()) {
-    throw std::runtime_error("no " + key + " in " VIGIE_DB_ENV_FILE
+    throw std::runtime_error("no " + key +
+                             " in " VIGIE_DB_ENV_FILE
                              ": start the servers with tests/db/db_servers.sh start FILE "
                              "(ctest does it through the db fixture)");
   }

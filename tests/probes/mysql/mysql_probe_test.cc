@@ -32,8 +32,8 @@ std::string quoted(const std::string& text) { return "\"" + text + "\""; }
 
 std::string block(const std::string& extra, const std::string& host = "127.0.0.1",
                   const std::string& password = "") {
-  return "{ host: " + quoted(host) + ", port: " + dbEnv("MYSQL_PORT") + ", user: " +
-         dbEnv("DB_USER") + ", dbname: " + dbEnv("DB_NAME") +
+  return "{ host: " + quoted(host) + ", port: " + dbEnv("MYSQL_PORT") +
+         ", user: " + dbEnv("DB_USER") + ", dbname: " + dbEnv("DB_NAME") +
          ", password: " + quoted(password.empty() ? dbEnv("DB_PASSWORD") : password) +
          (extra.empty() ? "" : ", " + extra) + " }";
 }
@@ -47,7 +47,8 @@ RunOutcome probe(const std::string& extra, const std::string& timeout = "5s") {
   return test::runSpec(spec(block(extra), timeout));
 }
 
-// Runs SQL as the admin account over the server's Unix socket (blocking client); returns the first value.
+// Runs SQL as the admin account over the server's Unix socket (blocking client); returns the first
+// value.
 std::string admin(const std::string& sql) {
   MYSQL* mysql = mysql_init(nullptr);
   std::string value;
@@ -75,16 +76,15 @@ TEST(MysqlProbe, HealthyServerAnswersTheDefaultQuery) {
 }
 
 TEST(MysqlProbe, SessionHasAStatementTimeFromTheProbeTimeout) {
-  const RunOutcome outcome =
-      probe("query: \"SELECT @@max_statement_time AS t\", expect_column: t, critical: \"2:3\"",
-            "3s");
+  const RunOutcome outcome = probe(
+      "query: \"SELECT @@max_statement_time AS t\", expect_column: t, critical: \"2:3\"", "3s");
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
 }
 
 TEST(MysqlProbe, UnixSocketConnects) {
-  const RunOutcome outcome = test::runSpec(spec("{ host: " + quoted(dbEnv("MYSQL_SOCKET")) +
-                                                ", user: vigie, password: " +
-                                                quoted(dbEnv("DB_PASSWORD")) + " }"));
+  const RunOutcome outcome =
+      test::runSpec(spec("{ host: " + quoted(dbEnv("MYSQL_SOCKET")) +
+                         ", user: vigie, password: " + quoted(dbEnv("DB_PASSWORD")) + " }"));
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
 }
 
@@ -177,8 +177,8 @@ TEST(MysqlProbe, KeptConnectionIsReusedAndReplacedAfterAFailure) {
 TEST(MysqlTls, VerifiedConnectionWithTheRightCa) {
   const RunOutcome outcome =
       test::runSpec(spec(block("tls: true, tls_ca_file: " + quoted(dbEnv("TLS_CA_FILE")) +
-                               ", query: \"SHOW STATUS LIKE 'Ssl_version'\", "
-                               "expect_column: Value, expect_matches: \"^TLSv1\"",
+                                   ", query: \"SHOW STATUS LIKE 'Ssl_version'\", "
+                                   "expect_column: Value, expect_matches: \"^TLSv1\"",
                                "localhost")));
   ASSERT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
   EXPECT_NE(outcome.result.details[0].find("TLS"), std::string::npos);

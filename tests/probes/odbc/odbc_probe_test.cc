@@ -48,8 +48,7 @@ std::string postgresString(const std::string& port) {
 }
 
 std::string mariadbString(const std::string& port) {
-  return "Driver=" + driver("libmaodbc.so") + ";Server=127.0.0.1;Port=" + port +
-         ";Database=vigie";
+  return "Driver=" + driver("libmaodbc.so") + ";Server=127.0.0.1;Port=" + port + ";Database=vigie";
 }
 
 ProbeSpec spec(const std::string& odbc_block, const std::string& timeout = "5s") {
@@ -93,8 +92,8 @@ TEST(OdbcProbe, DataSourceNameFromOdbcIni) {
                                    << "\nServername = 127.0.0.1\nPort = " << dbEnv("PG_PORT")
                                    << "\nDatabase = vigie\nSSLmode = disable\n";
   setenv("ODBCINI", (dir + "/odbc.ini").c_str(), 1);
-  const RunOutcome outcome = test::runSpec(spec(
-      "{ dsn: vigie-test, user: vigie, password: \"" + dbEnv("DB_PASSWORD") + "\" }"));
+  const RunOutcome outcome = test::runSpec(
+      spec("{ dsn: vigie-test, user: vigie, password: \"" + dbEnv("DB_PASSWORD") + "\" }"));
   unsetenv("ODBCINI");
   fs::remove_all(dir);
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
@@ -111,8 +110,8 @@ TEST(OdbcProbe, WrongPasswordFailsWithReasonAuth) {
 }
 
 TEST(OdbcProbe, RefusedConnectionFailsWithReasonConnect) {
-  const RunOutcome outcome = test::runSpec(
-      spec(block(postgresString(std::to_string(test::closedPort())), "")));
+  const RunOutcome outcome =
+      test::runSpec(spec(block(postgresString(std::to_string(test::closedPort())), "")));
   EXPECT_EQ(outcome.result.status, Status::Critical);
   EXPECT_EQ(outcome.result.reason, "connect") << outcome.result.message;
 }
@@ -137,8 +136,8 @@ TEST(OdbcProbe, BlockedWorkersDoNotStopTheNextRuns) {
   // Six stuck runs at once against four workers: every run still ends at its deadline, and a
   // healthy probe works once the workers are free again.
   std::vector<std::future<RunOutcome>> stuck;
-  const ProbeSpec slow = spec(block(postgresString(dbEnv("PG_PORT")),
-                                    "query: \"SELECT pg_sleep(2)\""), "500ms");
+  const ProbeSpec slow =
+      spec(block(postgresString(dbEnv("PG_PORT")), "query: \"SELECT pg_sleep(2)\""), "500ms");
   const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 6; ++i) {
     stuck.push_back(std::async(std::launch::async, [&slow] { return test::runSpec(slow); }));
@@ -146,8 +145,7 @@ TEST(OdbcProbe, BlockedWorkersDoNotStopTheNextRuns) {
   for (auto& run : stuck) {
     EXPECT_EQ(run.get().result.reason, "timeout");
   }
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-            1.5);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 1.5);
   RunOutcome healthy;
   for (int attempt = 0; attempt < 10; ++attempt) {
     healthy = onPostgres("", "2s");

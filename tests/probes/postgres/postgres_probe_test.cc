@@ -102,9 +102,10 @@ TEST(PostgresProbe, RefusedConnectionFailsWithReasonConnect) {
 TEST(PostgresProbe, HostNameIsResolvedOnTheLoop) {
   // localhost may resolve to ::1 first, where the server does not listen: libpq gets every
   // address and moves on to 127.0.0.1.
-  const RunOutcome outcome = test::runSpec(spec(
-      "{ host: localhost, port: " + dbEnv("PG_PORT") + ", user: vigie, dbname: vigie, password: " +
-      quoted(dbEnv("DB_PASSWORD")) + ", sslmode: disable }"));
+  const RunOutcome outcome =
+      test::runSpec(spec("{ host: localhost, port: " + dbEnv("PG_PORT") +
+                         ", user: vigie, dbname: vigie, password: " + quoted(dbEnv("DB_PASSWORD")) +
+                         ", sslmode: disable }"));
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
 }
 
@@ -178,8 +179,9 @@ TEST(PostgresProbe, ValueThresholdsGiveWarningAndCritical) {
 }
 
 TEST(PostgresProbe, ValueEqualsAndMatches) {
-  const std::string role = "query: \"SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE "
-                           "'primary' END AS role\"";
+  const std::string role =
+      "query: \"SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE "
+      "'primary' END AS role\"";
   EXPECT_EQ(probe(role + ", expect_equals: primary").result.status, Status::Ok);
   const RunOutcome mismatch = probe(role + ", expect_matches: \"^stand\"");
   EXPECT_EQ(mismatch.result.reason, "expectation");
@@ -216,9 +218,10 @@ class PostgresTls : public ::testing::Test {
 };
 
 TEST_F(PostgresTls, VerifyFullWithTheRightCaSucceeds) {
-  const RunOutcome outcome = test::runSpec(spec(
-      "{ host: localhost, port: " + dbEnv("PG_PORT") + ", user: vigie, dbname: vigie, password: " +
-      quoted(dbEnv("DB_PASSWORD")) + ", " + tls("verify-full", dbEnv("TLS_CA_FILE")) + " }"));
+  const RunOutcome outcome =
+      test::runSpec(spec("{ host: localhost, port: " + dbEnv("PG_PORT") +
+                         ", user: vigie, dbname: vigie, password: " + quoted(dbEnv("DB_PASSWORD")) +
+                         ", " + tls("verify-full", dbEnv("TLS_CA_FILE")) + " }"));
   ASSERT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
   ASSERT_FALSE(outcome.result.details.empty());
   EXPECT_NE(outcome.result.details[0].find("TLSv1."), std::string::npos)
