@@ -38,9 +38,9 @@ struct Figures {
 };
 
 void print(const char* what, int runs, const Figures& f) {
-  std::printf("%-34s %6d runs %8.2f s %9.0f probes/s  CPU per 1000: agent %7.3f s, plugins %7.3f s\n",
-              what, runs, f.wall, runs / f.wall, f.own_cpu * 1000 / runs,
-              f.child_cpu * 1000 / runs);
+  std::printf(
+      "%-34s %6d runs %8.2f s %9.0f probes/s  CPU per 1000: agent %7.3f s, plugins %7.3f s\n", what,
+      runs, f.wall, runs / f.wall, f.own_cpu * 1000 / runs, f.child_cpu * 1000 / runs);
 }
 
 template <typename Body>

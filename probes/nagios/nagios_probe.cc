@@ -28,8 +28,8 @@ struct Settings {
 
 std::string signalName(int signal) {
   const char* description = strsignal(signal);
-  return "signal " + std::to_string(signal) + (description ? std::string(" (") + description + ")"
-                                                           : std::string());
+  return "signal " + std::to_string(signal) +
+         (description ? std::string(" (") + description + ")" : std::string());
 }
 
 void addPerfdataSamples(const std::vector<PerfDatum>& perfdata, std::vector<Sample>& samples) {
@@ -49,8 +49,8 @@ void addPerfdataSamples(const std::vector<PerfDatum>& perfdata, std::vector<Samp
       if (const auto& value = datum.*series.field) {
         std::string name = "vigie_nagios_perfdata";
         name.append(series.suffix);
-        samples.push_back({std::move(name), series.help, *value,
-                           {{"label", datum.label}, {"uom", datum.uom}}});
+        samples.push_back(
+            {std::move(name), series.help, *value, {{"label", datum.label}, {"uom", datum.uom}}});
       }
     }
   }
@@ -62,7 +62,8 @@ class NagiosProbe final : public Probe {
     request_.argv = settings_.command;
     request_.env = kBaseEnvironment;
     for (const auto& [name, value] : settings_.env) {
-      std::erase_if(request_.env, [&name = name](const auto& entry) { return entry.first == name; });
+      std::erase_if(request_.env,
+                    [&name = name](const auto& entry) { return entry.first == name; });
       request_.env.emplace_back(name, value);
     }
   }
@@ -72,8 +73,7 @@ class NagiosProbe final : public Probe {
     // SIGTERM leaves the plugin `kill_grace` (at most half the run) to exit before the deadline;
     // at the deadline the runner cancels the run, which kills the process group.
     const auto remaining = std::max(ctx.deadline - Clock::now(), Clock::duration::zero());
-    const auto grace =
-        std::min<Clock::duration>(settings_.kill_grace, remaining / 2);
+    const auto grace = std::min<Clock::duration>(settings_.kill_grace, remaining / 2);
     request.terminate_at = ctx.deadline - grace;
     request.kill_grace = std::chrono::duration_cast<std::chrono::milliseconds>(grace);
     ctx.phase = "plugin run";
@@ -85,8 +85,8 @@ class NagiosProbe final : public Probe {
   ProbeResult interpret(const ProcessOutcome& outcome) const {
     const std::string& program = settings_.command.front();
     if (outcome.end == ProcessOutcome::End::SpawnFailed) {
-      return ProbeResult::unknown("exec", "cannot run " + program + ": " +
-                                              std::strerror(outcome.spawn_errno));
+      return ProbeResult::unknown(
+          "exec", "cannot run " + program + ": " + std::strerror(outcome.spawn_errno));
     }
     const PluginOutput parsed = parsePluginOutput(outcome.output);
     ProbeResult result;
@@ -97,8 +97,8 @@ class NagiosProbe final : public Probe {
             "timeout", program + " did not finish in time; stopped with " +
                            (outcome.killed ? "SIGKILL" : "SIGTERM") + " (output: " + text + ")");
       } else {
-        result = ProbeResult::unknown("signal", program + " was killed by " +
-                                                    signalName(outcome.signal));
+        result = ProbeResult::unknown("signal",
+                                      program + " was killed by " + signalName(outcome.signal));
       }
     } else if (outcome.exit_code >= 0 && outcome.exit_code <= 3) {
       result.status = static_cast<Status>(outcome.exit_code);
@@ -144,9 +144,15 @@ class NagiosProbeFactory final : public ProbeFactory {
 
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema{
-        {"command", FieldType::StringList, true, {},
+        {"command",
+         FieldType::StringList,
+         true,
+         {},
          "Plugin path and arguments, as a list (no shell: no quoting, no $VARIABLES)"},
-        {"env", FieldType::StringMap, false, {},
+        {"env",
+         FieldType::StringMap,
+         false,
+         {},
          "Environment of the plugin, for secrets (values expand ${ENV}); PATH and LC_ALL=C are "
          "set unless given here, nothing else of the agent's environment is passed on"},
         {"kill_grace", FieldType::Duration, false, "1s",
@@ -161,7 +167,8 @@ class NagiosProbeFactory final : public ProbeFactory {
     Settings settings;
     settings.command = config.getStringList("command");
     if (settings.command.empty() || settings.command.front().empty()) {
-      config.fail("command", "must name the plugin to run, e.g. [/usr/lib/nagios/plugins/check_dummy, \"0\"]");
+      config.fail("command",
+                  "must name the plugin to run, e.g. [/usr/lib/nagios/plugins/check_dummy, \"0\"]");
     }
     if (config.has("env")) {
       settings.env = config.getStringMap("env");

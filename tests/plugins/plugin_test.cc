@@ -58,9 +58,10 @@ class PluginTest : public ::testing::Test {
   }
 
   static std::string misbehaving(const std::string& mode, const std::string& timeout = "2s") {
-    return "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_MISBEHAVING_DIR "\"] }\n"
-           "probes:\n  - name: m\n    type: misbehaving\n    timeout: " + timeout +
-           "\n    misbehaving: { mode: " + mode + " }\n";
+    return "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_MISBEHAVING_DIR
+           "\"] }\n"
+           "probes:\n  - name: m\n    type: misbehaving\n    timeout: " +
+           timeout + "\n    misbehaving: { mode: " + mode + " }\n";
   }
 
   std::string dir_;
@@ -69,12 +70,16 @@ class PluginTest : public ::testing::Test {
 TEST_F(PluginTest, ExamplePluginLoadsValidatesAndRuns) {
   const std::string watched = dir_ + "/backup.tar";
   std::ofstream(watched) << "data";
-  const Loaded loaded = load("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR "\"] }\n"
+  const Loaded loaded = load("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR
+                             "\"] }\n"
                              "probes:\n"
                              "  - name: fresh\n    type: file_age\n"
-                             "    file_age: { path: \"" + watched + "\", max_age: 1h }\n"
+                             "    file_age: { path: \"" +
+                             watched +
+                             "\", max_age: 1h }\n"
                              "  - name: gone\n    type: file_age\n"
-                             "    file_age: { path: \"" + dir_ + "/missing\" }\n");
+                             "    file_age: { path: \"" +
+                             dir_ + "/missing\" }\n");
   ASSERT_EQ(loaded.config.probes.size(), 2u);
   const RunOutcome fresh = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(fresh.result.status, Status::Ok) << fresh.result.message;
@@ -87,7 +92,8 @@ TEST_F(PluginTest, ExamplePluginLoadsValidatesAndRuns) {
 }
 
 TEST_F(PluginTest, PluginSchemaErrorsAreConfigErrors) {
-  const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR "\"] }\n"
+  const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR
+                           "\"] }\n"
                            "probes:\n  - name: f\n    type: file_age\n";
   EXPECT_NE(errors(head + "    file_age: { path: /x, max_agee: 1h }\n")
                 .find("probes[0].file_age.max_agee: unknown key (did you mean 'max_age'?)"),
@@ -131,8 +137,7 @@ TEST_F(PluginTest, MissingEntrySymbolIsRefused) {
 TEST_F(PluginTest, DuplicateTypeNameIsRefused) {
   const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_MISBEHAVING_DIR
                                   "\", \"" VIGIE_PLUGIN_MISBEHAVING_DIR "\"] }\n");
-  EXPECT_NE(text.find("probe type 'misbehaving' is already registered"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("probe type 'misbehaving' is already registered"), std::string::npos) << text;
 }
 
 TEST_F(PluginTest, NotALibraryAndMissingFolderAreRefused) {
@@ -202,7 +207,8 @@ TEST_F(PluginTest, NullResultAndFailedStartAreUnknown) {
 }
 
 TEST_F(PluginTest, ExceptionsStopAtTheCBoundary) {
-  const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_THROWING_DIR "\"] }\n"
+  const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_THROWING_DIR
+                           "\"] }\n"
                            "probes:\n  - name: t\n    type: throwing\n";
   const Loaded loaded = load(head);
   const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);

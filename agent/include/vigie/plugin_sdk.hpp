@@ -258,11 +258,10 @@ struct Adapter {
       }
       for (std::size_t i = 0; i < fields.size(); ++i) {
         const Field& field = fields[i];
-        c_fields.push_back({field.key.c_str(), static_cast<std::int32_t>(field.type),
-                            field.required ? 1 : 0,
-                            field.default_value ? field.default_value->c_str() : nullptr,
-                            field.doc.c_str(), choices[i].empty() ? nullptr : choices[i].data(),
-                            choices[i].size()});
+        c_fields.push_back(
+            {field.key.c_str(), static_cast<std::int32_t>(field.type), field.required ? 1 : 0,
+             field.default_value ? field.default_value->c_str() : nullptr, field.doc.c_str(),
+             choices[i].empty() ? nullptr : choices[i].data(), choices[i].size()});
       }
       type.struct_size = sizeof(vigie_probe_type);
       type.abi_major = VIGIE_PLUGIN_ABI_MAJOR;
@@ -284,12 +283,12 @@ struct Adapter {
 }  // namespace vigie::sdk
 
 /// Exports the plugin's entry point for the probe class `ProbeClass`. Once per plugin.
-#define VIGIE_PLUGIN(ProbeClass)                                                              \
-  extern "C" VIGIE_PLUGIN_EXPORT const vigie_probe_type* vigie_plugin_entry(                  \
-      uint32_t host_abi_major) {                                                              \
-    return host_abi_major == VIGIE_PLUGIN_ABI_MAJOR                                           \
-               ? ::vigie::sdk::detail::Adapter<ProbeClass>::type()                            \
-               : nullptr;                                                                     \
+#define VIGIE_PLUGIN(ProbeClass)                                             \
+  extern "C" VIGIE_PLUGIN_EXPORT const vigie_probe_type* vigie_plugin_entry( \
+      uint32_t host_abi_major) {                                             \
+    return host_abi_major == VIGIE_PLUGIN_ABI_MAJOR                          \
+               ? ::vigie::sdk::detail::Adapter<ProbeClass>::type()           \
+               : nullptr;                                                    \
   }
 
 #endif  // VIGIE_PLUGIN_SDK_HPP

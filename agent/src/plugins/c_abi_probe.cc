@@ -164,11 +164,14 @@ class CAbiProbe final : public Probe {
         ctx.deadline - std::chrono::steady_clock::now());
     ctx.phase = "plugin run";
     // A cancellation that came before the operation exists would reach nothing.
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+    if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+        asio::cancellation_type::none) {
       co_return ProbeResult::unknown("cancelled", "run cancelled");
     }
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(ProbeResult)>(
-        [this, &ctx, remaining](auto handler) { start(std::move(handler), ctx.executor, remaining); },
+        [this, &ctx, remaining](auto handler) {
+          start(std::move(handler), ctx.executor, remaining);
+        },
         asio::use_awaitable);
   }
 
@@ -191,8 +194,8 @@ class CAbiProbe final : public Probe {
       });
     }
     run.reset();  // PendingRuns holds it until someone takes it
-    const std::int32_t rc = type_->start(instance_, std::max<std::int64_t>(timeout.count(), 0),
-                                         &onComplete, op);
+    const std::int32_t rc =
+        type_->start(instance_, std::max<std::int64_t>(timeout.count(), 0), &onComplete, op);
     if (rc != 0) {
       if (auto failed = pendingRuns().take(id)) {
         finishOnLoop(std::move(failed),
@@ -250,9 +253,9 @@ class CAbiFactory final : public ProbeFactory {
       std::string path = config.keyPath("");
       path.pop_back();
       const std::string reason = error[0] != '\0' ? text(error, 1000) : "no reason given";
-      throw ConfigError({ConfigIssue{config.locationOf(""), path,
-                                     "plugin " + library_->path() + " rejected the probe: " +
-                                         reason}});
+      throw ConfigError(
+          {ConfigIssue{config.locationOf(""), path,
+                       "plugin " + library_->path() + " rejected the probe: " + reason}});
     }
     return std::make_unique<CAbiProbe>(library_, type_, instance, std::move(probe_name),
                                        std::move(host));
@@ -267,12 +270,24 @@ class CAbiFactory final : public ProbeFactory {
     FieldSpec spec;
     spec.key = field.key;
     switch (field.type) {
-      case VIGIE_FIELD_STRING: spec.type = FieldType::String; break;
-      case VIGIE_FIELD_SECRET: spec.type = FieldType::Secret; break;
-      case VIGIE_FIELD_INT: spec.type = FieldType::Int; break;
-      case VIGIE_FIELD_FLOAT: spec.type = FieldType::Float; break;
-      case VIGIE_FIELD_BOOL: spec.type = FieldType::Bool; break;
-      case VIGIE_FIELD_DURATION: spec.type = FieldType::Duration; break;
+      case VIGIE_FIELD_STRING:
+        spec.type = FieldType::String;
+        break;
+      case VIGIE_FIELD_SECRET:
+        spec.type = FieldType::Secret;
+        break;
+      case VIGIE_FIELD_INT:
+        spec.type = FieldType::Int;
+        break;
+      case VIGIE_FIELD_FLOAT:
+        spec.type = FieldType::Float;
+        break;
+      case VIGIE_FIELD_BOOL:
+        spec.type = FieldType::Bool;
+        break;
+      case VIGIE_FIELD_DURATION:
+        spec.type = FieldType::Duration;
+        break;
       default:
         throw std::runtime_error(where + " ('" + spec.key + "') has unknown type " +
                                  std::to_string(field.type));

@@ -95,8 +95,7 @@ std::string loadPlugin(const std::string& path, ProbeRegistry& registry) {
   }
   auto library = std::make_shared<LoadedLibrary>(handle, path);
   dlerror();
-  auto entry =
-      reinterpret_cast<vigie_plugin_entry_fn>(dlsym(handle, VIGIE_PLUGIN_ENTRY_SYMBOL));
+  auto entry = reinterpret_cast<vigie_plugin_entry_fn>(dlsym(handle, VIGIE_PLUGIN_ENTRY_SYMBOL));
   if (entry == nullptr) {
     return refused + "it does not export " + VIGIE_PLUGIN_ENTRY_SYMBOL +
            " (not a Vigie plugin, or built without VIGIE_PLUGIN_EXPORT)";

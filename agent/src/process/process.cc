@@ -33,7 +33,8 @@ class ProcessSlots {
   /// False when the waiting coroutine was cancelled before a slot freed up.
   asio::awaitable<bool> acquire() {
     while (running_ >= kMaxConcurrentProcesses) {
-      Waiter waiter{asio::steady_timer(co_await asio::this_coro::executor, Clock::time_point::max())};
+      Waiter waiter{
+          asio::steady_timer(co_await asio::this_coro::executor, Clock::time_point::max())};
       const auto place = waiters_.insert(waiters_.end(), &waiter);
       co_await waiter.timer.async_wait(kNoThrow);
       const auto state = co_await asio::this_coro::cancellation_state;
@@ -213,9 +214,7 @@ asio::awaitable<void> watchdog(Child& child, const ProcessRequest& request,
 }
 
 // Owns a child killed at cancellation until the kernel lets us reap it.
-asio::awaitable<void> reapInBackground(std::unique_ptr<Child> child) {
-  co_await waitExit(*child);
-}
+asio::awaitable<void> reapInBackground(std::unique_ptr<Child> child) { co_await waitExit(*child); }
 
 struct SpawnResult {
   pid_t pid = 0;
@@ -273,10 +272,10 @@ SpawnResult spawn(const ProcessRequest& request) {
   posix_spawnattr_setsigdefault(&attributes, &signals);
   // Its own process group, so a timeout kills the plugin's children too.
   posix_spawnattr_setpgroup(&attributes, 0);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-  result.error = ::posix_spawnp(&result.pid, argv[0], &actions, &attributes, argv.data(),
-                                envp.data());
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  result.error =
+      ::posix_spawnp(&result.pid, argv[0], &actions, &attributes, argv.data(), envp.data());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   return result;

@@ -28,8 +28,8 @@ struct ProcessRequest {
 struct ProcessOutcome {
   enum class End { Exited, Signaled, SpawnFailed };
   End end = End::SpawnFailed;
-  int exit_code = -1;  ///< End::Exited
-  int signal = 0;      ///< End::Signaled
+  int exit_code = -1;   ///< End::Exited
+  int signal = 0;       ///< End::Signaled
   int spawn_errno = 0;  ///< End::SpawnFailed
   std::string output;
   std::string error_output;

@@ -43,12 +43,11 @@ class FileAgeProbe {
       return;
     }
     const double age = std::difftime(std::time(nullptr), info.st_mtime);
-    Result result = age * 1000 > static_cast<double>(max_age_.count())
-                        ? Result::critical("too_old", path_ + " is " +
-                                                          std::to_string(static_cast<long>(age)) +
-                                                          "s old")
-                        : Result::ok(path_ + " is " + std::to_string(static_cast<long>(age)) +
-                                     "s old");
+    Result result =
+        age * 1000 > static_cast<double>(max_age_.count())
+            ? Result::critical("too_old",
+                               path_ + " is " + std::to_string(static_cast<long>(age)) + "s old")
+            : Result::ok(path_ + " is " + std::to_string(static_cast<long>(age)) + "s old");
     result.samples.push_back({"file_age_seconds", "Seconds since the file was last modified", age});
     done(result);
   }

@@ -31,9 +31,9 @@ RunOutcome runNagios(const std::vector<std::string>& command, const std::string&
   for (const std::string& arg : command) {
     list += (list.empty() ? "" : ", ") + quoted(arg);
   }
-  return test::runSpec(test::probeFromYaml("probes:\n  - name: n\n    type: nagios\n    timeout: " +
-                                           timeout + "\n    nagios: { command: [" + list + "]" +
-                                           extra + " }\n"));
+  return test::runSpec(
+      test::probeFromYaml("probes:\n  - name: n\n    type: nagios\n    timeout: " + timeout +
+                          "\n    nagios: { command: [" + list + "]" + extra + " }\n"));
 }
 
 const Sample* findSample(const RunOutcome& outcome, const std::string& name,
@@ -66,8 +66,8 @@ TEST(NagiosProbe, CheckDummyExitCodesMapToStatuses) {
 
 TEST(NagiosProbe, CheckTcpAgainstALocalListener) {
   test::TestTcpServer server({});
-  const RunOutcome up = runNagios(
-      {kPlugins + "check_tcp", "-H", "127.0.0.1", "-p", std::to_string(server.port())});
+  const RunOutcome up =
+      runNagios({kPlugins + "check_tcp", "-H", "127.0.0.1", "-p", std::to_string(server.port())});
   EXPECT_EQ(up.result.status, Status::Ok) << up.result.message;
   const Sample* time = findSample(up, "vigie_nagios_perfdata", "time");
   ASSERT_NE(time, nullptr);
@@ -84,8 +84,8 @@ TEST(NagiosProbe, CheckTcpAgainstALocalListener) {
 TEST(NagiosProbe, CheckHttpAgainstALocalServer) {
   test::TestTcpServer server(
       {.greeting = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", .close_after_greeting = true});
-  const RunOutcome outcome = runNagios(
-      {kPlugins + "check_http", "-H", "127.0.0.1", "-p", std::to_string(server.port())});
+  const RunOutcome outcome =
+      runNagios({kPlugins + "check_http", "-H", "127.0.0.1", "-p", std::to_string(server.port())});
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
   EXPECT_NE(findSample(outcome, "vigie_nagios_perfdata", "size"), nullptr);
 }
@@ -256,8 +256,9 @@ TEST(NagiosProbe, ConcurrentRunsAreCappedAndAllFinish) {
 }
 
 TEST(NagiosConfig, CommandMustNameAProgram) {
-  EXPECT_THROW(test::loadYaml("probes:\n  - name: n\n    type: nagios\n    nagios: { command: [] }\n"),
-               ConfigError);
+  EXPECT_THROW(
+      test::loadYaml("probes:\n  - name: n\n    type: nagios\n    nagios: { command: [] }\n"),
+      ConfigError);
   EXPECT_THROW(test::loadYaml("probes:\n  - name: n\n    type: nagios\n    nagios: {}\n"),
                ConfigError);
 }

@@ -38,20 +38,19 @@ TEST_P(PerfdataTable, ParsesOneItem) {
 
 INSTANTIATE_TEST_SUITE_P(
     Guidelines, PerfdataTable,
-    ::testing::Values(
-        PerfCase{"time=0.25s;1;2;0;10", "time", 0.25, "s", 1, 2, 0, 10},
-        PerfCase{"load1=0.5", "load1", 0.5, "", {}, {}, {}, {}},
-        PerfCase{"'/ used'=91%;80;90;0;100", "/ used", 91, "%", 80, 90, 0, 100},
-        PerfCase{"'it''s'=5", "it's", 5, "", {}, {}, {}, {}},
-        PerfCase{"'a=b'=1", "a=b", 1, "", {}, {}, {}, {}},
-        PerfCase{"x=12.5MB;;;0", "x", 12.5, "MB", {}, {}, 0, {}},
-        PerfCase{"x=3c;;;;", "x", 3, "c", {}, {}, {}, {}},
-        PerfCase{"x=-4.5e2ms", "x", -450, "ms", {}, {}, {}, {}},
-        PerfCase{"x=+7", "x", 7, "", {}, {}, {}, {}},
-        PerfCase{"x=U;1;2", "x", std::nullopt, "", 1, 2, {}, {}},
-        PerfCase{"x=7;10:20;@5:6;~;", "x", 7, "", {}, {}, {}, {}},
-        PerfCase{"x=1;;5", "x", 1, "", {}, 5, {}, {}},
-        PerfCase{"  spaced=2  ", "spaced", 2, "", {}, {}, {}, {}}));
+    ::testing::Values(PerfCase{"time=0.25s;1;2;0;10", "time", 0.25, "s", 1, 2, 0, 10},
+                      PerfCase{"load1=0.5", "load1", 0.5, "", {}, {}, {}, {}},
+                      PerfCase{"'/ used'=91%;80;90;0;100", "/ used", 91, "%", 80, 90, 0, 100},
+                      PerfCase{"'it''s'=5", "it's", 5, "", {}, {}, {}, {}},
+                      PerfCase{"'a=b'=1", "a=b", 1, "", {}, {}, {}, {}},
+                      PerfCase{"x=12.5MB;;;0", "x", 12.5, "MB", {}, {}, 0, {}},
+                      PerfCase{"x=3c;;;;", "x", 3, "c", {}, {}, {}, {}},
+                      PerfCase{"x=-4.5e2ms", "x", -450, "ms", {}, {}, {}, {}},
+                      PerfCase{"x=+7", "x", 7, "", {}, {}, {}, {}},
+                      PerfCase{"x=U;1;2", "x", std::nullopt, "", 1, 2, {}, {}},
+                      PerfCase{"x=7;10:20;@5:6;~;", "x", 7, "", {}, {}, {}, {}},
+                      PerfCase{"x=1;;5", "x", 1, "", {}, 5, {}, {}},
+                      PerfCase{"  spaced=2  ", "spaced", 2, "", {}, {}, {}, {}}));
 
 TEST(Perfdata, BadItemsAreReportedAndSkipped) {
   std::vector<std::string> problems;
@@ -83,8 +82,8 @@ TEST(PluginOutput, FirstLineOnly) {
 }
 
 TEST(PluginOutput, LongTextAndPerfdataOnLaterLines) {
-  const PluginOutput out = parsePluginOutput(
-      "DISK OK | a=1\nline 1\r\nline 2 | b=2;3\nc=4\n'd e'=5\n");
+  const PluginOutput out =
+      parsePluginOutput("DISK OK | a=1\nline 1\r\nline 2 | b=2;3\nc=4\n'd e'=5\n");
   EXPECT_EQ(out.text, "DISK OK");
   EXPECT_EQ(out.long_text, (std::vector<std::string>{"line 1", "line 2"}));
   ASSERT_EQ(out.perfdata.size(), 4u);
@@ -102,7 +101,9 @@ TEST(PluginOutput, PipeOnlyOnALaterLine) {
 
 TEST(PluginOutput, EmptyAndGarbage) {
   EXPECT_EQ(parsePluginOutput("").text, "");
-  const char raw[] = "CRIT \xff\xfe bad\x01" "bytes\0 here | x=\xff =5 good=3\n";
+  const char raw[] =
+      "CRIT \xff\xfe bad\x01"
+      "bytes\0 here | x=\xff =5 good=3\n";
   const std::string garbage(raw, sizeof raw - 1);
   const PluginOutput out = parsePluginOutput(garbage);
   EXPECT_EQ(out.text, "CRIT \xEF\xBF\xBD\xEF\xBF\xBD bad bytes  here");
