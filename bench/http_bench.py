@@ -17,6 +17,7 @@ Loopback only; bounded in time (about 2 minutes with the defaults). Usage:
 """
 
 import argparse
+import http.client
 import os
 import re
 import signal
@@ -82,8 +83,17 @@ class QuietAgent:
                 time.sleep(0.05)
 
     def metrics(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=60) as r:
-            return parse_metrics(r.read().decode())
+        # The loop may be busy for seconds after start (first results of every probe go through
+        # the alert state store), long enough for the endpoint to drop a large answer: retry.
+        for attempt in range(5):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
+                                            timeout=60) as r:
+                    return parse_metrics(r.read().decode())
+            except (OSError, http.client.HTTPException):
+                if attempt == 4:
+                    raise
+                time.sleep(1)
 
     def stop(self):
         self.proc.terminate()
@@ -107,6 +117,7 @@ def measure_vigie(binary, targets, rate, seconds, base_url):
     agent = QuietAgent(binary, agent_config(targets, interval_ms, base_url))
     try:
         time.sleep(interval_ms / 1000 + 2)
+        agent.metrics()  # the first scrape waits for the start-up burst to settle
         before_cpu, before_runs = cpu_seconds(agent.proc.pid), runs(agent.metrics())
         started = time.monotonic()
         time.sleep(seconds)
@@ -213,7 +224,12 @@ def main():
               "  sustained")
         results = []
         for rate in (int(r) for r in args.rates.split(",")):
-            r = measure_vigie(args.agent, args.targets, rate, args.seconds, base_url)
+            try:
+                r = measure_vigie(args.agent, args.targets, rate, args.seconds, base_url)
+            except (OSError, http.client.HTTPException) as e:
+                # An overloaded loop cannot serve /metrics either: that rate is not sustained.
+                print(f"  {rate:>8}  agent unresponsive ({e.__class__.__name__}): not sustained")
+                continue
             results.append(r)
             print(f"  {rate:>8} {r['achieved']:>9.0f} {r['failed']:>7.0f} "
                   f"{r['cpu_per_1000']:>11.4f} {r['cpu_share'] * 100:>5.0f}%  "
