@@ -78,11 +78,11 @@ std::string textOf(const nlohmann::json& value) {
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
-                            &error, &offset, nullptr));
+  code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0, &error,
+                            &offset, nullptr));
   if (!code_) {
-    throw std::invalid_argument("invalid regular expression at offset " +
-                                std::to_string(offset) + ": " + pcre2Message(error));
+    throw std::invalid_argument("invalid regular expression at offset " + std::to_string(offset) +
+                                ": " + pcre2Message(error));
   }
   // JIT is an optimisation only: when unavailable the interpreter gives the same answers.
   pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE);
@@ -91,8 +91,8 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
 bool Regex::search(std::string_view text) const {
   std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
       pcre2_match_data_create_from_pattern(code_.get(), nullptr), &pcre2_match_data_free);
-  const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
-                             0, 0, data.get(), nullptr);
+  const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
+                             0, data.get(), nullptr);
   return rc >= 0;
 }
 
@@ -236,8 +236,8 @@ std::optional<std::string> JsonAssertion::check(const nlohmann::json& document) 
       if (!value->is_number()) {
         return path_ + " is " + actual + ", not a number";
       }
-      holds = kind_ == Kind::LessThan ? value->get<double>() < number_
-                                      : value->get<double>() > number_;
+      holds =
+          kind_ == Kind::LessThan ? value->get<double>() < number_ : value->get<double>() > number_;
       break;
   }
   if (holds) {

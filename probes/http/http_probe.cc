@@ -103,11 +103,12 @@ int tlsCaptureIndex() {
 }
 
 int onVerify(int preverified, X509_STORE_CTX* store) {
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* capture = ssl == nullptr ? nullptr
-                                 : static_cast<TlsCapture*>(SSL_CTX_get_ex_data(
-                                       SSL_get_SSL_CTX(ssl), tlsCaptureIndex()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* capture =
+      ssl == nullptr
+          ? nullptr
+          : static_cast<TlsCapture*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tlsCaptureIndex()));
   if (capture != nullptr) {
     if (preverified == 0 && capture->verify_error.empty()) {
       capture->verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
@@ -393,7 +394,8 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
   gauge("probe_http_uncompressed_body_length", "Length of uncompressed response body",
         static_cast<double>(transfer.body_bytes));
   gauge("probe_http_redirects", "The number of redirects", static_cast<double>(redirects));
-  const bool ssl = effective_url != nullptr && std::string_view(effective_url).rfind("https:", 0) == 0;
+  const bool ssl =
+      effective_url != nullptr && std::string_view(effective_url).rfind("https:", 0) == 0;
   gauge("probe_http_ssl", "Indicates if SSL was used for the final redirect", ssl ? 1 : 0);
   const std::string version_text = versionName(version);
   if (!version_text.empty()) {
@@ -409,8 +411,8 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
   if (!address.empty()) {
     const bool v6 = address.find(':') != std::string::npos;
     gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", v6 ? 6 : 4);
-    details.push_back("connected to " +
-                      (v6 ? "[" + address + "]" : address) + ":" + std::to_string(primary_port));
+    details.push_back("connected to " + (v6 ? "[" + address + "]" : address) + ":" +
+                      std::to_string(primary_port));
   }
   details.push_back("phases: resolve " + milliseconds(resolve) + ", connect " +
                     milliseconds(connect) + ", tls " + milliseconds(tls) + ", processing " +
@@ -448,9 +450,9 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
   };
 
   if (transfer.too_large) {
-    return finish(ProbeResult::critical(
-        "too_large", "body larger than max_body_bytes (" +
-                         std::to_string(settings_.max_body_bytes) + " bytes)"));
+    return finish(ProbeResult::critical("too_large", "body larger than max_body_bytes (" +
+                                                         std::to_string(settings_.max_body_bytes) +
+                                                         " bytes)"));
   }
   if (code != CURLE_OK) {
     std::string message = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);
@@ -467,8 +469,8 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
   if (!settings_.valid_http_versions.empty() &&
       std::find(settings_.valid_http_versions.begin(), settings_.valid_http_versions.end(),
                 version_text) == settings_.valid_http_versions.end()) {
-    return finish(ProbeResult::critical(
-        "http_version", version_text + " is not among valid_http_versions"));
+    return finish(
+        ProbeResult::critical("http_version", version_text + " is not among valid_http_versions"));
   }
   auto header_values = [&transfer](const std::string& name) {
     std::vector<const std::string*> values;
@@ -483,9 +485,8 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     for (const std::string* value : header_values(check.header)) {
       if (check.regex.search(*value)) {
         failed_due_to_regex = true;
-        return finish(ProbeResult::critical("header_regex", "header " + check.header +
-                                                                " matches " +
-                                                                check.regex.pattern()));
+        return finish(ProbeResult::critical(
+            "header_regex", "header " + check.header + " matches " + check.regex.pattern()));
       }
     }
   }
@@ -494,15 +495,14 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     if (values.empty() && check.allow_missing) {
       continue;
     }
-    const bool matched = std::any_of(values.begin(), values.end(), [&](const std::string* v) {
-      return check.regex.search(*v);
-    });
+    const bool matched = std::any_of(values.begin(), values.end(),
+                                     [&](const std::string* v) { return check.regex.search(*v); });
     if (!matched) {
       failed_due_to_regex = true;
       return finish(ProbeResult::critical(
-          "header_regex", values.empty() ? "header " + check.header + " is missing"
-                                         : "header " + check.header + " does not match " +
-                                               check.regex.pattern()));
+          "header_regex",
+          values.empty() ? "header " + check.header + " is missing"
+                         : "header " + check.header + " does not match " + check.regex.pattern()));
     }
   }
   for (const Regex& regex : settings_.fail_if_body_matches) {
@@ -522,11 +522,9 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
       return finish(ProbeResult::critical("json_assertion", *failure));
     }
   }
-  return finish(ProbeResult::ok(status_text + " (" + version_text + ") in " +
-                                milliseconds(total) +
-                                (redirects > 0 ? " after " + std::to_string(redirects) +
-                                                     " redirect(s)"
-                                               : "")));
+  return finish(ProbeResult::ok(
+      status_text + " (" + version_text + ") in " + milliseconds(total) +
+      (redirects > 0 ? " after " + std::to_string(redirects) + " redirect(s)" : "")));
 }
 
 asio::awaitable<ProbeResult> HttpProbe::once(ProbeContext& ctx, long ip_resolve) const {
@@ -587,8 +585,8 @@ std::optional<UrlParts> parseUrl(const std::string& url) {
     return std::nullopt;
   }
   UrlParts parts;
-  for (auto [part, out] : {std::pair{CURLUPART_SCHEME, &parts.scheme},
-                           std::pair{CURLUPART_HOST, &parts.host}}) {
+  for (auto [part, out] :
+       {std::pair{CURLUPART_SCHEME, &parts.scheme}, std::pair{CURLUPART_HOST, &parts.host}}) {
     char* text = nullptr;
     if (curl_url_get(handle.get(), part, &text, 0) != CURLUE_OK) {
       return std::nullopt;
@@ -617,17 +615,32 @@ class HttpProbeFactory final : public ProbeFactory {
         {"method", FieldType::String, false, "GET", "HTTP method"},
         {"headers", FieldType::StringMap, false, {}, "Request headers; values expand ${ENV}"},
         {"body", FieldType::Secret, false, {}, "Request body (or body_file)"},
-        {"valid_status_codes", FieldType::Node, false, {},
+        {"valid_status_codes",
+         FieldType::Node,
+         false,
+         {},
          "Accepted codes and ranges, e.g. [200, \"300-399\"] (default 200-299)"},
-        {"valid_http_versions", FieldType::StringList, false, {},
+        {"valid_http_versions",
+         FieldType::StringList,
+         false,
+         {},
          "Accepted versions: HTTP/1.0, HTTP/1.1, HTTP/2.0 (default any)"},
         {"fail_if_body_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
         {"fail_if_body_not_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
-        {"fail_if_header_matches", FieldType::Node, false, {},
+        {"fail_if_header_matches",
+         FieldType::Node,
+         false,
+         {},
          "List of {header, regexp, allow_missing}"},
-        {"fail_if_header_not_matches", FieldType::Node, false, {},
+        {"fail_if_header_not_matches",
+         FieldType::Node,
+         false,
+         {},
          "List of {header, regexp, allow_missing}"},
-        {"json", FieldType::Node, false, {},
+        {"json",
+         FieldType::Node,
+         false,
+         {},
          "List of {path, equals|matches|less_than|greater_than}"},
         {"follow_redirects", FieldType::Bool, false, "true", "Follow 3xx Location"},
         {"max_redirects", FieldType::Int, false, "10", "Redirects followed at most"},
@@ -641,10 +654,16 @@ class HttpProbeFactory final : public ProbeFactory {
          "Accept any certificate and host name. Logged loudly; never for production"},
         {"proxy_url", FieldType::String, false, {}, "Proxy URL (default: none, env ignored)"},
         {"no_proxy", FieldType::String, false, {}, "Comma-separated hosts not proxied"},
-        {"ip_protocol", FieldType::String, false, "auto",
+        {"ip_protocol",
+         FieldType::String,
+         false,
+         "auto",
          "Address family: auto, ip4, ip6, or both (each probed and labelled)",
          {"auto", "ip4", "ip6", "both"}},
-        {"resolve", FieldType::String, false, {},
+        {"resolve",
+         FieldType::String,
+         false,
+         {},
          "IP address to connect to instead of resolving the URL's host (Host and SNI kept)"},
         {"max_body_bytes", FieldType::Int, false, "10485760",
          "Larger bodies fail with reason too_large"},
@@ -665,8 +684,8 @@ class HttpProbeFactory final : public ProbeFactory {
     s.method = config.getString("method");
     if (s.method.empty() ||
         !std::all_of(s.method.begin(), s.method.end(), [](char c) { return std::isupper(c); })) {
-      config.fail("method", "expected an upper-case HTTP method such as GET, got '" + s.method +
-                                "'");
+      config.fail("method",
+                  "expected an upper-case HTTP method such as GET, got '" + s.method + "'");
     }
     if (config.has("body")) {
       s.body = config.getString("body");
@@ -693,8 +712,8 @@ class HttpProbeFactory final : public ProbeFactory {
       for (const std::string& version : s.valid_http_versions) {
         if (version != "HTTP/1.0" && version != "HTTP/1.1" && version != "HTTP/2.0" &&
             version != "HTTP/3.0") {
-          config.fail("valid_http_versions", "unknown version '" + version +
-                                                 "' (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/3.0)");
+          config.fail("valid_http_versions",
+                      "unknown version '" + version + "' (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/3.0)");
         }
       }
     }
@@ -749,9 +768,9 @@ class HttpProbeFactory final : public ProbeFactory {
       }
       s.bearer_token = config.getString("bearer_token");
     }
-    for (auto [key, out] : {std::pair{"tls_ca_file", &s.ca_file},
-                            std::pair{"tls_cert_file", &s.cert_file},
-                            std::pair{"tls_key_file", &s.key_file}}) {
+    for (auto [key, out] :
+         {std::pair{"tls_ca_file", &s.ca_file}, std::pair{"tls_cert_file", &s.cert_file},
+          std::pair{"tls_key_file", &s.key_file}}) {
       if (config.has(key)) {
         *out = config.getString(key);
         if (FILE* file = std::fopen(out->c_str(), "r")) {
@@ -781,8 +800,10 @@ class HttpProbeFactory final : public ProbeFactory {
       s.no_proxy = config.getString("no_proxy");
     }
     const std::string& ip = config.getString("ip_protocol");
-    s.ip_mode = ip == "ip4" ? IpMode::V4 : ip == "ip6" ? IpMode::V6 : ip == "both" ? IpMode::Both
-                                                                                     : IpMode::Any;
+    s.ip_mode = ip == "ip4"    ? IpMode::V4
+                : ip == "ip6"  ? IpMode::V6
+                : ip == "both" ? IpMode::Both
+                               : IpMode::Any;
     std::vector<std::string> resolve_lines;
     if (config.has("resolve")) {
       const std::string& address = config.getString("resolve");
