@@ -87,9 +87,12 @@ class Webhook:
                         (self.headers.get("Idempotency-Key"), json.loads(body), signature_ok))
                 if mode == "commit_then_hang":
                     time.sleep(3)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the agent gave up waiting: the ambiguous case under test
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -20,6 +20,9 @@ import urllib.request
 from agent_harness import Agent, closed_port, value
 from forward_harness import Switch, Webhook
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standins"))
+from itop_standin import ItopStandIn  # noqa: E402
+
 AGENT = None
 SECRET = "s3cret-for-tests"
 
@@ -211,6 +214,117 @@ class ForwardingTest(unittest.TestCase):
                                  "network failures counted, the trigger kept")
         self.assertEqual(value(samples, "vigie_forwarder_dead_letters_total"), 0)
         self.assertGreater(value(samples, "vigie_forwarder_oldest_event_age_seconds"), 0)
+
+
+ITOP = """  itop:
+    - name: cmdb
+      url: "{url}"
+      timeout: 1s
+      auth: form
+      username: vigie
+      password_file: "{password_file}"
+      organization: 'SELECT Organization WHERE name = "DNE"'
+      on_resolve: {on_resolve}
+"""
+
+
+class ItopTest(unittest.TestCase):
+    """The iTop adapter against the stand-in (tests/standins/itop_standin.py)."""
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="vigie-itop-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+        self.target = Switch()
+        self.target.up()
+        self.addCleanup(self.target.down)
+        self.itop = ItopStandIn(user="vigie", password="pa55word")
+        self.addCleanup(self.itop.close)
+        self.password_file = os.path.join(self.state, "itop.pwd")
+        with open(self.password_file, "w") as f:
+            f.write("pa55word\n")
+
+    def start(self, on_resolve="log_only"):
+        destinations = ITOP.format(url=self.itop.url, password_file=self.password_file,
+                                   on_resolve=on_resolve)
+        text = CONFIG.format(state=self.state, port=self.target.port, destinations=destinations)
+        agent = Agent(AGENT, text)
+        self.addCleanup(agent.stop)
+        agent.wait_for(lambda s: value(s, "vigie_probe_state", probe="web") == 0, "probe OK")
+        return agent
+
+    def wait(self, predicate, what, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            tickets = self.itop.snapshot()
+            if predicate(tickets):
+                return tickets
+            time.sleep(0.05)
+        self.fail(f"timed out waiting for {what}: {json.dumps(self.itop.snapshot(), indent=1)}")
+
+    def test_incident_created_linked_logged_on_recovery(self):
+        agent = self.start()
+        self.target.down()
+        tickets = self.wait(lambda t: len(t) == 1, "the incident")
+        ticket = next(iter(tickets.values()))
+        fields = ticket["fields"]
+        self.assertRegex(ticket["title"], r"^\[VIGIE:[0-9a-f]{16}\] PORTAIL-X")
+        self.assertEqual(fields["origin"], "monitoring")
+        self.assertEqual((fields["impact"], fields["urgency"]), ("2", "1"))
+        self.assertEqual(fields["org_id"], 'SELECT Organization WHERE name = "DNE"')
+        self.assertIn('name = "PORTAIL-X"', fields["functionalcis_list"][0]["functionalci_id"])
+        self.target.up()
+        tickets = self.wait(lambda t: next(iter(t.values()))["log"], "the recovery log entry")
+        ticket = next(iter(tickets.values()))
+        self.assertIn("Rétablissement", ticket["log"][0])
+        self.assertEqual(ticket["status"], "new")  # log_only
+        comments = [c for _, c in self.itop.calls if c]
+        self.assertTrue(all(c.startswith("vigie-agent@it-agent event ") for c in comments))
+        self.assertEqual(value(agent.metrics(), "vigie_forwarder_queue_depth"), 0)
+
+    def test_autoresolve_applies_the_stimulus(self):
+        self.start(on_resolve="autoresolve")
+        self.target.down()
+        self.wait(lambda t: len(t) == 1, "the incident")
+        self.target.up()
+        tickets = self.wait(lambda t: next(iter(t.values()))["status"] == "resolved",
+                            "ev_autoresolve")
+        self.assertIn("Rétablissement", next(iter(tickets.values()))["solution"])
+
+    def test_ambiguous_create_is_looked_up_not_duplicated(self):
+        agent = self.start()
+        self.itop.mode = "commit_then_hang"  # committed, but the agent times out
+        self.target.down()
+        self.wait(lambda t: len(t) == 1, "the committed incident")
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total", adapter="cmdb",
+                                       reason="timeout"), "the timeout")
+        self.itop.mode = "up"
+        self.target.up()
+        tickets = self.wait(lambda t: next(iter(t.values()))["log"], "the recovery log entry")
+        self.assertEqual(len(tickets), 1, "the create was repeated")
+        self.assertIn("core/get", [op for op, _ in self.itop.calls])
+
+    def test_proxy_page_and_internal_errors_are_retried(self):
+        agent = self.start()
+        self.itop.mode = "html"
+        self.target.down()
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total", adapter="cmdb",
+                                       reason="itop_not_json"), "the proxy page")
+        self.itop.mode = "code100"
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total", adapter="cmdb",
+                                       reason="itop_internal"), "the internal error")
+        self.itop.mode = "up"
+        self.wait(lambda t: len(t) == 1, "the incident once iTop is back")
+        self.assertEqual(value(agent.metrics(), "vigie_forwarder_dead_letters_total"), 0)
+
+    def test_bad_credentials_are_auth_failures_and_keep_events(self):
+        agent = self.start()
+        self.itop.mode = "unauthorized"
+        self.target.down()
+        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total",
+                                                 adapter="cmdb", reason="auth"),
+                                 "the auth failure")
+        self.assertGreaterEqual(value(samples, "vigie_forwarder_queue_depth"), 1)
+        self.assertNotIn("pa55word", agent.logs())
 
 
 class AlertmanagerTest(unittest.TestCase):

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace vigie {
 
@@ -134,6 +135,9 @@ void loadHttpTarget(const ConfigReader& reader, const YAML::Node& node, const st
   }
   target.password = reader.secret(node, path, "password");
 }
+
+void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::string& path,
+              ItopTarget& target);
 
 const std::vector<std::string> kHttpTargetKeys{"name",        "url",      "urls",
                                                "timeout",     "tls_verify", "tls_ca_file",
@@ -289,7 +293,7 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
   }
   ForwardingConfig& forwarding = config.forwarding;
   if (!reader.check_mapping(node, "forwarding",
-                            {"webhook", "alertmanager", "spool_max_events", "heartbeat_interval",
+                            {"webhook", "alertmanager", "itop", "spool_max_events", "heartbeat_interval",
                              "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
     return;
   }
@@ -338,7 +342,83 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
                   }
                 }
               });
+  loadTargets(reader, node["itop"], "forwarding.itop",
+              {"version", "auth", "token", "token_file", "class", "organization", "caller",
+               "service", "ci_class", "on_resolve", "resolution_code", "severity_map"},
+              forwarding.itops, names,
+              [&reader](const YAML::Node& item, const std::string& path, ItopTarget& target) {
+                loadItop(reader, item, path, target);
+              });
 }
+
+namespace {
+
+void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::string& path,
+              ItopTarget& target) {
+  auto word = [&](const char* key, std::string& out, const std::vector<std::string>& choices) {
+    if (!item[key]) {
+      return;
+    }
+    out = text(reader, item[key], path + "." + key);
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), out) == choices.end()) {
+      std::string allowed;
+      for (const std::string& choice : choices) {
+        allowed.append(allowed.empty() ? "" : ", ").append(choice);
+      }
+      reader.report(item[key], path + "." + key, "must be one of " + allowed);
+    }
+  };
+  word("version", target.version, {"1.3", "1.4"});
+  word("auth", target.auth, {"form", "basic", "token"});
+  word("class", target.ticket_class, {"Incident", "UserRequest"});
+  word("organization", target.organization, {});
+  word("caller", target.caller, {});
+  word("service", target.service, {});
+  word("ci_class", target.ci_class, {});
+  word("resolution_code", target.resolution_code, {});
+  std::string on_resolve = "log_only";
+  word("on_resolve", on_resolve, {"log_only", "autoresolve"});
+  target.autoresolve = on_resolve == "autoresolve";
+  target.token = reader.secret(item, path, "token");
+  if (!item["organization"]) {
+    reader.report(item, path + ".organization", "required field is missing");
+  }
+  if (target.auth == "token" && target.token.empty()) {
+    reader.report(item, path + ".token", "required with auth: token");
+  }
+  if (target.auth != "token" && (target.username.empty() || target.password.empty())) {
+    reader.report(item, path + ".username", "username and password are required with auth: " +
+                                                target.auth);
+  }
+  if (const YAML::Node map = item["severity_map"]) {
+    if (!reader.check_mapping(map, path + ".severity_map",
+                              {"critical", "major", "minor", "warning", "info"})) {
+      return;
+    }
+    for (const auto& entry : map) {
+      const std::string severity = entry.first.Scalar();
+      const std::string entry_path = path + ".severity_map." + severity;
+      if (!reader.check_mapping(entry.second, entry_path, {"impact", "urgency"})) {
+        continue;
+      }
+      auto& [impact, urgency] = target.severity_map[severity];
+      for (const auto& [key, out, top] : {std::tuple{"impact", &impact, 3},
+                                           std::tuple{"urgency", &urgency, 4}}) {
+        if (entry.second[key]) {
+          if (auto v = intAtLeast(reader, entry.second[key], entry_path + "." + key, 1)) {
+            *out = static_cast<int>(*v);
+            if (*v > top) {
+              reader.report(entry.second[key], entry_path + "." + key,
+                            "must be at most " + std::to_string(top));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void checkDependencies(const ConfigReader& reader, const ProbeNodes& nodes,
                        const AgentConfig& config) {

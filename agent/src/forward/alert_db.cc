@@ -61,6 +61,10 @@ AlertDb::AlertDb(const std::string& path, std::int64_t max_events) : max_events_
         "attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0)");
     exec("CREATE INDEX IF NOT EXISTS outbox_key ON outbox (destination, dedup_key, id)");
     exec(
+        "CREATE TABLE IF NOT EXISTS itop_ticket (destination TEXT NOT NULL, dedup_key TEXT NOT "
+        "NULL, ticket_id INTEGER NOT NULL, ref TEXT NOT NULL, creating INTEGER NOT NULL, "
+        "PRIMARY KEY (destination, dedup_key))");
+    exec(
         "CREATE TABLE IF NOT EXISTS dead_letter (id INTEGER PRIMARY KEY, destination TEXT, "
         "dedup_key TEXT, event_id TEXT, action TEXT, payload TEXT, reason TEXT, at_ms INTEGER)");
   } catch (...) {
@@ -267,6 +271,35 @@ void AlertDb::deadLetter(std::int64_t id, const std::string& reason) {
                  "payload, ?, strftime('%s','now') * 1000 FROM outbox WHERE id = ?");
   move.bind(1, reason).bind(2, id).step();
   delivered(id);
+}
+
+std::optional<TicketRef> AlertDb::ticket(const std::string& destination,
+                                         const std::string& key) {
+  Statement statement(db_,
+                      "SELECT ticket_id, ref, creating FROM itop_ticket WHERE destination = ? "
+                      "AND dedup_key = ?");
+  if (statement.bind(1, destination).bind(2, key).step() != SQLITE_ROW) {
+    return std::nullopt;
+  }
+  return TicketRef{statement.integer(0), statement.text(1), statement.integer(2) != 0};
+}
+
+void AlertDb::saveTicket(const std::string& destination, const std::string& key,
+                         const TicketRef& ref) {
+  Statement statement(db_,
+                      "INSERT OR REPLACE INTO itop_ticket (destination, dedup_key, ticket_id, "
+                      "ref, creating) VALUES (?, ?, ?, ?, ?)");
+  statement.bind(1, destination)
+      .bind(2, key)
+      .bind(3, ref.id)
+      .bind(4, ref.ref)
+      .bind(5, static_cast<std::int64_t>(ref.creating ? 1 : 0))
+      .step();
+}
+
+void AlertDb::forgetTicket(const std::string& destination, const std::string& key) {
+  Statement statement(db_, "DELETE FROM itop_ticket WHERE destination = ? AND dedup_key = ?");
+  statement.bind(1, destination).bind(2, key).step();
 }
 
 std::int64_t AlertDb::deadLetters() { return scalar("SELECT COUNT(*) FROM dead_letter"); }

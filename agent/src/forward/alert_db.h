@@ -24,6 +24,14 @@ struct OutboxEvent {
   std::int64_t next_attempt_ms = 0;
 };
 
+/// The iTop ticket opened for one alert key. `creating` is set before a core/create is sent
+/// and cleared when its answer is known: still set means the outcome was ambiguous.
+struct TicketRef {
+  std::int64_t id = 0;
+  std::string ref;
+  bool creating = false;
+};
+
 /// What a write reports: SQLITE_FULL and I/O errors must not crash the agent.
 enum class WriteResult { Ok, Full, Failed };
 
@@ -66,6 +74,10 @@ class AlertDb {
   std::int64_t pageCount();
 
   void setMaxEvents(std::int64_t max_events) { max_events_ = max_events; }
+  std::optional<TicketRef> ticket(const std::string& destination, const std::string& key);
+  void saveTicket(const std::string& destination, const std::string& key, const TicketRef& ref);
+  void forgetTicket(const std::string& destination, const std::string& key);
+
   /// Limits the file to `pages` pages (tests use it to simulate a full disk).
   void setMaxPageCount(std::int64_t pages);
 

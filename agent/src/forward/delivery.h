@@ -27,7 +27,7 @@ struct HttpReply {
 };
 
 struct Classified {
-  Outcome outcome;
+  Outcome outcome = Outcome::Retryable;
   std::string reason;  ///< fixed word for the failures metric: network, timeout, http_5xx...
 };
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,29 @@ struct AlertmanagerTarget : HttpTarget {
   std::chrono::milliseconds resolved_retention{15 * 60'000};
 };
 
+/// iTop REST/JSON API (webservices/rest.php): one ticket per alert key.
+struct ItopTarget : HttpTarget {
+  std::string version = "1.3";
+  std::string auth = "form";  ///< form (auth_user/auth_pwd), basic, token (Auth-Token header)
+  std::string token;          ///< secret
+  std::string ticket_class = "Incident";
+  std::string organization;  ///< org_id: an id, or OQL such as SELECT Organization WHERE ...
+  std::string caller;        ///< caller_id, optional
+  std::string service;       ///< service_id, optional (needed by some resolutions)
+  std::string ci_class = "FunctionalCI";
+  bool autoresolve = false;  ///< on_resolve: autoresolve (ev_autoresolve) or log_only
+  std::string resolution_code = "other";
+  /// severity word → (impact, urgency); defaults from docs/ALERTING.md.
+  std::map<std::string, std::pair<int, int>> severity_map{
+      {"critical", {2, 1}}, {"major", {2, 2}}, {"minor", {2, 3}}, {"warning", {3, 3}},
+      {"info", {3, 4}}};
+};
+
 /// The `forwarding:` block: where alerts go and how the outbox behaves.
 struct ForwardingConfig {
   std::vector<WebhookTarget> webhooks;
   std::vector<AlertmanagerTarget> alertmanagers;
+  std::vector<ItopTarget> itops;
   /// Events kept at most in the outbox (over every destination); see docs/ALERTING.md.
   std::int64_t spool_max_events = 10'000;
   std::chrono::milliseconds heartbeat_interval{60'000};
@@ -42,7 +62,9 @@ struct ForwardingConfig {
   std::chrono::milliseconds backoff_base{2'000};
   std::chrono::milliseconds backoff_cap{5 * 60'000};
 
-  bool enabled() const { return !webhooks.empty() || !alertmanagers.empty(); }
+  bool enabled() const {
+    return !webhooks.empty() || !alertmanagers.empty() || !itops.empty();
+  }
 };
 
 }  // namespace vigie

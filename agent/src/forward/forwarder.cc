@@ -11,6 +11,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "forward/event.h"
+#include "forward/itop.h"
 #include "util/log.h"
 
 namespace vigie {
@@ -66,13 +67,14 @@ nlohmann::json alertmanagerAlert(const nlohmann::json& event, const std::string&
 }  // namespace
 
 struct Forwarder::Destination {
-  enum class Kind { Webhook, Alertmanager };
+  enum class Kind { Webhook, Alertmanager, Itop };
   Destination(asio::io_context& io, Kind k) : kind(k), timer(io) {}
 
   std::string id;  ///< outbox destination: the target's name, "#N" per Alertmanager URL
   Kind kind;
   WebhookTarget webhook;
   AlertmanagerTarget alertmanager;
+  ItopTarget itop;
   std::string url;
   asio::steady_timer timer;
   asio::cancellation_signal cancel;
@@ -83,6 +85,9 @@ struct Forwarder::Destination {
   Clock::time_point next_send{};
 
   const HttpTarget& target() const {
+    if (kind == Kind::Itop) {
+      return itop;
+    }
     return kind == Kind::Webhook ? static_cast<const HttpTarget&>(webhook) : alertmanager;
   }
 };
@@ -161,6 +166,15 @@ void Forwarder::configure(const ForwardingConfig& config) {
       launch(destination);
     }
   }
+  for (const ItopTarget& itop : config.itops) {
+    for (std::size_t i = 0; i < itop.urls.size(); ++i) {
+      auto destination = std::make_shared<Destination>(io_, Destination::Kind::Itop);
+      destination->id = destinationId(itop.name, i);
+      destination->itop = itop;
+      destination->url = itop.urls[i];
+      launch(destination);
+    }
+  }
   if (config.enabled()) {
     periodic_running_ = true;
     asio::co_spawn(io_, periodicLoop(),
@@ -172,8 +186,9 @@ std::vector<OutboxEvent> Forwarder::fanOut(const nlohmann::json& event) const {
   std::vector<OutboxEvent> rows;
   const std::string action = event.value("action", "");
   for (const auto& [id, destination] : destinations_) {
-    // Alertmanager gets liveness from the Watchdog alert of its resend loop instead.
-    if (action == "heartbeat" && destination->kind == Destination::Kind::Alertmanager) {
+    // Alertmanager gets liveness from the Watchdog alert of its resend loop instead; iTop
+    // tickets are for alerts only (a silent agent is the CRT's own alert).
+    if (action == "heartbeat" && destination->kind != Destination::Kind::Webhook) {
       continue;
     }
     OutboxEvent row;
@@ -337,7 +352,14 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
         }
       }
       destination->next_send = std::max(destination->next_send, Clock::now()) + spacing;
-      const Classified result = co_await send(*destination, event);
+      // Not a conditional expression: GCC 12 miscompiles co_await inside one.
+      Classified result;
+      if (destination->kind == Destination::Kind::Itop) {
+        result = co_await deliverToItop(destination->itop, destination->url, destination->id, db_,
+                                        event, agent_);
+      } else {
+        result = co_await send(*destination, event);
+      }
       if (destination->stopped) {
         co_return;
       }
