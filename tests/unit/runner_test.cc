@@ -3,6 +3,8 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -101,6 +103,36 @@ TEST(Runner, ShutdownCancellationIsReportedAsCancelled) {
   ASSERT_TRUE(outcome);
   EXPECT_TRUE(outcome->cancelled);
   EXPECT_TRUE(probe.cancelled);
+}
+
+}  // namespace
+}  // namespace vigie
+
+namespace vigie {
+namespace {
+
+// Busy in steps that cannot be cancelled (posted work, like a completion already queued) when
+// the deadline strikes, then starts a long wait. The deadline's cancellation reached no pending
+// operation; the coroutine's cancelled state must still stop the wait it starts afterwards.
+class ResumesAfterDeadlineProbe final : public Probe {
+ public:
+  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override {
+    while (std::chrono::steady_clock::now() < ctx.deadline + 5ms) {
+      co_await asio::post(ctx.executor, asio::use_awaitable);
+    }
+    ctx.phase = "second wait";
+    asio::steady_timer second(ctx.executor, 60s);
+    co_await second.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_return ProbeResult::ok("late");
+  }
+};
+
+TEST(Runner, ADeadlineThatFindsNoPendingOperationStillStopsTheProbe) {
+  ResumesAfterDeadlineProbe probe;
+  const auto started = std::chrono::steady_clock::now();
+  const RunOutcome outcome = run(probe, 50ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(outcome.result.reason, "timeout");
 }
 
 }  // namespace
