@@ -31,7 +31,7 @@ from agent_harness import Agent, value  # noqa: E402
 from forward_harness import Switch, Webhook  # noqa: E402
 
 CONFIG = """
-agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: bench, log_level: error }}
+agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: bench }}
 defaults: {{ interval: 100ms, timeout: 80ms }}
 forwarding:
   heartbeat_interval: 1h
