@@ -203,6 +203,57 @@ class ForwardingTest(unittest.TestCase):
         self.assertEqual(w_alerts := [e["action"] for e in self.webhook.alerts()], ["resolve"],
                          w_alerts)
 
+    def start_text(self, text):
+        agent = Agent(AGENT, text, env={"VIGIE_IT_SECRET": SECRET})
+        self.addCleanup(agent.stop)
+        return agent
+
+    def test_maintenance_window_holds_alerts_until_it_ends(self):
+        maintenance = """maintenance:
+  - name: all-day
+    weekly: { from: "00:00", to: "24:00", timezone: Europe/Paris }
+    probes: [web]
+"""
+        base = CONFIG.format(state=self.state, port=self.target.port,
+                             destinations=WEBHOOK.format(url=self.webhook.url))
+        agent = self.start_text(base + maintenance)
+        self.wait_state(agent, 0)
+        self.target.down()
+        self.wait_state(agent, 2)
+        samples = agent.metrics()
+        self.assertEqual(value(samples, "vigie_probe_in_maintenance", probe="web"), 1)
+        time.sleep(0.6)  # several more results, still in maintenance
+        self.assertEqual(self.webhook.alerts(), [])
+        agent.write_config(base)  # the window is gone: the open problem is told
+        self.assertEqual(agent.post("/-/reload")[0], 200)
+        try:
+            self.webhook.wait(lambda w: w.events("trigger"), "the trigger after the window")
+        except AssertionError:
+            print(agent.logs(), file=sys.stderr)
+            raise
+        agent.wait_for(lambda s: value(s, "vigie_probe_in_maintenance", probe="web") == 0,
+                       "maintenance over")
+
+    def test_child_of_a_failed_parent_is_unreachable_and_silent(self):
+        text = CONFIG.format(state=self.state, port=self.target.port,
+                             destinations=WEBHOOK.format(url=self.webhook.url))
+        text = text.replace("max_attempts: 2", "max_attempts: 1") + f"""  - name: app
+    type: tcp
+    max_attempts: 3
+    depends_on: web
+    tcp: {{ address: "127.0.0.1:{self.target.port}" }}
+"""
+        agent = self.start_text(text)
+        agent.wait_for(lambda s: value(s, "vigie_probe_state", probe="app") == 0, "app OK")
+        self.target.down()
+        agent.wait_for(lambda s: value(s, "vigie_probe_state", probe="app") == 2
+                       and value(s, "vigie_probe_state_hard", probe="app") == 1, "app HARD")
+        self.assertEqual(value(agent.metrics(), "vigie_probe_unreachable", probe="app"), 1)
+        self.webhook.wait(lambda w: w.events("trigger"), "the parent's trigger")
+        time.sleep(0.5)
+        probes = {e["labels"]["probe"] for e in self.webhook.alerts()}
+        self.assertEqual(probes, {"web"})
+
     def test_unreachable_receiver_keeps_events(self):
         url = f"http://127.0.0.1:{closed_port()}/"
         agent = self.start(WEBHOOK.format(url=url).replace("crt", "gone"))

@@ -93,8 +93,8 @@ TEST_P(AlertStateTable, TellsReceiversExactlyTheHardTransitions) {
     context.parent_down = token.find('p') != std::string::npos;
     now += 10s;
     const StepOutcome outcome = step(state, row.policy, statusOf(token.back()), now, context);
-    EXPECT_EQ(describe(outcome.changes), told[i]) << "after result " << i + 1 << " (" << token
-                                                  << ")";
+    EXPECT_EQ(describe(outcome.changes), told[i])
+        << "after result " << i + 1 << " (" << token << ")";
   }
   const std::string final_state = std::string(statusName(state.status)) + " " +
                                   std::string(stateTypeName(state.type)) + " " +
@@ -112,8 +112,7 @@ const Row kRows[] = {
     {"unknown_is_a_problem", policy(2), "U U O", ". T3 R3", "ok HARD 1"},
     {"recovery_hysteresis", policy(1, 3), "C O O C O O O", "T2 . . . . . R2", "ok HARD 1"},
     {"maintenance_hides_trigger", policy(1), "mC mC C", ". . T2", "critical HARD 1"},
-    {"maintenance_hides_flap_of_state", policy(1), "C mO mC mO O", "T2 . . . R2",
-     "ok HARD 1"},
+    {"maintenance_hides_flap_of_state", policy(1), "C mO mC mO O", "T2 . . . R2", "ok HARD 1"},
     {"recovered_during_maintenance", policy(1), "C mO O", "T2 . R2", "ok HARD 1"},
     {"down_and_up_inside_maintenance", policy(1), "mC mO O", ". . .", "ok HARD 1"},
     {"unreachable_does_not_alert", policy(1), "pC pC O", ". . .", "ok HARD 1"},

@@ -139,9 +139,9 @@ void loadHttpTarget(const ConfigReader& reader, const YAML::Node& node, const st
 void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::string& path,
               ItopTarget& target);
 
-const std::vector<std::string> kHttpTargetKeys{"name",        "url",      "urls",
-                                               "timeout",     "tls_verify", "tls_ca_file",
-                                               "username",    "password", "password_file"};
+const std::vector<std::string> kHttpTargetKeys{"name",     "url",        "urls",
+                                               "timeout",  "tls_verify", "tls_ca_file",
+                                               "username", "password",   "password_file"};
 
 template <typename Target, typename Extra>
 void loadTargets(const ConfigReader& reader, const YAML::Node& node, const std::string& path,
@@ -177,8 +177,8 @@ void loadTargets(const ConfigReader& reader, const YAML::Node& node, const std::
 
 }  // namespace
 
-void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe,
-                       const std::string& path, ProbeSpec& spec) {
+void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe, const std::string& path,
+                       ProbeSpec& spec) {
   AlertPolicy& policy = spec.alerting;
   if (probe["max_attempts"]) {
     if (auto value = intAtLeast(reader, probe["max_attempts"], path + ".max_attempts", 1)) {
@@ -263,9 +263,9 @@ void loadMaintenance(const ConfigReader& reader, const YAML::Node& node, AgentCo
         const std::string value = text(reader, item[key], path + "." + key);
         *target = parseTimestamp(value);
         if (!*target) {
-          reader.report(item[key], path + "." + key,
-                        "expected an RFC 3339 time like 2026-12-01T06:00:00+01:00, got '" +
-                            value + "'");
+          reader.report(
+              item[key], path + "." + key,
+              "expected an RFC 3339 time like 2026-12-01T06:00:00+01:00, got '" + value + "'");
         }
       }
       if (window.start && window.end && *window.end <= *window.start) {
@@ -292,9 +292,10 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
     return;
   }
   ForwardingConfig& forwarding = config.forwarding;
-  if (!reader.check_mapping(node, "forwarding",
-                            {"webhook", "alertmanager", "itop", "spool_max_events", "heartbeat_interval",
-                             "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
+  if (!reader.check_mapping(
+          node, "forwarding",
+          {"webhook", "alertmanager", "itop", "spool_max_events", "heartbeat_interval",
+           "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
     return;
   }
   if (node["spool_max_events"]) {
@@ -303,11 +304,10 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
       forwarding.spool_max_events = *value;
     }
   }
-  for (const auto& [key, target] :
-       {std::pair{"heartbeat_interval", &forwarding.heartbeat_interval},
-        std::pair{"reassert_interval", &forwarding.reassert_interval},
-        std::pair{"backoff_base", &forwarding.backoff_base},
-        std::pair{"backoff_cap", &forwarding.backoff_cap}}) {
+  for (const auto& [key, target] : {std::pair{"heartbeat_interval", &forwarding.heartbeat_interval},
+                                    std::pair{"reassert_interval", &forwarding.reassert_interval},
+                                    std::pair{"backoff_base", &forwarding.backoff_base},
+                                    std::pair{"backoff_cap", &forwarding.backoff_cap}}) {
     if (node[key]) {
       if (auto value = positiveDuration(reader, node[key], std::string("forwarding.") + key)) {
         *target = *value;
@@ -315,7 +315,8 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
     }
   }
   if (node["drain_rate"]) {
-    if (auto value = reader.convert(node["drain_rate"], "forwarding.drain_rate", FieldType::Float)) {
+    if (auto value =
+            reader.convert(node["drain_rate"], "forwarding.drain_rate", FieldType::Float)) {
       forwarding.drain_rate = std::get<double>(*value);
       if (forwarding.drain_rate <= 0) {
         reader.report(node["drain_rate"], "forwarding.drain_rate", "must be greater than 0");
@@ -328,20 +329,20 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
               [&reader](const YAML::Node& item, const std::string& path, WebhookTarget& target) {
                 target.hmac_secret = reader.secret(item, path, "hmac_secret");
               });
-  loadTargets(reader, node["alertmanager"], "forwarding.alertmanager",
-              {"resend_interval", "resolved_retention"}, forwarding.alertmanagers, names,
-              [&reader](const YAML::Node& item, const std::string& path,
-                        AlertmanagerTarget& target) {
-                for (const auto& [key, value] :
-                     {std::pair{"resend_interval", &target.resend_interval},
-                      std::pair{"resolved_retention", &target.resolved_retention}}) {
-                  if (item[key]) {
-                    if (auto d = positiveDuration(reader, item[key], path + "." + key)) {
-                      *value = *d;
-                    }
-                  }
-                }
-              });
+  loadTargets(
+      reader, node["alertmanager"], "forwarding.alertmanager",
+      {"resend_interval", "resolved_retention"}, forwarding.alertmanagers, names,
+      [&reader](const YAML::Node& item, const std::string& path, AlertmanagerTarget& target) {
+        for (const auto& [key, value] :
+             {std::pair{"resend_interval", &target.resend_interval},
+              std::pair{"resolved_retention", &target.resolved_retention}}) {
+          if (item[key]) {
+            if (auto d = positiveDuration(reader, item[key], path + "." + key)) {
+              *value = *d;
+            }
+          }
+        }
+      });
   loadTargets(reader, node["itop"], "forwarding.itop",
               {"version", "auth", "token", "token_file", "class", "organization", "caller",
                "service", "ci_class", "on_resolve", "resolution_code", "severity_map"},
@@ -387,8 +388,8 @@ void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::str
     reader.report(item, path + ".token", "required with auth: token");
   }
   if (target.auth != "token" && (target.username.empty() || target.password.empty())) {
-    reader.report(item, path + ".username", "username and password are required with auth: " +
-                                                target.auth);
+    reader.report(item, path + ".username",
+                  "username and password are required with auth: " + target.auth);
   }
   if (const YAML::Node map = item["severity_map"]) {
     if (!reader.check_mapping(map, path + ".severity_map",
@@ -402,8 +403,8 @@ void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::str
         continue;
       }
       auto& [impact, urgency] = target.severity_map[severity];
-      for (const auto& [key, out, top] : {std::tuple{"impact", &impact, 3},
-                                           std::tuple{"urgency", &urgency, 4}}) {
+      for (const auto& [key, out, top] :
+           {std::tuple{"impact", &impact, 3}, std::tuple{"urgency", &urgency, 4}}) {
         if (entry.second[key]) {
           if (auto v = intAtLeast(reader, entry.second[key], entry_path + "." + key, 1)) {
             *out = static_cast<int>(*v);
@@ -430,8 +431,7 @@ void checkDependencies(const ConfigReader& reader, const ProbeNodes& nodes,
     const auto& [path, node] = nodes.at(spec.name);
     for (const std::string& parent : spec.depends_on) {
       if (by_name.count(parent) == 0) {
-        reader.report(node["depends_on"], path + ".depends_on",
-                      "unknown probe '" + parent + "'");
+        reader.report(node["depends_on"], path + ".depends_on", "unknown probe '" + parent + "'");
       }
     }
     // Walk the parents: meeting the probe itself again is a cycle.
@@ -447,8 +447,7 @@ void checkDependencies(const ConfigReader& reader, const ProbeNodes& nodes,
       }
       auto it = by_name.find(name);
       if (it != by_name.end() && seen.insert(name).second) {
-        pending.insert(pending.end(), it->second->depends_on.begin(),
-                       it->second->depends_on.end());
+        pending.insert(pending.end(), it->second->depends_on.begin(), it->second->depends_on.end());
       }
     }
   }

@@ -33,8 +33,8 @@ struct ConfigReader {
 extern const std::vector<std::string> kProbeAlertingKeys;
 
 /// max_attempts, retry_interval, recovery_attempts, flapping, depends_on of one probe.
-void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe,
-                       const std::string& path, ProbeSpec& spec);
+void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe, const std::string& path,
+                       ProbeSpec& spec);
 /// The top-level `maintenance:` list.
 void loadMaintenance(const ConfigReader& reader, const YAML::Node& node, AgentConfig& config);
 /// The top-level `forwarding:` block.

@@ -12,7 +12,8 @@ std::int64_t millisOf(WallTime when) {
 }
 
 WallTime wallOf(std::int64_t millis) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
+  return WallTime(
+      std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
 }
 
 Status statusOf(int value) {

@@ -18,8 +18,7 @@ std::unique_ptr<AlertDb> openDb(const AgentSettings& agent, std::int64_t max_eve
     return std::make_unique<AlertDb>(path, max_events);
   } catch (const std::exception& e) {
     // Alerts still work, but a restart forgets them: say so loudly rather than stop probing.
-    logError(std::string("alert state not persisted: ") + e.what() +
-             "; keeping it in memory only");
+    logError(std::string("alert state not persisted: ") + e.what() + "; keeping it in memory only");
     return std::make_unique<AlertDb>(":memory:", max_events);
   }
 }
@@ -95,10 +94,9 @@ void AlertPipeline::afterConfigure(const AgentConfig& config, StateStore& store)
     }
     store.restoreAlert(name, *saved);
     if (saved->notified_firing) {
-      forwarder_->assumeFiring(buildEvent(sourceOf(agent_, *store.find(name)),
-                                          {AlertKind::Probe, AlertAction::Trigger,
-                                           saved->notified_severity},
-                                          saved->firing_since));
+      forwarder_->assumeFiring(buildEvent(
+          sourceOf(agent_, *store.find(name)),
+          {AlertKind::Probe, AlertAction::Trigger, saved->notified_severity}, saved->firing_since));
     }
   }
   if (!closing.empty()) {
@@ -132,8 +130,7 @@ std::optional<Millis> AlertPipeline::onResult(StateStore& store, const ProbeSpec
   if (!(after == before)) {
     std::vector<nlohmann::json> events;
     for (const AlertChange& change : outcome.changes) {
-      events.push_back(buildEvent(sourceOf(agent_, *state), change, now,
-                                  before.notified_severity));
+      events.push_back(buildEvent(sourceOf(agent_, *state), change, now, before.notified_severity));
     }
     forwarder_->record({{spec.name, encodeAlertState(after)}}, std::move(events));
   }

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-
 namespace vigie {
 
 class AlertDb::Statement {
@@ -32,9 +31,10 @@ class AlertDb::Statement {
   std::int64_t integer(int column) { return sqlite3_column_int64(statement_, column); }
   std::string text(int column) {
     const auto* data = sqlite3_column_text(statement_, column);
-    return data == nullptr ? std::string()
-                           : std::string(reinterpret_cast<const char*>(data),
-                                         static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+    return data == nullptr
+               ? std::string()
+               : std::string(reinterpret_cast<const char*>(data),
+                             static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
   }
   bool isNull(int column) { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
 
@@ -158,8 +158,7 @@ bool AlertDb::enqueue(OutboxEvent& event) {
       merged["history"] = std::move(history);
     }
     merged["action"] = action;
-    Statement update(db_,
-                     "UPDATE outbox SET event_id = ?, action = ?, payload = ? WHERE id = ?");
+    Statement update(db_, "UPDATE outbox SET event_id = ?, action = ?, payload = ? WHERE id = ?");
     update.bind(1, event.event_id).bind(2, action).bind(3, merged.dump()).bind(4, id);
     return update.step() == SQLITE_DONE;
   }
@@ -277,8 +276,7 @@ void AlertDb::deadLetter(std::int64_t id, const std::string& reason) {
   delivered(id);
 }
 
-std::optional<TicketRef> AlertDb::ticket(const std::string& destination,
-                                         const std::string& key) {
+std::optional<TicketRef> AlertDb::ticket(const std::string& destination, const std::string& key) {
   Statement statement(db_,
                       "SELECT ticket_id, ref, creating FROM itop_ticket WHERE destination = ? "
                       "AND dedup_key = ?");

@@ -43,9 +43,9 @@ Classified classify(const HttpReply& reply) {
 
 std::chrono::milliseconds fullJitterBackoff(int failures, std::chrono::milliseconds base,
                                             std::chrono::milliseconds cap, double uniform01) {
-  const double ceiling = std::min(static_cast<double>(cap.count()),
-                                  static_cast<double>(base.count()) *
-                                      std::pow(2.0, std::min(failures, 62)));
+  const double ceiling =
+      std::min(static_cast<double>(cap.count()),
+               static_cast<double>(base.count()) * std::pow(2.0, std::min(failures, 62)));
   return std::chrono::milliseconds(static_cast<std::int64_t>(ceiling * uniform01));
 }
 

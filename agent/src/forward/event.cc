@@ -137,7 +137,8 @@ nlohmann::json buildEvent(const EventSource& source, const AlertChange& change, 
     description = std::to_string(state->attempt) + " échec(s) consécutif(s) depuis " +
                   rfc3339(state->firing_since) + "; " + message;
   } else if (flapping && state != nullptr) {
-    description = "taux de changement d'état " + std::to_string(static_cast<int>(state->flap_percent)) + " %";
+    description =
+        "taux de changement d'état " + std::to_string(static_cast<int>(state->flap_percent)) + " %";
   } else {
     description = message;
   }
@@ -154,9 +155,8 @@ nlohmann::json buildEvent(const EventSource& source, const AlertChange& change, 
       }
     }
   }
-  const WallTime starts = state != nullptr && state->firing_since != WallTime{}
-                              ? state->firing_since
-                              : now;
+  const WallTime starts =
+      state != nullptr && state->firing_since != WallTime{} ? state->firing_since : now;
   nlohmann::json event{
       {"schema", "vigie-event/1"},
       {"event_id", newEventId(now)},
@@ -181,16 +181,16 @@ nlohmann::json buildEvent(const EventSource& source, const AlertChange& change, 
         {"kind", source.type},
         {"status", state != nullptr ? std::string(statusName(state->status)) : "OK"},
         {"reason", source.result != nullptr ? source.result->reason : ""},
-        {"consecutive_failures", state != nullptr && state->status != Status::Ok ? state->attempt : 0},
+        {"consecutive_failures",
+         state != nullptr && state->status != Status::Ok ? state->attempt : 0},
         {"max_attempts", source.max_attempts}}},
       {"labels", labels},
       {"summary", summary},
       {"description", description},
       {"metrics", metrics},
-      {"history",
-       nlohmann::json::array({{{"at", rfc3339(now)},
-                               {"status", resolve ? "resolved" : "firing"},
-                               {"severity", severityOf(change.severity)}}})}};
+      {"history", nlohmann::json::array({{{"at", rfc3339(now)},
+                                          {"status", resolve ? "resolved" : "firing"},
+                                          {"severity", severityOf(change.severity)}}})}};
   if (change.action == AlertAction::Update && previous_severity != Status::Ok) {
     event["previous_severity"] = severityOf(previous_severity);
   }

@@ -18,15 +18,21 @@ struct HttpTarget {
   std::string tls_ca_file;
   std::string username;
   std::string password;  ///< secret: never logged
+
+  bool operator==(const HttpTarget&) const = default;
 };
 
 struct WebhookTarget : HttpTarget {
   std::string hmac_secret;  ///< secret: signs the body (X-Vigie-Signature: sha256=HEX)
+
+  bool operator==(const WebhookTarget&) const = default;
 };
 
 struct AlertmanagerTarget : HttpTarget {
   std::chrono::milliseconds resend_interval{60'000};
   std::chrono::milliseconds resolved_retention{15 * 60'000};
+
+  bool operator==(const AlertmanagerTarget&) const = default;
 };
 
 /// iTop REST/JSON API (webservices/rest.php): one ticket per alert key.
@@ -42,9 +48,13 @@ struct ItopTarget : HttpTarget {
   bool autoresolve = false;  ///< on_resolve: autoresolve (ev_autoresolve) or log_only
   std::string resolution_code = "other";
   /// severity word → (impact, urgency); defaults from docs/ALERTING.md.
-  std::map<std::string, std::pair<int, int>> severity_map{
-      {"critical", {2, 1}}, {"major", {2, 2}}, {"minor", {2, 3}}, {"warning", {3, 3}},
-      {"info", {3, 4}}};
+  std::map<std::string, std::pair<int, int>> severity_map{{"critical", {2, 1}},
+                                                          {"major", {2, 2}},
+                                                          {"minor", {2, 3}},
+                                                          {"warning", {3, 3}},
+                                                          {"info", {3, 4}}};
+
+  bool operator==(const ItopTarget&) const = default;
 };
 
 /// The `forwarding:` block: where alerts go and how the outbox behaves.
@@ -62,9 +72,8 @@ struct ForwardingConfig {
   std::chrono::milliseconds backoff_base{2'000};
   std::chrono::milliseconds backoff_cap{5 * 60'000};
 
-  bool enabled() const {
-    return !webhooks.empty() || !alertmanagers.empty() || !itops.empty();
-  }
+  bool operator==(const ForwardingConfig&) const = default;
+  bool enabled() const { return !webhooks.empty() || !alertmanagers.empty() || !itops.empty(); }
 };
 
 }  // namespace vigie

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/forwarder.h"
 
+#include <prometheus/gauge.h>
+#include <prometheus/text_serializer.h>
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <prometheus/gauge.h>
-#include <prometheus/text_serializer.h>
 
 #include "forward/event.h"
 #include "forward/itop.h"
@@ -132,6 +133,10 @@ void Forwarder::stop() {
 }
 
 void Forwarder::configure(const ForwardingConfig& config) {
+  if (configured_ && config == config_) {
+    return;  // a reload that leaves forwarding alone keeps deliveries and timers running
+  }
+  configured_ = true;
   stop();
   config_ = config;
   auto launch = [this](DestinationPtr destination) {
@@ -272,11 +277,10 @@ void Forwarder::countFailure(const std::string& destination, const std::string& 
   failures_.Add({{"adapter", destination}, {"reason", reason}}).Increment();
 }
 
-std::pair<std::string, std::vector<std::string>> Forwarder::request(
-    const Destination& destination, const OutboxEvent& event) {
+std::pair<std::string, std::vector<std::string>> Forwarder::request(const Destination& destination,
+                                                                    const OutboxEvent& event) {
   std::vector<std::string> headers{"Content-Type: application/json",
-                                   "Idempotency-Key: " + event.event_id,
-                                   "User-Agent: vigie-agent"};
+                                   "Idempotency-Key: " + event.event_id, "User-Agent: vigie-agent"};
   std::string body;
   if (destination.kind == Destination::Kind::Webhook) {
     body = event.payload;
@@ -291,10 +295,10 @@ std::pair<std::string, std::vector<std::string>> Forwarder::request(
     if (event.action == "resolve") {
       alerts.push_back(alertmanagerAlert(canonical, severity, canonical.value("ends_at", "")));
     } else {
-      const auto lease = 4 * std::max(destination.alertmanager.resend_interval,
-                                      std::chrono::milliseconds(60'000));
-      alerts.push_back(
-          alertmanagerAlert(canonical, severity, rfc3339(std::chrono::system_clock::now() + lease)));
+      const auto lease =
+          4 * std::max(destination.alertmanager.resend_interval, std::chrono::milliseconds(60'000));
+      alerts.push_back(alertmanagerAlert(canonical, severity,
+                                         rfc3339(std::chrono::system_clock::now() + lease)));
       if (canonical.contains("previous_severity") &&
           alertmanagerSeverity(canonical["previous_severity"]) != alertmanagerSeverity(severity)) {
         // The severity is part of the label set: the old alert must end.
@@ -404,10 +408,10 @@ std::string Forwarder::resendBody(const Destination& destination) {
   const auto lease =
       4 * std::max(destination.alertmanager.resend_interval, std::chrono::milliseconds(60'000));
   nlohmann::json alerts = nlohmann::json::array();
-  nlohmann::json watchdog{{"labels",
-                           {{"alertname", "Watchdog"}, {"agent", agent_}, {"severity", "none"}}},
-                          {"annotations", {{"summary", "Vigie " + agent_ + " est en service"}}},
-                          {"endsAt", rfc3339(now + lease)}};
+  nlohmann::json watchdog{
+      {"labels", {{"alertname", "Watchdog"}, {"agent", agent_}, {"severity", "none"}}},
+      {"annotations", {{"summary", "Vigie " + agent_ + " est en service"}}},
+      {"endsAt", rfc3339(now + lease)}};
   alerts.push_back(watchdog);
   for (const auto& [key, event] : firing_) {
     alerts.push_back(
@@ -510,7 +514,8 @@ std::string Forwarder::renderMetrics() {
         "State changes held in memory because the outbox could not be written")
       ->metric.push_back(metric);
   metric.gauge.value = static_cast<double>(db_.evicted());
-  gauge("vigie_forwarder_evicted_events", "Events dropped because the outbox was full (since start)")
+  gauge("vigie_forwarder_evicted_events",
+        "Events dropped because the outbox was full (since start)")
       ->metric.push_back(metric);
   auto* success = gauge("vigie_forwarder_last_success_timestamp_seconds",
                         "Time of the last successful delivery to a destination");

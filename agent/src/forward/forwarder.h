@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
@@ -8,9 +12,6 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/registry.h>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,10 +77,10 @@ class Forwarder {
   asio::steady_timer periodic_;
   asio::cancellation_signal periodic_cancel_;
   bool periodic_running_ = false;
+  bool configured_ = false;
   /// dedup_key → the latest firing event, for re-assertion; resolved ones kept for a while.
   std::map<std::string, nlohmann::json> firing_;
-  std::map<std::string, std::pair<nlohmann::json, std::chrono::steady_clock::time_point>>
-      resolved_;
+  std::map<std::string, std::pair<nlohmann::json, std::chrono::steady_clock::time_point>> resolved_;
   std::mt19937_64 random_;
   struct PendingWrite {
     std::vector<std::pair<std::string, std::string>> states;

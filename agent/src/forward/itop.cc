@@ -10,9 +10,9 @@ namespace vigie {
 namespace {
 
 // Messages of iTop's code 100 that retrying cannot fix.
-const char* const kPermanentMessages[] = {"Missing mandatory", "Invalid stimulus", "No item found",
-                                          "Several items found", "Missing parameter",
-                                          "Unknown attribute", "Invalid value"};
+const char* const kPermanentMessages[] = {
+    "Missing mandatory", "Invalid stimulus",  "No item found", "Several items found",
+    "Missing parameter", "Unknown attribute", "Invalid value"};
 
 std::string oqlQuoted(const std::string& value) {
   std::string quoted = "\"";
@@ -200,9 +200,8 @@ Classified classifyItop(const HttpReply& reply, const nlohmann::json& body) {
 nlohmann::json itopCreate(const ItopTarget& target, const nlohmann::json& event,
                           const std::string& comment, bool link_ci) {
   const std::string severity = event.value("severity", "critical");
-  const auto mapped = target.severity_map.count(severity) != 0
-                          ? target.severity_map.at(severity)
-                          : std::pair{2, 2};
+  const auto mapped =
+      target.severity_map.count(severity) != 0 ? target.severity_map.at(severity) : std::pair{2, 2};
   std::string title = marker(event.value("dedup_key", "")) + " " + event.value("summary", "");
   std::string description = "<p>" + htmlEscaped(event.value("summary", "")) + "</p><p>" +
                             htmlEscaped(event.value("description", "")) + "</p>";
@@ -211,8 +210,9 @@ nlohmann::json itopCreate(const ItopTarget& target, const nlohmann::json& event,
     description += "<p>CI : " + htmlEscaped(ci) + "</p>";
   }
   if (event.value("action", "") == "resolve") {
-    description += "<p>Alerte déclenchée puis rétablie pendant une interruption de la "
-                   "transmission.</p>";
+    description +=
+        "<p>Alerte déclenchée puis rétablie pendant une interruption de la "
+        "transmission.</p>";
   }
   nlohmann::json fields{{"org_id", target.organization},
                         {"title", truncated(title, 255)},
@@ -242,12 +242,13 @@ nlohmann::json itopCreate(const ItopTarget& target, const nlohmann::json& event,
 
 nlohmann::json itopLog(const ItopTarget& target, std::int64_t ticket, const std::string& message,
                        const std::string& comment) {
-  return {{"operation", "core/update"},
-          {"comment", comment},
-          {"class", target.ticket_class},
-          {"key", ticket},
-          {"output_fields", "id, status"},
-          {"fields", {{"private_log", {{"add_item", {{"message", message}, {"format", "text"}}}}}}}};
+  return {
+      {"operation", "core/update"},
+      {"comment", comment},
+      {"class", target.ticket_class},
+      {"key", ticket},
+      {"output_fields", "id, status"},
+      {"fields", {{"private_log", {{"add_item", {{"message", message}, {"format", "text"}}}}}}}};
 }
 
 nlohmann::json itopAutoresolve(const ItopTarget& target, std::int64_t ticket,
@@ -340,8 +341,8 @@ asio::awaitable<Classified> deliverToItop(const ItopTarget& target, const std::s
     if (created_now) {
       co_return delivered();
     }
-    Answer logged = co_await call(target, url, itopLog(target, ticket->id, logLine(canonical),
-                                                       comment));
+    Answer logged =
+        co_await call(target, url, itopLog(target, ticket->id, logLine(canonical), comment));
     co_return logged.classified;
   }
   const std::string solution =
