@@ -38,8 +38,39 @@ EventSource sourceOf(const std::string& agent, const ProbeState& state) {
 }  // namespace
 
 AlertPipeline::AlertPipeline(asio::io_context& io, const AgentSettings& agent)
-    : agent_(agent.name), db_(openDb(agent, 10'000)) {
+    : agent_(agent.name), db_(openDb(agent, 10'000)), flush_timer_(io) {
   forwarder_ = std::make_unique<Forwarder>(io, *db_, agent_);
+}
+
+void AlertPipeline::stop() {
+  flush_timer_.cancel();
+  if (!deferred_states_.empty()) {
+    forwarder_->record(takeDeferred(), {});
+  }
+  forwarder_->stop();
+}
+
+void AlertPipeline::deferState(const std::string& probe, std::string state) {
+  deferred_states_[probe] = std::move(state);
+  if (flush_armed_) {
+    return;
+  }
+  flush_armed_ = true;
+  flush_timer_.expires_after(std::chrono::seconds(1));
+  flush_timer_.async_wait([this](const asio::error_code& ec) {
+    flush_armed_ = false;
+    if (!ec && !deferred_states_.empty()) {
+      forwarder_->record(takeDeferred(), {});
+    }
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> AlertPipeline::takeDeferred() {
+  std::vector<std::pair<std::string, std::string>> states(
+      std::make_move_iterator(deferred_states_.begin()),
+      std::make_move_iterator(deferred_states_.end()));
+  deferred_states_.clear();
+  return states;
 }
 
 void AlertPipeline::beforeConfigure(const AgentConfig& config, const StateStore& store) {
@@ -57,6 +88,7 @@ void AlertPipeline::beforeConfigure(const AgentConfig& config, const StateStore&
     for (const AlertChange& change : closeAll(closing)) {
       events.push_back(buildEvent(sourceOf(agent_, state), change, now));
     }
+    deferred_states_.erase(name);
     db_->forgetState(name);
   }
   if (!events.empty()) {
@@ -128,11 +160,20 @@ std::optional<Millis> AlertPipeline::onResult(StateStore& store, const ProbeSpec
                 (after.unreachable ? " (unreachable: not alerted)" : ""));
   }
   if (!(after == before)) {
-    std::vector<nlohmann::json> events;
-    for (const AlertChange& change : outcome.changes) {
-      events.push_back(buildEvent(sourceOf(agent_, *state), change, now, before.notified_severity));
+    if (outcome.changes.empty()) {
+      deferState(spec.name, encodeAlertState(after));
+    } else {
+      std::vector<nlohmann::json> events;
+      for (const AlertChange& change : outcome.changes) {
+        events.push_back(
+            buildEvent(sourceOf(agent_, *state), change, now, before.notified_severity));
+      }
+      // This write is synced anyway: the deferred states go with it.
+      deferred_states_.erase(spec.name);
+      auto states = takeDeferred();
+      states.emplace_back(spec.name, encodeAlertState(after));
+      forwarder_->record(std::move(states), std::move(events));
     }
-    forwarder_->record({{spec.name, encodeAlertState(after)}}, std::move(events));
   }
   if (after.type == StateType::Soft && after.status != Status::Ok &&
       spec.alerting.retry_interval.count() > 0) {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,11 @@ namespace vigie {
 /// From probe results to receivers: feeds each probe's alert state machine, persists the
 /// state with the events it produces (one durable transaction in state_dir/vigie.db), and
 /// drives the forwarder. Lives on the event loop with the StateStore it reads.
+///
+/// A state change that emits no event (a first result, a SOFT attempt, flapping history) is
+/// written in a batch within a second instead: one fsync per probe result would stall the
+/// loop at thousands of probes, and losing a second of such bookkeeping in a crash costs at
+/// most a recount of attempts. Changes that emit events are never deferred.
 class AlertPipeline {
  public:
   AlertPipeline(asio::io_context& io, const AgentSettings& agent);
@@ -32,14 +39,21 @@ class AlertPipeline {
   std::optional<Millis> onResult(StateStore& store, const ProbeSpec& spec, WallTime now);
 
   std::string renderMetrics() { return forwarder_->renderMetrics(); }
-  void stop() { forwarder_->stop(); }
+  /// Writes the deferred states and stops the destinations.
+  void stop();
 
  private:
+  void deferState(const std::string& probe, std::string state);
+  std::vector<std::pair<std::string, std::string>> takeDeferred();
+
   std::string agent_;
   std::unique_ptr<AlertDb> db_;
   std::unique_ptr<Forwarder> forwarder_;
   std::vector<MaintenanceWindow> maintenance_;
   bool restored_ = false;
+  std::map<std::string, std::string> deferred_states_;
+  asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
 };
 
 }  // namespace vigie
