@@ -3,8 +3,6 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
-#include <malloc.h>
-
 #include <csignal>
 #include <filesystem>
 
@@ -92,7 +90,6 @@ void Daemon::apply(AgentConfig config) {
             " users, from " + config.agent.web_config_file);
   }
   config_ = std::move(config);
-  malloc_trim(0);
   pump();
 }
 
