@@ -149,6 +149,24 @@ class ForwardingTest(unittest.TestCase):
         self.assertEqual([h["status"] for h in history],
                          ["firing", "resolved"] * (transitions // 2))
 
+    def test_reload_that_changes_forwarding_keeps_delivering(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.target.down()
+        self.wait_state(agent, 2)
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger")
+        # A renamed destination is a new one: the old loops stop, new ones start.
+        renamed = WEBHOOK.format(url=self.webhook.url).replace("name: crt", "name: crt2")
+        agent.write_config(CONFIG.format(state=self.state, port=self.target.port,
+                                         destinations=renamed))
+        agent.signal(signal.SIGHUP)
+        agent.wait_for(lambda s: value(s, "vigie_config_last_reload_success_timestamp_seconds")
+                       and "configuration reloaded" in agent.logs(), "the reload")
+        self.target.up()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("resolve"), "the resolve, through the new destination")
+        self.assertIsNone(agent.proc.poll())
+
     def test_kill9_between_write_and_send_then_restart(self):
         agent = self.start()
         self.wait_state(agent, 0)

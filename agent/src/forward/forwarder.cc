@@ -6,7 +6,6 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -118,6 +117,26 @@ Forwarder::Forwarder(asio::io_context& io, AlertDb& db, std::string agent)
 
 Forwarder::~Forwarder() { stop(); }
 
+namespace {
+
+/// Completion of a forwarder loop. It holds `owner` (whatever owns the loop's cancellation
+/// signal) until the coroutine has let go of the signal's slot, and reports an exception that
+/// escaped the loop, which would be a bug.
+template <typename Owner>
+auto loopEnded(Owner owner, const char* loop) {
+  return [owner = std::move(owner), loop](std::exception_ptr error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        logError(std::string("forwarder ") + loop + " loop failed: " + e.what());
+      }
+    }
+  };
+}
+
+}  // namespace
+
 void Forwarder::stop() {
   for (auto& [id, destination] : destinations_) {
     destination->stopped = true;
@@ -125,9 +144,9 @@ void Forwarder::stop() {
     destination->resend_cancel.emit(asio::cancellation_type::terminal);
   }
   destinations_.clear();
-  if (periodic_running_) {
-    periodic_cancel_.emit(asio::cancellation_type::terminal);
-    periodic_running_ = false;
+  if (periodic_cancel_) {
+    periodic_cancel_->emit(asio::cancellation_type::terminal);
+    periodic_cancel_.reset();
   }
   retry_write_.cancel();
 }
@@ -142,11 +161,12 @@ void Forwarder::configure(const ForwardingConfig& config) {
   auto launch = [this](DestinationPtr destination) {
     destinations_[destination->id] = destination;
     asio::co_spawn(io_, deliver(destination),
-                   asio::bind_cancellation_slot(destination->cancel.slot(), asio::detached));
+                   asio::bind_cancellation_slot(destination->cancel.slot(),
+                                                loopEnded(destination, "delivery")));
     if (destination->kind == Destination::Kind::Alertmanager) {
-      asio::co_spawn(
-          io_, resendLoop(destination),
-          asio::bind_cancellation_slot(destination->resend_cancel.slot(), asio::detached));
+      asio::co_spawn(io_, resendLoop(destination),
+                     asio::bind_cancellation_slot(destination->resend_cancel.slot(),
+                                                  loopEnded(destination, "resend")));
     }
   };
   for (const WebhookTarget& webhook : config.webhooks) {
@@ -181,9 +201,10 @@ void Forwarder::configure(const ForwardingConfig& config) {
     }
   }
   if (config.enabled()) {
-    periodic_running_ = true;
+    periodic_cancel_ = std::make_shared<asio::cancellation_signal>();
     asio::co_spawn(io_, periodicLoop(),
-                   asio::bind_cancellation_slot(periodic_cancel_.slot(), asio::detached));
+                   asio::bind_cancellation_slot(periodic_cancel_->slot(),
+                                                loopEnded(periodic_cancel_, "heartbeat")));
   }
 }
 

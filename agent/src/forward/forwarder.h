@@ -75,8 +75,9 @@ class Forwarder {
   ForwardingConfig config_;
   std::map<std::string, DestinationPtr> destinations_;
   asio::steady_timer periodic_;
-  asio::cancellation_signal periodic_cancel_;
-  bool periodic_running_ = false;
+  /// Fresh for each periodic loop: a signal must outlive the coroutine bound to its slot, and
+  /// a reload starts the new loop before the cancelled one has finished.
+  std::shared_ptr<asio::cancellation_signal> periodic_cancel_;
   bool configured_ = false;
   /// dedup_key → the latest firing event, for re-assertion; resolved ones kept for a while.
   std::map<std::string, nlohmann::json> firing_;
