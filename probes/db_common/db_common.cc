@@ -189,15 +189,6 @@ CommonSettings parseCommon(const ProbeConfig& config) {
   return settings;
 }
 
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string milliseconds(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1fms", seconds * 1000);
-  return text;
-}
 
 void RunReport::connected(double seconds, const std::string& detail) {
   samples_.push_back({"vigie_db_connect_duration_seconds",

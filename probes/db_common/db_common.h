@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "util/timing.h"
 #include "vigie/probe.h"
 
 /// What the database probe types (postgres, mysql, odbc) share: the query and expectation keys,
@@ -63,8 +64,6 @@ struct QueryResult {
   std::vector<std::optional<std::string>> first_row;  ///< nullopt for SQL NULL
 };
 
-double secondsSince(std::chrono::steady_clock::time_point start);
-
 /// Gathers the timings of one run and turns them, with the query result, into a ProbeResult.
 class RunReport {
  public:
@@ -89,8 +88,5 @@ class RunReport {
 /// is borrowed: it is registered with the loop for the wait only and never closed here.
 /// Returns operation_aborted when the calling coroutine is cancelled.
 asio::awaitable<asio::error_code> waitSocket(int fd, bool read, bool write);
-
-/// "12.3ms", for messages.
-std::string milliseconds(double seconds);
 
 }  // namespace vigie::probes::db

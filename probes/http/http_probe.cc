@@ -20,6 +20,7 @@
 #include "net/curl_multi.h"
 #include "net/tls_inspect.h"
 #include "util/log.h"
+#include "util/timing.h"
 #include "vigie/version.h"
 
 namespace vigie::probes {
@@ -196,12 +197,6 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
     transfer->headers.emplace_back(std::move(name), std::move(value));
   }
   return bytes;
-}
-
-std::string milliseconds(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1fms", seconds * 1000);
-  return text;
 }
 
 double infoSeconds(CURL* easy, CURLINFO info) {

@@ -208,7 +208,7 @@ asio::awaitable<std::unique_ptr<Connection>> MysqlProbe::connect(
     co_return nullptr;
   }
   const char* cipher = mysql_get_ssl_cipher(mysql);
-  report.connected(db::secondsSince(started),
+  report.connected(secondsSince(started),
                    "connected to " + settings_.host + ":" + std::to_string(settings_.port) +
                        (cipher ? " with TLS (" + std::string(cipher) + ")" : ""));
   co_return conn;
@@ -261,7 +261,7 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
       }
     }
   }
-  report.queried(db::secondsSince(started));
+  report.queried(secondsSince(started));
   co_return std::nullopt;
 }
 

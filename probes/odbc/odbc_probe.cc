@@ -259,11 +259,11 @@ WorkResult work(const Settings& settings, KeptConnection* kept, SQLUINTEGER time
       out.failure = std::move(failure);
       return out;
     }
-    out.connect_seconds = db::secondsSince(started);
+    out.connect_seconds = secondsSince(started);
   }
   const auto started = std::chrono::steady_clock::now();
   out.failure = query(*conn, settings.common.query, timeout_seconds, out.result);
-  out.query_seconds = db::secondsSince(started);
+  out.query_seconds = secondsSince(started);
   if (!out.failure && kept_lock.owns_lock()) {
     kept->connection = std::move(conn);
   }

@@ -181,7 +181,7 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport&
   }
   const bool tls = PQsslInUse(conn.get()) != 0;
   const char* tls_version = tls ? PQsslAttribute(conn.get(), "protocol") : nullptr;
-  report.connected(db::secondsSince(started),
+  report.connected(secondsSince(started),
                    "connected to " + settings_.host + ":" + std::to_string(settings_.port) +
                        (tls ? " with " + std::string(tls_version ? tls_version : "TLS") : ""));
   co_return conn;
@@ -270,7 +270,7 @@ asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, P
   if (PQstatus(conn) == CONNECTION_BAD) {
     co_return lost();
   }
-  report.queried(db::secondsSince(started));
+  report.queried(secondsSince(started));
   co_return std::nullopt;
 }
 

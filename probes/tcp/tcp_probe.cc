@@ -18,6 +18,7 @@
 #include "net/host_port.h"
 #include "net/tls_inspect.h"
 #include "util/log.h"
+#include "util/timing.h"
 
 namespace vigie::probes {
 namespace {
@@ -37,16 +38,6 @@ struct Settings {
   std::string expect_text;
   std::optional<std::regex> expect;
 };
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string milliseconds(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1fms", seconds * 1000);
-  return text;
-}
 
 class TcpProbe final : public Probe {
  public:
