@@ -5,15 +5,16 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <cctype>
-#include <cstdio>
+#include <charconv>
 
 namespace vigie {
 namespace {
 
+// Shortest exact form: "%g" would turn a certificate expiry timestamp into 1.79678e+09.
 std::string perfNumber(double value) {
   char text[64];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+  return std::string(text, end);
 }
 
 std::string upper(std::string_view text) {

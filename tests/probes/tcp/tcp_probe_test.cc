@@ -191,11 +191,13 @@ TEST(SingleRun, NagiosLineCarriesStatusReasonAndPerfdata) {
   RunOutcome outcome;
   outcome.result = ProbeResult::critical("connect", "connect to x:1 failed: Connection refused");
   outcome.result.samples.push_back({"probe_ip_protocol", "", 4});
+  outcome.result.samples.push_back({"probe_ssl_earliest_cert_expiry", "", 1796783782.5});
   outcome.result.details.push_back("resolved in 0.1ms");
   outcome.duration_seconds = 0.5;
   EXPECT_EQ(formatNagios(spec, outcome),
             "CRITICAL - front: connect to x:1 failed: Connection refused (reason: connect) | "
-            "duration=0.5s;;;0 probe_ip_protocol=4\nresolved in 0.1ms\n");
+            "duration=0.5s;;;0 probe_ip_protocol=4 probe_ssl_earliest_cert_expiry=1796783782.5\n"
+            "resolved in 0.1ms\n");
 }
 
 }  // namespace
