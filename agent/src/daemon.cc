@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "config/loader.h"
-#include "plugins/plugin_loader.h"
 #include "http/web_config.h"
+#include "plugins/plugin_loader.h"
 #include "runner/probe_runner.h"
 #include "util/log.h"
 
@@ -147,15 +147,15 @@ void Daemon::startProbe(Scheduler::ProbeId id, TimePoint due) {
 }
 
 asio::awaitable<void> Daemon::execute(ActivePtr probe) {
-  RunOutcome outcome = co_await runProbe(*probe->spec.probe, probe->spec.name,
-                                         probe->spec.timeout);
+  RunOutcome outcome = co_await runProbe(*probe->spec.probe, probe->spec.name, probe->spec.timeout);
   probe->running = false;
   const bool current = by_id_.count(probe->id) != 0;
   std::optional<Millis> retry_after;
   if (current && !outcome.cancelled) {
     const ProbeState* before = store_.find(probe->spec.name);
-    const bool changed = before != nullptr && (!before->last_result ||
-                                               before->last_result->status != outcome.result.status);
+    const bool changed =
+        before != nullptr &&
+        (!before->last_result || before->last_result->status != outcome.result.status);
     if (changed) {
       const LogLevel level =
           outcome.result.status == Status::Ok ? LogLevel::Info : LogLevel::Warning;

@@ -189,7 +189,6 @@ CommonSettings parseCommon(const ProbeConfig& config) {
   return settings;
 }
 
-
 void RunReport::connected(double seconds, const std::string& detail) {
   samples_.push_back({"vigie_db_connect_duration_seconds",
                       "Time to connect and authenticate, TLS included", seconds});

@@ -56,8 +56,8 @@ enum {
 /* One key of the probe type's config block. */
 typedef struct vigie_field {
   const char* key;
-  int32_t type;          /* VIGIE_FIELD_* */
-  int32_t required;      /* non-zero: the block must set it */
+  int32_t type;              /* VIGIE_FIELD_* */
+  int32_t required;          /* non-zero: the block must set it */
   const char* default_value; /* as written in YAML ("30s", "true"); NULL: not set */
   const char* doc;
   const char* const* choices; /* STRING only: accepted values; NULL for any */
@@ -93,7 +93,7 @@ typedef struct vigie_result {
   const char* reason;          /* short fixed word when not OK ("connect", "timeout"...) */
   const char* message;         /* one line for humans */
   const vigie_sample* samples;
-  size_t sample_count; /* at most 1000 are kept */
+  size_t sample_count;        /* at most 1000 are kept */
   const char* const* details; /* extra lines shown by `vigie-agent --probe` */
   size_t detail_count;
 } vigie_result;

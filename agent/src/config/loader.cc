@@ -16,10 +16,10 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "alert/alert_config.h"
 #include "config/duration.h"
+#include "config/yaml_parse.h"
 #include "http/web_config.h"
 
 namespace vigie {
@@ -137,23 +137,7 @@ std::optional<YAML::Node> Loader::parseFile(const std::string& file) {
     return std::nullopt;
   }
   try {
-    // Parsed on a short-lived thread so that yaml-cpp's many small nodes live in their own
-    // malloc arena: interleaved with the long-lived probe objects in the main arena they would
-    // pin ~40 MB of freed pages with 10,000 probes (see loadConfig's malloc_trim).
-    YAML::Node root;
-    std::exception_ptr parse_error;
-    std::thread parser([&] {
-      try {
-        root = YAML::Load(*text);
-      } catch (...) {
-        parse_error = std::current_exception();
-      }
-    });
-    parser.join();
-    if (parse_error) {
-      std::rethrow_exception(parse_error);
-    }
-    return root;
+    return parseYamlInOwnArena(*text);
   } catch (const YAML::ParserException& e) {
     issues_.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg});
     return std::nullopt;
@@ -363,8 +347,8 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   text("state_dir", agent.state_dir);
   // Already loaded by plugins::buildRegistry() before this; kept here for the record.
   if (node["plugin_dirs"]) {
-    if (auto dirs = convert(file, node["plugin_dirs"], "agent.plugin_dirs",
-                            FieldType::StringList)) {
+    if (auto dirs =
+            convert(file, node["plugin_dirs"], "agent.plugin_dirs", FieldType::StringList)) {
       for (const std::string& dir : std::get<std::vector<std::string>>(*dirs)) {
         const fs::path folder(dir);
         agent.plugin_dirs.push_back((folder.is_relative() ? base_dir_ / folder : folder).string());
@@ -392,8 +376,7 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
     if (host_part.empty() || port_text.empty() || ec != std::errc() ||
         end != port_text.data() + port_text.size() || port > 65535) {
       report(file, node["listen"], "agent.listen",
-             "expected HOST:PORT, e.g. \"127.0.0.1:9465\" or \"[::1]:9465\", got '" + listen +
-                 "'");
+             "expected HOST:PORT, e.g. \"127.0.0.1:9465\" or \"[::1]:9465\", got '" + listen + "'");
     } else {
       agent.listen_host = host_part;
       agent.listen_port = static_cast<std::uint16_t>(port);
@@ -428,8 +411,8 @@ void Loader::loadDefaults(const std::string& file, const YAML::Node& node, Agent
   for (const auto& [key, target] : {std::pair{"interval", &config.default_interval},
                                     std::pair{"timeout", &config.default_timeout}}) {
     if (node[key]) {
-      if (auto value = convert(file, node[key], std::string("defaults.") + key,
-                               FieldType::Duration)) {
+      if (auto value =
+              convert(file, node[key], std::string("defaults.") + key, FieldType::Duration)) {
         *target = std::get<std::chrono::milliseconds>(*value);
         if (target->count() <= 0) {
           report(file, node[key], std::string("defaults.") + key, "must be greater than 0s");
@@ -546,8 +529,9 @@ std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const 
       if (!field.choices.empty() &&
           std::find(field.choices.begin(), field.choices.end(),
                     std::get<std::string>(*converted)) == field.choices.end()) {
-        report(file, value, key_path, "must be one of " + joined(field.choices) + ", got '" +
-                                          std::get<std::string>(*converted) + "'");
+        report(file, value, key_path,
+               "must be one of " + joined(field.choices) + ", got '" +
+                   std::get<std::string>(*converted) + "'");
         continue;
       }
       config.set(field.key, std::move(*converted), locate(file, value));
@@ -712,8 +696,7 @@ AgentConfig Loader::load(const std::string& path) {
     }
     const auto [first, inserted] = seen.emplace(spec->name, spec->location);
     if (!inserted) {
-      report(entry.file, entry.node["name"],
-             "probes[" + std::to_string(entry.index) + "].name",
+      report(entry.file, entry.node["name"], "probes[" + std::to_string(entry.index) + "].name",
              "duplicate probe name '" + spec->name + "' (first defined at " + first->second.file +
                  ":" + std::to_string(first->second.line) + ")");
       continue;

@@ -55,8 +55,8 @@ class HttpServer {
   /// nullopt when the request may go on; otherwise the response that refuses it.
   asio::awaitable<std::optional<HttpResponse>> authenticate(
       const HttpRequest& request, const std::shared_ptr<const WebConfig>& web);
-  asio::awaitable<bool> checkPasswordOffLoop(std::shared_ptr<const WebConfig> web,
-                                             std::string user, std::string password);
+  asio::awaitable<bool> checkPasswordOffLoop(std::shared_ptr<const WebConfig> web, std::string user,
+                                             std::string password);
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;

@@ -32,9 +32,10 @@ const std::map<std::string, ClientAuth> kClientAuthTypes{
 
 const std::regex kBcryptHash(R"(\$2[aby]\$[0-3][0-9]\$[./A-Za-z0-9]{53})");
 
-const std::map<std::string, int> kTlsVersions{
-    {"TLS10", TLS1_VERSION}, {"TLS11", TLS1_1_VERSION},
-    {"TLS12", TLS1_2_VERSION}, {"TLS13", TLS1_3_VERSION}};
+const std::map<std::string, int> kTlsVersions{{"TLS10", TLS1_VERSION},
+                                              {"TLS11", TLS1_1_VERSION},
+                                              {"TLS12", TLS1_2_VERSION},
+                                              {"TLS13", TLS1_3_VERSION}};
 
 class WebConfigParser {
  public:
@@ -55,7 +56,8 @@ class WebConfigParser {
     issues_.push_back(std::move(issue));
   }
 
-  bool checkKeys(const YAML::Node& node, const std::string& key, const std::set<std::string>& known);
+  bool checkKeys(const YAML::Node& node, const std::string& key,
+                 const std::set<std::string>& known);
   std::string text(const YAML::Node& node, const std::string& key);
   std::string filePath(const YAML::Node& node, const std::string& key);
   void loadTls(const YAML::Node& node, WebConfig& config);
@@ -74,14 +76,15 @@ bool WebConfigParser::checkKeys(const YAML::Node& node, const std::string& key,
   for (const auto& item : node) {
     const std::string name = item.first.Scalar();
     if (!known.count(name)) {
-      fail(item.first, key.empty() ? name : key + "." + name,
-           "unknown or unsupported key (supported: " + [&] {
-             std::string list;
-             for (const std::string& k : known) {
-               list.append(list.empty() ? "" : ", ").append(k);
-             }
-             return list;
-           }() + ")");
+      fail(
+          item.first,
+          key.empty() ? name : key + "." + name, "unknown or unsupported key (supported: " + [&] {
+            std::string list;
+            for (const std::string& k : known) {
+              list.append(list.empty() ? "" : ", ").append(k);
+            }
+            return list;
+          }() + ")");
     }
   }
   return true;
@@ -109,8 +112,9 @@ std::string WebConfigParser::filePath(const YAML::Node& node, const std::string&
 
 void WebConfigParser::loadTls(const YAML::Node& node, WebConfig& config) {
   const std::string key = "tls_server_config";
-  if (!checkKeys(node, key, {"cert_file", "key_file", "client_ca_file", "client_auth_type",
-                             "min_version", "max_version"})) {
+  if (!checkKeys(node, key,
+                 {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version",
+                  "max_version"})) {
     return;
   }
   if (!node["cert_file"] || !node["key_file"]) {
@@ -130,8 +134,7 @@ void WebConfigParser::loadTls(const YAML::Node& node, WebConfig& config) {
   const std::string private_key = filePath(node["key_file"], key + ".key_file");
   tls->use_private_key_file(private_key, asio::ssl::context::pem, ec);
   if (ec) {
-    fail(node["key_file"], key + ".key_file",
-         "cannot load " + private_key + ": " + ec.message());
+    fail(node["key_file"], key + ".key_file", "cannot load " + private_key + ": " + ec.message());
   } else if (SSL_CTX_check_private_key(ctx) != 1) {
     fail(node["key_file"], key + ".key_file", "the key does not match cert_file");
   }
@@ -171,10 +174,9 @@ void WebConfigParser::loadTls(const YAML::Node& node, WebConfig& config) {
     case ClientAuth::Request:
     case ClientAuth::RequireAny:
       // A certificate is asked for (or required) but not checked, as in Go.
-      tls->set_verify_mode(asio::ssl::verify_peer |
-                           (client_auth == ClientAuth::RequireAny
-                                ? asio::ssl::verify_fail_if_no_peer_cert
-                                : 0));
+      tls->set_verify_mode(
+          asio::ssl::verify_peer |
+          (client_auth == ClientAuth::RequireAny ? asio::ssl::verify_fail_if_no_peer_cert : 0));
       tls->set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
       break;
     case ClientAuth::VerifyIfGiven:

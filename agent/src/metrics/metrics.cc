@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "metrics/metrics.h"
 
+#include <prometheus/text_serializer.h>
+
 #include <charconv>
 #include <cmath>
 #include <map>
-#include <prometheus/text_serializer.h>
 
 #include "vigie/version.h"
 
@@ -29,12 +30,12 @@ const ProbeGauge kProbeGauges[] = {
      [](const ProbeState& s) { return s.last_result->status == Status::Ok ? 1.0 : 0.0; }},
     {"probe_duration_seconds", "Returns how long the probe took to complete in seconds", true,
      [](const ProbeState& s) { return s.last_duration_seconds; }},
-    {"vigie_probe_status", "Last result of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
-     true, [](const ProbeState& s) { return static_cast<double>(s.last_result->status); }},
+    {"vigie_probe_status", "Last result of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN", true,
+     [](const ProbeState& s) { return static_cast<double>(s.last_result->status); }},
     {"vigie_probe_last_run_timestamp_seconds", "Time the last run of the probe ended", true,
      [](const ProbeState& s) { return seconds(s.last_run); }},
-    {"vigie_probe_state", "Alert state of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
-     false, [](const ProbeState& s) { return static_cast<double>(s.alert.status); }},
+    {"vigie_probe_state", "Alert state of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN", false,
+     [](const ProbeState& s) { return static_cast<double>(s.alert.status); }},
     {"vigie_probe_state_hard", "1 if the alert state is HARD, 0 if SOFT", false,
      [](const ProbeState& s) { return s.alert.type == StateType::Hard ? 1.0 : 0.0; }},
     {"vigie_probe_attempt", "Consecutive non-OK results counted towards max_attempts", false,
@@ -137,9 +138,9 @@ SelfMetrics::SelfMetrics()
                     .Name("vigie_scheduler_lateness_seconds")
                     .Help("Delay between the time a probe was due and the time it started")
                     .Register(*registry_)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005,
-                                                                     0.001, 0.0025, 0.005, 0.01,
-                                                                     0.02, 0.05, 0.1, 0.5, 1, 5})) {
+                    .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001,
+                                                                     0.0025, 0.005, 0.01, 0.02,
+                                                                     0.05, 0.1, 0.5, 1, 5})) {
   prometheus::BuildGauge()
       .Name("vigie_build_info")
       .Help("Version and revision of the running vigie-agent")

@@ -34,7 +34,7 @@ PeerCertificates inspectPeerCertificates(SSL* ssl) {
   return inspectCertificates(SSL_get_peer_cert_chain(ssl));
 }
 
-PeerCertificates inspectCertificates(STACK_OF(X509)* chain) {
+PeerCertificates inspectCertificates(STACK_OF(X509) * chain) {
   PeerCertificates out;
   if (chain == nullptr) {
     return out;

@@ -20,7 +20,7 @@ struct PeerCertificates {
 /// Reads the chain the peer sent on an established (or verify-failed) connection.
 PeerCertificates inspectPeerCertificates(SSL* ssl);
 /// The same for a chain in hand, e.g. inside a verify callback, before the handshake ends.
-PeerCertificates inspectCertificates(STACK_OF(X509)* chain);
+PeerCertificates inspectCertificates(STACK_OF(X509) * chain);
 
 /// "TLS 1.3" and the like, as blackbox_exporter's probe_tls_version_info labels it.
 std::string tlsVersionName(SSL* ssl);

@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
+#include "config/yaml_parse.h"
 #include "plugins/c_abi_probe.h"
 #include "util/log.h"
 
@@ -124,7 +127,10 @@ std::shared_ptr<ProbeRegistry> buildRegistry(const std::string& config_path) {
   registerBuiltinProbes(*registry);
   YAML::Node root;
   try {
-    root = YAML::LoadFile(config_path);
+    std::ifstream in(config_path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    root = parseYamlInOwnArena(text.str());
   } catch (const YAML::Exception&) {
     return registry;  // loadConfig() reports the file with its position
   }

@@ -28,8 +28,8 @@ void StateStore::configure(const std::vector<ProbeSpec>& probes) {
   probes_ = std::move(next);
 }
 
-void StateStore::record(const std::string& name, const ProbeResult& result,
-                        double duration_seconds, std::chrono::system_clock::time_point when) {
+void StateStore::record(const std::string& name, const ProbeResult& result, double duration_seconds,
+                        std::chrono::system_clock::time_point when) {
   auto it = probes_.find(name);
   if (it == probes_.end()) {
     return;

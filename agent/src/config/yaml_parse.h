@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+namespace vigie {
+
+/// YAML::Load on a short-lived thread, so that yaml-cpp's many small nodes live in their own
+/// malloc arena: interleaved with the long-lived probe objects in the main arena they would pin
+/// tens of MB of freed pages with 10,000 probes (loadConfig trims them once parsing is over).
+/// Throws what YAML::Load throws.
+YAML::Node parseYamlInOwnArena(const std::string& text);
+
+}  // namespace vigie
