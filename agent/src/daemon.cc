@@ -162,7 +162,7 @@ asio::awaitable<void> Daemon::execute(ActivePtr probe) {
       logLine(level, probe->spec.name,
               std::string(statusName(outcome.result.status)) + ": " + outcome.result.message);
     }
-    store_.record(probe->spec.name, outcome.result, outcome.duration_seconds,
+    store_.record(probe->spec.name, std::move(outcome.result), outcome.duration_seconds,
                   std::chrono::system_clock::now());
     retry_after = alerts_->onResult(store_, probe->spec, std::chrono::system_clock::now());
   }

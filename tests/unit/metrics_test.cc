@@ -109,3 +109,22 @@ TEST(Metrics, LabelValuesAndHelpAreEscaped) {
 
 }  // namespace
 }  // namespace vigie
+
+namespace vigie {
+namespace {
+
+TEST(StateStore, KeepsResultsWithoutTheirDetails) {
+  StateStore store;
+  store.configure({spec("p", "1")});
+  ProbeResult result = ProbeResult::ok("fine");
+  result.details = {"resolved in 0.1ms", "certificate: CN=x"};
+  result.samples.push_back({"probe_ip_protocol", "ip protocol", 4});
+  store.record("p", result, 0.1, std::chrono::system_clock::now());
+  ASSERT_TRUE(store.find("p")->last_result);
+  EXPECT_TRUE(store.find("p")->last_result->details.empty());
+  EXPECT_EQ(store.find("p")->last_result->samples.size(), 1u);
+  EXPECT_EQ(store.find("p")->last_result->message, "fine");
+}
+
+}  // namespace
+}  // namespace vigie

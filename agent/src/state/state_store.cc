@@ -28,17 +28,21 @@ void StateStore::configure(const std::vector<ProbeSpec>& probes) {
   probes_ = std::move(next);
 }
 
-void StateStore::record(const std::string& name, const ProbeResult& result, double duration_seconds,
+void StateStore::record(const std::string& name, ProbeResult result, double duration_seconds,
                         std::chrono::system_clock::time_point when) {
   auto it = probes_.find(name);
   if (it == probes_.end()) {
     return;
   }
   ProbeState& state = it->second;
-  state.last_result = result;
+  // Details are for the reader of `--probe`; kept for thousands of probes they would be most
+  // of the memory the stored results take.
+  result.details.clear();
+  result.details.shrink_to_fit();
+  ++state.runs[static_cast<std::size_t>(result.status)];
+  state.last_result = std::move(result);
   state.last_duration_seconds = duration_seconds;
   state.last_run = when;
-  ++state.runs[static_cast<std::size_t>(result.status)];
 }
 
 StepOutcome StateStore::stepAlert(const std::string& name, WallTime now, bool in_maintenance) {

@@ -39,7 +39,8 @@ class StateStore {
   /// Aligns the store with a new configuration: a probe whose fingerprint is unchanged keeps its
   /// state, others start afresh, removed ones disappear (and so do their metrics).
   void configure(const std::vector<ProbeSpec>& probes);
-  void record(const std::string& name, const ProbeResult& result, double duration_seconds,
+  /// Keeps the result without its details (those are for `--probe` only).
+  void record(const std::string& name, ProbeResult result, double duration_seconds,
               std::chrono::system_clock::time_point when);
 
   /// Feeds the probe's alert state machine with its latest recorded result.
