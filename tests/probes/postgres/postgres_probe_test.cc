@@ -84,6 +84,14 @@ TEST(PostgresProbe, SessionCarriesApplicationNameAndStatementTimeout) {
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
 }
 
+TEST(PostgresProbe, GssEncryptionIsOffByDefaultAndRequiredOnlyWhenAsked) {
+  // The test server has no Kerberos: requiring GSSAPI encryption must fail, the default must not.
+  EXPECT_EQ(probe("").result.status, Status::Ok);
+  const RunOutcome required = probe("gssencmode: require");
+  EXPECT_EQ(required.result.status, Status::Critical);
+  EXPECT_NE(required.result.message.find("GSSAPI"), std::string::npos) << required.result.message;
+}
+
 TEST(PostgresProbe, WrongPasswordFailsWithReasonAuth) {
   const RunOutcome outcome = test::runSpec(spec(block("", "not-the-password")));
   EXPECT_EQ(outcome.result.status, Status::Critical);
