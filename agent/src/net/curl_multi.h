@@ -81,6 +81,8 @@ class CurlMulti : public asio::execution_context::service {
   asio::any_io_executor executor_;
   CURLM* multi_;
   asio::steady_timer timer_;
+  bool timer_armed_ = false;     ///< timer_ has a wait pending for curl
+  bool timeout_posted_ = false;  ///< a CURL_SOCKET_TIMEOUT call is already posted
   std::unordered_map<CURL*, std::unique_ptr<PendingBase>> pending_;
   std::unordered_map<curl_socket_t, std::shared_ptr<Watcher>> watchers_;
 };
