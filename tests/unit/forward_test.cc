@@ -103,7 +103,8 @@ TEST(Event, CanonicalEventCarriesTheSchemaFields) {
   source.type = "tcp";
   source.labels = {{"ci", "PORTAIL-X"}, {"environment", "production"}};
   source.state = &state;
-  source.result = &result;
+  const RecordedResult recorded = SampleLayouts().record(result);
+  source.result = &recorded;
   const auto event = buildEvent(source, outcome.changes[0], now);
   EXPECT_EQ(event["schema"], "vigie-event/1");
   EXPECT_EQ(event["action"], "trigger");

@@ -121,9 +121,38 @@ TEST(StateStore, KeepsResultsWithoutTheirDetails) {
   result.samples.push_back({"probe_ip_protocol", "ip protocol", 4});
   store.record("p", result, 0.1, std::chrono::system_clock::now());
   ASSERT_TRUE(store.find("p")->last_result);
-  EXPECT_TRUE(store.find("p")->last_result->details.empty());
-  EXPECT_EQ(store.find("p")->last_result->samples.size(), 1u);
+  EXPECT_EQ(store.find("p")->last_result->sampleCount(), 1u);
+  EXPECT_EQ(store.find("p")->last_result->key(0).name, "probe_ip_protocol");
+  EXPECT_EQ(store.find("p")->last_result->values[0], 4);
   EXPECT_EQ(store.find("p")->last_result->message, "fine");
+}
+
+TEST(StateStore, ProbesWithTheSameSampleKeysShareOneLayout) {
+  StateStore store;
+  store.configure({spec("a", "1"), spec("b", "1"), spec("c", "1")});
+  auto result = [](double value, const std::string& phase) {
+    ProbeResult r = ProbeResult::ok("fine");
+    r.samples.push_back({"probe_http_duration_seconds", "by phase", value, {{"phase", phase}}});
+    r.samples.push_back({"probe_http_status_code", "status", 200});
+    return r;
+  };
+  const auto now = std::chrono::system_clock::now();
+  store.record("a", result(0.1, "connect"), 0.1, now);
+  store.record("b", result(0.2, "connect"), 0.1, now);
+  store.record("c", result(0.3, "tls"), 0.1, now);
+  const RecordedResult& a = *store.find("a")->last_result;
+  const RecordedResult& b = *store.find("b")->last_result;
+  const RecordedResult& c = *store.find("c")->last_result;
+  EXPECT_EQ(a.layout, b.layout);
+  EXPECT_NE(a.layout, c.layout);  // a label value differs
+  EXPECT_EQ(a.values, (std::vector<double>{0.1, 200}));
+  EXPECT_EQ(b.values, (std::vector<double>{0.2, 200}));
+  EXPECT_EQ(c.key(0).labels, (Labels{{"phase", "tls"}}));
+  // Once no result uses it, c's layout is freed: a new run of c with a's keys shares a's.
+  std::weak_ptr<const SampleLayout> old_c = c.layout;
+  store.record("c", result(0.4, "connect"), 0.1, now);
+  EXPECT_TRUE(old_c.expired());
+  EXPECT_EQ(store.find("c")->last_result->layout, a.layout);
 }
 
 }  // namespace

@@ -149,9 +149,9 @@ nlohmann::json buildEvent(const EventSource& source, const AlertChange& change, 
   }
   nlohmann::json metrics = nlohmann::json::object();
   if (source.result != nullptr) {
-    for (const Sample& sample : source.result->samples) {
-      if (sample.labels.empty()) {
-        metrics[sample.name] = sample.value;
+    for (std::size_t i = 0; i < source.result->sampleCount(); ++i) {
+      if (source.result->key(i).labels.empty()) {
+        metrics[source.result->key(i).name] = source.result->values[i];
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "alert/alert_state.h"
+#include "state/recorded_result.h"
 #include "vigie/probe.h"
 
 namespace vigie {
@@ -29,7 +30,7 @@ struct EventSource {
   std::string type;
   Labels labels;  ///< the probe's configured labels: CI reference and identity
   const AlertState* state = nullptr;
-  const ProbeResult* result = nullptr;  ///< the result that caused the change, if any
+  const RecordedResult* result = nullptr;  ///< the result that caused the change, if any
   int max_attempts = 3;
 };
 

@@ -194,18 +194,24 @@ void appendProbeMetrics(const StateStore& store, std::string& out) {
     }
   }
   // What probes reported themselves, one family per metric name across probes.
-  std::map<std::string_view, std::vector<std::pair<std::size_t, const Sample*>>> samples;
+  struct Reported {
+    std::size_t row;
+    const SampleKey* key;
+    double value;
+  };
+  std::map<std::string_view, std::vector<Reported>> samples;
   for (std::size_t row = 0; row < rows.size(); ++row) {
     if (const auto& result = rows[row].first->last_result) {
-      for (const Sample& sample : result->samples) {
-        samples[sample.name].emplace_back(row, &sample);
+      for (std::size_t i = 0; i < result->sampleCount(); ++i) {
+        const SampleKey& key = result->key(i);
+        samples[key.name].push_back({row, &key, result->values[i]});
       }
     }
   }
   for (const auto& [name, reported] : samples) {
-    appendHeader(out, name, reported.front().second->help, "gauge");
-    for (const auto& [row, sample] : reported) {
-      appendSeries(out, name, rows[row].second, labelText(sample->labels), sample->value);
+    appendHeader(out, name, reported.front().key->help, "gauge");
+    for (const Reported& sample : reported) {
+      appendSeries(out, name, rows[sample.row].second, labelText(sample.key->labels), sample.value);
     }
   }
 }

@@ -35,12 +35,8 @@ void StateStore::record(const std::string& name, ProbeResult result, double dura
     return;
   }
   ProbeState& state = it->second;
-  // Details are for the reader of `--probe`; kept for thousands of probes they would be most
-  // of the memory the stored results take.
-  result.details.clear();
-  result.details.shrink_to_fit();
   ++state.runs[static_cast<std::size_t>(result.status)];
-  state.last_result = std::move(result);
+  state.last_result = layouts_.record(std::move(result));
   state.last_duration_seconds = duration_seconds;
   state.last_run = when;
 }

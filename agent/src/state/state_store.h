@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/agent_config.h"
+#include "state/recorded_result.h"
 #include "vigie/probe.h"
 
 namespace vigie {
@@ -20,7 +21,7 @@ struct ProbeState {
   std::string type;
   Labels labels;
   std::string fingerprint;
-  std::optional<ProbeResult> last_result;
+  std::optional<RecordedResult> last_result;
   double last_duration_seconds = 0;
   std::chrono::system_clock::time_point last_run{};
   /// Runs per Status, indexed by its numeric value.
@@ -39,7 +40,8 @@ class StateStore {
   /// Aligns the store with a new configuration: a probe whose fingerprint is unchanged keeps its
   /// state, others start afresh, removed ones disappear (and so do their metrics).
   void configure(const std::vector<ProbeSpec>& probes);
-  /// Keeps the result without its details (those are for `--probe` only).
+  /// Keeps the result without its details (those are for `--probe` only), its sample keys
+  /// shared with other probes'.
   void record(const std::string& name, ProbeResult result, double duration_seconds,
               std::chrono::system_clock::time_point when);
 
@@ -53,6 +55,7 @@ class StateStore {
 
  private:
   std::map<std::string, ProbeState> probes_;
+  SampleLayouts layouts_;
 };
 
 }  // namespace vigie
