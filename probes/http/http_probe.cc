@@ -70,10 +70,6 @@ struct SlistFree {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 using Slist = std::unique_ptr<curl_slist, SlistFree>;
-struct EasyFree {
-  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
-};
-using Easy = std::unique_ptr<CURL, EasyFree>;
 
 Slist makeSlist(const std::vector<std::string>& lines) {
   Slist list;
@@ -257,7 +253,7 @@ class HttpProbe final : public Probe {
   asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
 
  private:
-  Easy prepare(Transfer& transfer, long ip_resolve, long timeout_ms) const;
+  void prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeout_ms) const;
   asio::awaitable<ProbeResult> once(ProbeContext& ctx, long ip_resolve) const;
   ProbeResult evaluate(CURL* easy, CURLcode code, Transfer& transfer) const;
 
@@ -266,12 +262,7 @@ class HttpProbe final : public Probe {
   Slist resolve_;
 };
 
-Easy HttpProbe::prepare(Transfer& transfer, long ip_resolve, long timeout_ms) const {
-  Easy easy(curl_easy_init());
-  if (!easy) {
-    throw std::runtime_error("curl_easy_init failed");
-  }
-  CURL* e = easy.get();
+void HttpProbe::prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeout_ms) const {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_URL, settings_.url.c_str());
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -337,7 +328,6 @@ Easy HttpProbe::prepare(Transfer& transfer, long ip_resolve, long timeout_ms) co
   if (!settings_.no_proxy.empty()) {
     curl_easy_setopt(e, CURLOPT_NOPROXY, settings_.no_proxy.c_str());
   }
-  return easy;
 }
 
 ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) const {
@@ -529,9 +519,11 @@ asio::awaitable<ProbeResult> HttpProbe::once(ProbeContext& ctx, long ip_resolve)
       ctx.deadline - std::chrono::steady_clock::now());
   const long timeout_ms = std::max<long>(1, static_cast<long>(left.count()) - 20);
   Transfer transfer(settings_);
-  Easy easy = prepare(transfer, ip_resolve, timeout_ms);
-  const CURLcode code =
-      co_await CurlMulti::of(ctx.executor).perform(easy.get(), asio::use_awaitable);
+  CurlMulti& curl = CurlMulti::of(ctx.executor);
+  // Declared after the transfer, so it goes back to the pool before the buffers it points to go.
+  CurlMulti::Easy easy = curl.easyHandle();
+  prepare(easy.get(), transfer, ip_resolve, timeout_ms);
+  const CURLcode code = co_await curl.perform(easy.get(), asio::use_awaitable);
   co_return evaluate(easy.get(), code, transfer);
 }
 

@@ -2,6 +2,7 @@
 #include "net/curl_multi.h"
 
 #include <asio/io_context.hpp>
+#include <new>
 #include <stdexcept>
 
 namespace vigie {
@@ -58,6 +59,36 @@ void CurlMulti::shutdown() {
   watchers_.clear();
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
+  for (CURL* easy : idle_) {
+    curl_easy_cleanup(easy);
+  }
+  idle_.clear();
+}
+
+CurlMulti::Easy CurlMulti::easyHandle() {
+  CURL* easy = nullptr;
+  if (!idle_.empty()) {
+    easy = idle_.back();
+    idle_.pop_back();
+  } else if ((easy = curl_easy_init()) == nullptr) {
+    throw std::bad_alloc();
+  }
+  return Easy(easy, EasyGiveBack{this});
+}
+
+void CurlMulti::giveBack(CURL* easy) {
+  if (easy == nullptr) {
+    return;
+  }
+  // After shutdown (a transfer's frame destroyed with the io_context) there is no pool left.
+  if (multi_ == nullptr || idle_.size() >= kMaxIdle) {
+    curl_easy_cleanup(easy);
+    return;
+  }
+  // reset keeps the cookies: one probe's session must never reach another's request.
+  curl_easy_setopt(easy, CURLOPT_COOKIELIST, "ALL");
+  curl_easy_reset(easy);
+  idle_.push_back(easy);
 }
 
 void CurlMulti::start(CURL* easy, std::unique_ptr<PendingBase> pending) {

@@ -12,6 +12,7 @@
 #include <asio/steady_timer.hpp>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 namespace vigie {
 
@@ -49,6 +50,15 @@ class CurlMulti : public asio::execution_context::service {
 
   std::size_t inFlight() const { return pending_.size(); }
 
+  struct EasyGiveBack {
+    CurlMulti* owner;
+    void operator()(CURL* easy) const { owner->giveBack(easy); }
+  };
+  using Easy = std::unique_ptr<CURL, EasyGiveBack>;
+  /// An easy handle with curl's default options and no cookies: an idle one from an earlier
+  /// transfer, its buffers already allocated, or a new one. It comes back here when dropped.
+  Easy easyHandle();
+
  private:
   struct PendingBase {
     virtual ~PendingBase() = default;
@@ -68,6 +78,7 @@ class CurlMulti : public asio::execution_context::service {
   struct Watcher;
 
   void shutdown() override;
+  void giveBack(CURL* easy);
   void start(CURL* easy, std::unique_ptr<PendingBase> pending);
   void abort(CURL* easy);
   void finishTransfers();
@@ -85,6 +96,10 @@ class CurlMulti : public asio::execution_context::service {
   bool timeout_posted_ = false;  ///< a CURL_SOCKET_TIMEOUT call is already posted
   std::unordered_map<CURL*, std::unique_ptr<PendingBase>> pending_;
   std::unordered_map<curl_socket_t, std::shared_ptr<Watcher>> watchers_;
+  /// Idle easy handles, most recently used last. A new handle and its cleanup cost more than a
+  /// probe's own work; the bound keeps a burst from pinning memory.
+  std::vector<CURL*> idle_;
+  static constexpr std::size_t kMaxIdle = 64;
 };
 
 }  // namespace vigie

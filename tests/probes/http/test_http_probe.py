@@ -17,6 +17,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "integration"))
+from agent_harness import Agent, value  # noqa: E402
 from http_test_server import HEALTH, Nginx, TestHttpServer, TestPki, free_port  # noqa: E402
 
 AGENT = None
@@ -164,6 +166,26 @@ class PlainHttp(unittest.TestCase):
                      "valid_status_codes": [302]})
         self.assertEqual(out.status, "OK", out)
         self.assertEqual(out.samples["probe_http_redirects"], 0)
+
+    def test_probes_in_the_agent_never_share_cookies(self):
+        # The agent reuses curl handles from run to run: the session cookies one probe gets
+        # from its SSO bounce must reach neither another probe nor its own next run.
+        def block(name, path):
+            return (f"  - {{ name: {name}, type: http, interval: 200ms, timeout: 200ms, "
+                    f"http: {{ url: \"{self.url(path)}\" }} }}\n")
+        agent = Agent(AGENT, 'agent: { listen: "127.0.0.1:0", state_dir: STATE_DIR }\nprobes:\n'
+                      + block("sso", "/sso/start") + block("app", "/sso/app"))
+        try:
+            def runs(s, probe, result):
+                return value(s, "vigie_probe_runs_total", probe=probe, result=result) or 0
+            samples = agent.wait_for(
+                lambda s: runs(s, "sso", "ok") >= 10 and runs(s, "app", "critical") >= 10
+                or runs(s, "app", "ok") > 0, "ten runs of each probe")
+            self.assertEqual(runs(samples, "app", "ok"), 0, "a cookie leaked between probes")
+            self.assertEqual(value(samples, "probe_http_status_code", probe="app"), 403)
+            self.assertEqual(runs(samples, "sso", "critical"), 0)
+        finally:
+            agent.stop()
 
     def test_redirect_loop_hits_the_limit(self):
         out = probe({"url": self.url("/loop"), "max_redirects": 3})
