@@ -2,6 +2,7 @@
 #include "db_common/db_common.h"
 
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -301,21 +302,35 @@ ProbeResult RunReport::evaluate(const CommonSettings& settings, const QueryResul
                                 milliseconds(query_seconds_)));
 }
 
-asio::awaitable<asio::error_code> waitSocket(int fd, bool read, bool write) {
-  // Releases instead of closing on every exit path, frame destruction included: the client
-  // library owns the descriptor and closes it itself.
-  asio::posix::stream_descriptor descriptor(co_await asio::this_coro::executor, fd);
-  struct Release {
-    asio::posix::stream_descriptor& descriptor;
-    ~Release() { descriptor.release(); }
-  } release{descriptor};
+SocketWaiter::~SocketWaiter() {
+  if (descriptor_.is_open()) {
+    descriptor_.release();
+  }
+}
+
+asio::awaitable<asio::error_code> SocketWaiter::wait(int fd, bool read, bool write) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    co_return asio::error_code(errno, asio::error::get_system_category());
+  }
+  if (!descriptor_.is_open() || descriptor_.native_handle() != fd || inode_ != info.st_ino) {
+    if (descriptor_.is_open()) {
+      descriptor_.release();
+    }
+    asio::error_code ec;
+    descriptor_.assign(fd, ec);
+    if (ec) {
+      co_return ec;
+    }
+    inode_ = info.st_ino;
+  }
   if (read && write) {
     auto either =
-        co_await (descriptor.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow) ||
-                  descriptor.async_wait(asio::posix::descriptor_base::wait_write, kNoThrow));
+        co_await (descriptor_.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow) ||
+                  descriptor_.async_wait(asio::posix::descriptor_base::wait_write, kNoThrow));
     co_return std::visit([](const auto& outcome) { return std::get<0>(outcome); }, either);
   }
-  auto [ec] = co_await descriptor.async_wait(
+  auto [ec] = co_await descriptor_.async_wait(
       read ? asio::posix::descriptor_base::wait_read : asio::posix::descriptor_base::wait_write,
       kNoThrow);
   co_return ec;

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <sys/types.h>
+
 #include <asio/awaitable.hpp>
 #include <asio/error_code.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -84,9 +87,25 @@ class RunReport {
   double query_seconds_ = 0;
 };
 
-/// Waits until a socket owned by a client library is readable and/or writable. The descriptor
-/// is borrowed: it is registered with the loop for the wait only and never closed here.
-/// Returns operation_aborted when the calling coroutine is cancelled.
-asio::awaitable<asio::error_code> waitSocket(int fd, bool read, bool write);
+/// Waits, on the loop, until a socket owned by a client library is readable and/or writable.
+/// The socket stays registered with the loop from one wait to the next (registering it for each
+/// wait cost three system calls every time); it is borrowed, never closed here, and must be
+/// released (the waiter destroyed) before the library closes it.
+class SocketWaiter {
+ public:
+  explicit SocketWaiter(const asio::any_io_executor& executor) : descriptor_(executor) {}
+  ~SocketWaiter();
+  SocketWaiter(const SocketWaiter&) = delete;
+  SocketWaiter& operator=(const SocketWaiter&) = delete;
+
+  /// Returns operation_aborted when the calling coroutine is cancelled.
+  asio::awaitable<asio::error_code> wait(int fd, bool read, bool write);
+
+ private:
+  asio::posix::stream_descriptor descriptor_;
+  /// The socket's inode: libpq may close a socket and open the next one under the same number
+  /// (fallback to the next address, or to plain text), which must be registered anew.
+  ino_t inode_ = 0;
+};
 
 }  // namespace vigie::probes::db

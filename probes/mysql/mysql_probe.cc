@@ -98,13 +98,14 @@ std::string describe(MYSQL* mysql) {
 /// Drives one non-blocking call: `status` is what its _start returned, `resume` calls its _cont.
 /// Returns an error when the wait was abandoned (cancellation).
 template <typename Resume>
-asio::awaitable<asio::error_code> drive(MYSQL* mysql, int status, Resume resume) {
+asio::awaitable<asio::error_code> drive(db::SocketWaiter& waiter, MYSQL* mysql, int status,
+                                        Resume resume) {
   while (status != 0) {
     asio::error_code ec;
     if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE | MYSQL_WAIT_EXCEPT)) {
-      ec = co_await db::waitSocket(mysql_get_socket(mysql),
-                                   (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT)) != 0,
-                                   (status & MYSQL_WAIT_WRITE) != 0);
+      ec = co_await waiter.wait(mysql_get_socket(mysql),
+                                (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT)) != 0,
+                                (status & MYSQL_WAIT_WRITE) != 0);
     } else {  // only a library timeout, which we never configure; honour it anyway
       asio::steady_timer timer(co_await asio::this_coro::executor,
                                std::chrono::milliseconds(mysql_get_timeout_value_ms(mysql)));
@@ -125,10 +126,11 @@ class MysqlProbe final : public Probe {
   asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
 
  private:
-  asio::awaitable<std::unique_ptr<Connection>> connect(ProbeContext& ctx, db::RunReport& report,
+  asio::awaitable<std::unique_ptr<Connection>> connect(ProbeContext& ctx, db::SocketWaiter& waiter,
+                                                       db::RunReport& report,
                                                        std::optional<ProbeResult>& failure) const;
   asio::awaitable<std::optional<ProbeResult>> query(Connection& conn, ProbeContext& ctx,
-                                                    db::RunReport& report,
+                                                    db::SocketWaiter& waiter, db::RunReport& report,
                                                     db::QueryResult& result) const;
 
   Settings settings_;
@@ -136,7 +138,8 @@ class MysqlProbe final : public Probe {
 };
 
 asio::awaitable<std::unique_ptr<Connection>> MysqlProbe::connect(
-    ProbeContext& ctx, db::RunReport& report, std::optional<ProbeResult>& failure) const {
+    ProbeContext& ctx, db::SocketWaiter& waiter, db::RunReport& report,
+    std::optional<ProbeResult>& failure) const {
   const auto started = std::chrono::steady_clock::now();
   ctx.phase = "connect";
   const bool unix_socket = !settings_.host.empty() && settings_.host[0] == '/';
@@ -196,7 +199,7 @@ asio::awaitable<std::unique_ptr<Connection>> MysqlProbe::connect(
       &connected, mysql, unix_socket ? "localhost" : address.c_str(), settings_.user.c_str(),
       nullable(settings_.password), nullable(settings_.dbname), settings_.port,
       unix_socket ? settings_.host.c_str() : nullptr, 0);
-  if (const auto ec = co_await drive(mysql, status, [&](int wait) {
+  if (const auto ec = co_await drive(waiter, mysql, status, [&](int wait) {
         return mysql_real_connect_cont(&connected, mysql, wait);
       })) {
     failure = report.fail("timeout", "connection attempt abandoned: " + ec.message());
@@ -215,6 +218,7 @@ asio::awaitable<std::unique_ptr<Connection>> MysqlProbe::connect(
 }
 
 asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, ProbeContext& ctx,
+                                                              db::SocketWaiter& waiter,
                                                               db::RunReport& report,
                                                               db::QueryResult& result) const {
   ctx.phase = "query";
@@ -224,8 +228,9 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
   int error = 0;
   conn.setBusy(true);
   int status = mysql_real_query_start(&error, mysql, sql.c_str(), sql.size());
-  if (const auto ec = co_await drive(
-          mysql, status, [&](int wait) { return mysql_real_query_cont(&error, mysql, wait); })) {
+  if (const auto ec = co_await drive(waiter, mysql, status, [&](int wait) {
+        return mysql_real_query_cont(&error, mysql, wait);
+      })) {
     co_return report.fail("timeout", "query abandoned: " + ec.message());
   }
   if (error != 0) {
@@ -234,8 +239,9 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
   }
   MYSQL_RES* stored = nullptr;
   status = mysql_store_result_start(&stored, mysql);
-  if (const auto ec = co_await drive(
-          mysql, status, [&](int wait) { return mysql_store_result_cont(&stored, mysql, wait); })) {
+  if (const auto ec = co_await drive(waiter, mysql, status, [&](int wait) {
+        return mysql_store_result_cont(&stored, mysql, wait);
+      })) {
     co_return report.fail("timeout", "reading the result abandoned: " + ec.message());
   }
   conn.setBusy(false);
@@ -269,17 +275,19 @@ asio::awaitable<ProbeResult> MysqlProbe::run(ProbeContext& ctx) {
   db::RunReport report;
   // Taken out while in use: a cancelled or failed run drops it.
   std::unique_ptr<Connection> conn = std::move(kept_);
+  // Declared after the connection, so it lets go of the socket before the library closes it.
+  db::SocketWaiter waiter(ctx.executor);
   if (conn) {
     report.reusedConnection();
   } else {
     std::optional<ProbeResult> failure;
-    conn = co_await connect(ctx, report, failure);
+    conn = co_await connect(ctx, waiter, report, failure);
     if (!conn) {
       co_return std::move(*failure);
     }
   }
   db::QueryResult result;
-  if (auto failure = co_await query(*conn, ctx, report, result)) {
+  if (auto failure = co_await query(*conn, ctx, waiter, report, result)) {
     co_return std::move(*failure);
   }
   if (!settings_.common.fresh_connection) {

@@ -79,10 +79,10 @@ class PostgresProbe final : public Probe {
 
  private:
   /// A connected handle, or the failure already turned into a result.
-  asio::awaitable<PgConn> connect(ProbeContext& ctx, db::RunReport& report,
-                                  std::optional<ProbeResult>& failure) const;
+  asio::awaitable<PgConn> connect(ProbeContext& ctx, db::SocketWaiter& waiter,
+                                  db::RunReport& report, std::optional<ProbeResult>& failure) const;
   asio::awaitable<std::optional<ProbeResult>> query(PGconn* conn, ProbeContext& ctx,
-                                                    db::RunReport& report,
+                                                    db::SocketWaiter& waiter, db::RunReport& report,
                                                     db::QueryResult& result) const;
 
   Settings settings_;
@@ -90,7 +90,8 @@ class PostgresProbe final : public Probe {
   PgConn kept_;
 };
 
-asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport& report,
+asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::SocketWaiter& waiter,
+                                               db::RunReport& report,
                                                std::optional<ProbeResult>& failure) const {
   const auto started = std::chrono::steady_clock::now();
   ctx.phase = "connect";
@@ -163,8 +164,8 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport&
   PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
   while (last_state != CONNECTION_BAD && poll != PGRES_POLLING_OK && poll != PGRES_POLLING_FAILED) {
     // The socket may change between steps (e.g. sslmode=prefer retrying without TLS).
-    const auto ec = co_await db::waitSocket(PQsocket(conn.get()), poll == PGRES_POLLING_READING,
-                                            poll == PGRES_POLLING_WRITING);
+    const auto ec = co_await waiter.wait(PQsocket(conn.get()), poll == PGRES_POLLING_READING,
+                                         poll == PGRES_POLLING_WRITING);
     if (ec) {
       failure = report.fail("timeout", "connection attempt abandoned: " + ec.message());
       co_return nullptr;
@@ -190,6 +191,7 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::RunReport&
 }
 
 asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, ProbeContext& ctx,
+                                                                 db::SocketWaiter& waiter,
                                                                  db::RunReport& report,
                                                                  db::QueryResult& result) const {
   ctx.phase = "query";
@@ -206,14 +208,14 @@ asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, P
     if (flushed < 0) {
       co_return lost();
     }
-    if (const auto ec = co_await db::waitSocket(PQsocket(conn), false, true)) {
+    if (const auto ec = co_await waiter.wait(PQsocket(conn), false, true)) {
       co_return report.fail("timeout", "query abandoned: " + ec.message());
     }
   }
   std::optional<ProbeResult> error;
   for (;;) {
     while (PQisBusy(conn)) {
-      if (const auto ec = co_await db::waitSocket(PQsocket(conn), true, false)) {
+      if (const auto ec = co_await waiter.wait(PQsocket(conn), true, false)) {
         co_return report.fail("timeout", "query abandoned: " + ec.message());
       }
       if (PQconsumeInput(conn) == 0) {
@@ -280,17 +282,19 @@ asio::awaitable<ProbeResult> PostgresProbe::run(ProbeContext& ctx) {
   db::RunReport report;
   // Taken out while in use: a cancelled run simply drops it, mid-protocol as it may be.
   PgConn conn = std::move(kept_);
+  // Declared after the connection, so it lets go of the socket before libpq closes it.
+  db::SocketWaiter waiter(ctx.executor);
   if (conn && PQstatus(conn.get()) == CONNECTION_OK) {
     report.reusedConnection();
   } else {
     std::optional<ProbeResult> failure;
-    conn = co_await connect(ctx, report, failure);
+    conn = co_await connect(ctx, waiter, report, failure);
     if (!conn) {
       co_return std::move(*failure);
     }
   }
   db::QueryResult result;
-  if (auto failure = co_await query(conn.get(), ctx, report, result)) {
+  if (auto failure = co_await query(conn.get(), ctx, waiter, report, result)) {
     co_return std::move(*failure);
   }
   if (!settings_.common.fresh_connection) {
