@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "util/timing.h"
+
 namespace vigie {
 namespace {
 
@@ -29,6 +31,13 @@ TEST(Duration, FormatsShortest) {
   EXPECT_EQ(formatDuration(milliseconds(500)), "500ms");
   EXPECT_EQ(formatDuration(milliseconds(3'600'000)), "1h");
   EXPECT_EQ(formatDuration(milliseconds(0)), "0s");
+}
+
+TEST(Duration, MeasuredSecondsPrintAsMillisecondsWithOneDecimal) {
+  EXPECT_EQ(vigie::milliseconds(0), "0.0ms");
+  EXPECT_EQ(vigie::milliseconds(0.00126), "1.3ms");
+  EXPECT_EQ(vigie::milliseconds(1.5), "1500.0ms");
+  EXPECT_EQ(vigie::milliseconds(12.34567), "12345.7ms");
 }
 
 }  // namespace
