@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <asio/io_context.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -13,6 +15,9 @@
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
 #include "forward/event.h"
+#include "forward/forwarder.h"
+#include "forward/itop.h"
+#include "test_config.h"
 
 namespace vigie {
 namespace {
@@ -207,7 +212,7 @@ class AlertDbTest : public ::testing::Test {
   std::string path() const { return (dir_ / "vigie.db").string(); }
 
   static OutboxEvent event(const std::string& key, const std::string& action,
-                           const std::string& destination = "crt") {
+                           const std::string& destination = "crt", std::size_t padding = 0) {
     OutboxEvent e;
     e.destination = destination;
     e.dedup_key = key;
@@ -215,7 +220,8 @@ class AlertDbTest : public ::testing::Test {
     e.action = action;
     e.payload = nlohmann::json{{"action", action},
                                {"event_id", e.event_id},
-                               {"history", nlohmann::json::array({{{"status", action}}})}}
+                               {"history", nlohmann::json::array({{{"status", action}}})},
+                               {"description", std::string(padding, 'x')}}
                     .dump();
     e.created_ms = 1;
     return e;
@@ -258,7 +264,7 @@ TEST_F(AlertDbTest, AnAttemptedEventIsNeverRewrittenAndStaysFirst) {
   AlertDb db(path(), 100);
   ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
   const auto head = db.due("crt", 0, 10).at(0);
-  db.retryLater(head.id, 0);  // sent once, outcome unknown: its event_id must not change
+  db.attempting(head.id);  // sent, outcome unknown: its event_id must not change
   ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
   ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
   EXPECT_EQ(db.depth(), 2);
@@ -316,6 +322,218 @@ TEST_F(AlertDbTest, DeadLettersLeaveTheQueue) {
   db.deadLetter(due[0].id, "http_4xx");
   EXPECT_EQ(db.depth(), 1);
   EXPECT_EQ(db.deadLetters(), 1);
+}
+
+TEST_F(AlertDbTest, FullOutboxByBytesEvictsInTheSameOrder) {
+  // Rows of about 1 kB (the padding) under a 3.5 kB bound: three fit, the fourth evicts.
+  AlertDb db(path(), 1'000, 3'500);
+  ASSERT_EQ(db.commit({}, {event("hb", "heartbeat", "crt", 1'000)}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k1", "update", "crt", 1'000)}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k2", "trigger", "crt", 1'000)}), WriteResult::Ok);
+  EXPECT_EQ(db.evicted(), 0);
+  ASSERT_EQ(db.commit({}, {event("k3", "trigger", "crt", 1'000)}), WriteResult::Ok);
+  EXPECT_EQ(db.evicted(), 1);  // the heartbeat
+  ASSERT_EQ(db.commit({}, {event("k4", "trigger", "crt", 1'000)}), WriteResult::Ok);
+  EXPECT_EQ(db.evicted(), 2);  // then the update never sent
+  ASSERT_EQ(db.commit({}, {event("k5", "resolve", "crt", 1'000)}), WriteResult::Ok);
+  EXPECT_EQ(db.evicted(), 3);  // then the oldest: k2's trigger
+  EXPECT_LE(db.bytes(), 3'500);
+  EXPECT_EQ(db.depth(), 3);
+  std::set<std::string> left;
+  for (const auto& e : db.due("crt", 0, 10)) {
+    left.insert(e.dedup_key);
+  }
+  EXPECT_EQ(left, (std::set<std::string>{"k3", "k4", "k5"}));
+}
+
+TEST_F(AlertDbTest, AMergedEventThatGrowsEvictsOthersNeverItself) {
+  AlertDb db(path(), 1'000, 4'000);
+  ASSERT_EQ(db.commit({}, {event("old", "trigger", "crt", 1'000)}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger", "crt", 1'000)}), WriteResult::Ok);
+  // Each coalesced transition grows k1's history; the padding of the latest replaces the rest.
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(db.commit({}, {event("k1", i % 2 == 0 ? "resolve" : "trigger", "crt", 2'500)}),
+              WriteResult::Ok);
+  }
+  const auto due = db.due("crt", 0, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].dedup_key, "k1");
+  EXPECT_EQ(nlohmann::json::parse(due[0].payload)["history"].size(), 41u);
+  EXPECT_EQ(db.evicted(), 1);
+  // Alone over the bound, it stays: losing it would be worse.
+  AlertDb tiny((dir_ / "tiny.db").string(), 1'000, 100);
+  ASSERT_EQ(tiny.commit({}, {event("big", "trigger", "crt", 1'000)}), WriteResult::Ok);
+  EXPECT_EQ(tiny.depth(), 1);
+}
+
+TEST_F(AlertDbTest, AnOutboxWithoutSizesIsMeasuredWhenOpened) {
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                           "destination TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT "
+                           "NULL, action TEXT NOT NULL, payload TEXT NOT NULL, created_ms INTEGER "
+                           "NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms "
+                           "INTEGER NOT NULL DEFAULT 0); INSERT INTO outbox (destination, "
+                           "dedup_key, event_id, action, payload, created_ms) VALUES ('crt', 'k', "
+                           "'e', 'trigger', '0123456789', 1)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  AlertDb db(path(), 100);
+  EXPECT_EQ(db.bytes(), 10);
+  ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
+  EXPECT_EQ(db.depth(), 2);
+}
+
+TEST_F(AlertDbTest, AHeldEventIsNotDueUntilAMergeMakesItDue) {
+  AlertDb db(path(), 100);
+  ASSERT_EQ(db.commit({}, {event("k1", "update")}), WriteResult::Ok);
+  const auto head = db.due("crt", 0, 10).at(0);
+  db.defer(head.id, 5'000);
+  EXPECT_TRUE(db.due("crt", 4'999, 10).empty());
+  EXPECT_EQ(db.due("crt", 5'000, 10).size(), 1u);
+  // Still never sent: the next update merges into it (the latest state wins, same hold)...
+  ASSERT_EQ(db.commit({}, {event("k1", "update")}), WriteResult::Ok);
+  EXPECT_EQ(db.depth(), 1);
+  db.defer(head.id, 5'000);
+  // ...and a resolve merging in is due at once, its history carrying the updates.
+  ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
+  const auto due = db.due("crt", 0, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].action, "resolve");
+  EXPECT_EQ(nlohmann::json::parse(due[0].payload)["history"].size(), 3u);
+}
+
+TEST_F(AlertDbTest, TombstonesReplaceTicketsAndExpire) {
+  {
+    AlertDb db(path(), 100);
+    db.saveTicket("cmdb", "k1", TicketRef{4711, "I-004711", false});
+    Tombstone stone;
+    stone.seq = 7;
+    stone.ticket_id = 4711;
+    stone.until_ms = 10'000;
+    ASSERT_TRUE(db.buryTicket("cmdb", "k1", stone, 1'000));
+  }
+  AlertDb db(path(), 100);  // a restart remembers it
+  EXPECT_FALSE(db.ticket("cmdb", "k1"));
+  const auto stone = db.tombstone("cmdb", "k1", 9'999);
+  ASSERT_TRUE(stone);
+  EXPECT_EQ(stone->seq, 7);
+  EXPECT_EQ(stone->ticket_id, 4711);
+  EXPECT_FALSE(db.tombstone("cmdb", "k1", 10'001));
+  EXPECT_FALSE(db.tombstone("other", "k1", 0));
+}
+
+TEST(ItopRequests, TicketStatusIsReadByItsId) {
+  ItopTarget target;
+  const auto get = itopGetTicket(target, 4711);
+  EXPECT_EQ(get["operation"], "core/get");
+  EXPECT_EQ(get["class"], "Incident");
+  EXPECT_EQ(get["key"], 4711);
+  EXPECT_NE(get["output_fields"].get<std::string>().find("status"), std::string::npos);
+}
+
+TEST_F(AlertDbTest, ForwarderKeepsABoundedCoalescedBacklogWhileTheDiskIsFull) {
+  asio::io_context io;
+  AlertDb db(path(), 1'000'000);
+  Forwarder forwarder(io, db, "unit");
+  ForwardingConfig config;
+  WebhookTarget webhook;
+  webhook.name = "crt";
+  webhook.urls = {"http://127.0.0.1:1/"};  // nothing listens: events stay in the outbox
+  config.webhooks = {webhook};
+  config.heartbeat_interval = std::chrono::hours(1);
+  config.unwritten_max_events = 10;
+  forwarder.configure(config);
+  io.run_for(std::chrono::milliseconds(100));
+  const auto start_depth = db.depth();  // the first heartbeat
+  ASSERT_EQ(start_depth, 1);
+  db.setMaxPageCount(db.pageCount());
+  auto alert = [](const std::string& key, const std::string& action) {
+    return nlohmann::json{{"dedup_key", key},
+                          {"event_id", newEventId(std::chrono::system_clock::now())},
+                          {"action", action},
+                          {"history", nlohmann::json::array({{{"status", action}}})},
+                          {"description", std::string(5'000, 'x')}};
+  };
+  forwarder.record({{"p0", "{}"}}, {alert("k0", "trigger")});
+  forwarder.record({{"p0", "{\"v\":2}"}}, {alert("k0", "resolve")});  // coalesces with k0
+  for (int i = 1; i <= 14; ++i) {
+    forwarder.record({}, {alert("k" + std::to_string(i), i == 1 ? "update" : "trigger")});
+  }
+  // 16 transitions, 15 keys (k0's two coalesced), 10 kept: the update k1 went first, then the
+  // oldest (k0, k2, k3, k4).
+  EXPECT_EQ(forwarder.pendingWrites(), 11u);  // 10 events + p0's latest state
+  const std::string metrics = forwarder.renderMetrics();
+  EXPECT_NE(metrics.find("vigie_forwarder_lost_events_total 5"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vigie_forwarder_spool_write_failures_total 1"), std::string::npos);
+  EXPECT_NE(metrics.find("vigie_forwarder_unwritten_changes 11"), std::string::npos);
+  EXPECT_EQ(db.depth(), start_depth);
+
+  db.setMaxPageCount(1'000'000);  // space is back: written within the second
+  io.run_for(std::chrono::milliseconds(1'500));
+  EXPECT_EQ(forwarder.pendingWrites(), 0u);
+  EXPECT_EQ(db.depth(), start_depth + 10);
+  EXPECT_EQ(db.loadStates().at("p0"), "{\"v\":2}");
+  std::set<std::string> keys;
+  for (const auto& e : db.due("crt", std::numeric_limits<std::int64_t>::max(), 100)) {
+    keys.insert(e.dedup_key);
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{"k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12", "k13",
+                                         "k14", "heartbeat:unit"}));
+  forwarder.stop();
+  io.run_for(std::chrono::milliseconds(50));
+}
+
+TEST(ForwardingConfig, SizesDurationsAndTheirErrors) {
+  const std::string head = R"(agent: { listen: "127.0.0.1:0", state_dir: /tmp }
+probes: []
+forwarding:
+)";
+  const std::string itop = R"(  itop:
+    - name: cmdb
+      url: https://itop.example/webservices/rest.php
+      username: u
+      password: p
+      organization: "1"
+)";
+  const AgentConfig config = test::loadYaml(
+      head + "  spool_max_bytes: 512KiB\n  unwritten_max_events: 50\n" + itop +
+      "      ci_cache_ttl: 10m\n      update_interval: 0s\n      tombstone_ttl: 2h\n");
+  EXPECT_EQ(config.forwarding.spool_max_bytes, 512 * 1024);
+  EXPECT_EQ(config.forwarding.unwritten_max_events, 50);
+  ASSERT_EQ(config.forwarding.itops.size(), 1u);
+  EXPECT_EQ(config.forwarding.itops[0].ci_cache_ttl, 10min);
+  EXPECT_EQ(config.forwarding.itops[0].update_interval, 0ms);
+  EXPECT_EQ(config.forwarding.itops[0].tombstone_ttl, 2h);
+  EXPECT_EQ(test::loadYaml(head + "  spool_max_bytes: 100000\n").forwarding.spool_max_bytes,
+            100'000);
+  EXPECT_EQ(test::loadYaml(head + "  spool_max_bytes: 1GB\n").forwarding.spool_max_bytes,
+            1'000'000'000);
+  const auto errors = [&head](const std::string& tail) {
+    try {
+      test::loadYaml(head + tail);
+    } catch (const ConfigError& error) {
+      std::string all;
+      for (const ConfigIssue& issue : error.issues()) {
+        all += issue.key_path + ": " + issue.message + "\n";
+      }
+      return all;
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(errors("  spool_max_bytes: 64 potatoes\n"),
+            "forwarding.spool_max_bytes: expected a size like 65536, 512KiB or 64MiB, got '64 "
+            "potatoes'\n");
+  EXPECT_EQ(errors("  spool_max_bytes: 1KiB\n"),
+            "forwarding.spool_max_bytes: must be at least 65536 bytes\n");
+  EXPECT_EQ(errors("  unwritten_max_events: 3\n"),
+            "forwarding.unwritten_max_events: must be at least 10\n");
+  EXPECT_EQ(errors(itop + "      ci_cache_ttl: 0s\n"),
+            "forwarding.itop[0].ci_cache_ttl: must be greater than 0s\n");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "alert/alert_config.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -44,6 +45,34 @@ std::optional<std::chrono::milliseconds> positiveDuration(const ConfigReader& re
 std::string text(const ConfigReader& reader, const YAML::Node& node, const std::string& path) {
   auto value = reader.convert(node, path, FieldType::String);
   return value ? std::get<std::string>(*value) : std::string();
+}
+
+/// A size: bytes, or a number with KiB, MiB, GiB (or kB, MB, GB) after it.
+std::optional<std::int64_t> bytesAtLeast(const ConfigReader& reader, const YAML::Node& node,
+                                         const std::string& path, std::int64_t minimum) {
+  const std::string value = text(reader, node, path);
+  std::size_t end = 0;
+  while (end < value.size() && value[end] >= '0' && value[end] <= '9') {
+    ++end;
+  }
+  std::string unit = value.substr(end);
+  while (!unit.empty() && unit.front() == ' ') {
+    unit.erase(0, 1);
+  }
+  const std::map<std::string, std::int64_t> units{
+      {"", 1},          {"B", 1},      {"KiB", 1 << 10},  {"MiB", 1 << 20},
+      {"GiB", 1 << 30}, {"kB", 1'000}, {"MB", 1'000'000}, {"GB", 1'000'000'000}};
+  const auto multiplier = units.find(unit);
+  if (end == 0 || end > 12 || multiplier == units.end()) {
+    reader.report(node, path, "expected a size like 65536, 512KiB or 64MiB, got '" + value + "'");
+    return std::nullopt;
+  }
+  const std::int64_t bytes = std::stoll(value.substr(0, end)) * multiplier->second;
+  if (bytes < minimum) {
+    reader.report(node, path, "must be at least " + std::to_string(minimum) + " bytes");
+    return std::nullopt;
+  }
+  return bytes;
 }
 
 const std::vector<std::string> kWeekdays{"sunday",   "monday", "tuesday", "wednesday",
@@ -292,16 +321,26 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
     return;
   }
   ForwardingConfig& forwarding = config.forwarding;
-  if (!reader.check_mapping(
-          node, "forwarding",
-          {"webhook", "alertmanager", "itop", "spool_max_events", "heartbeat_interval",
-           "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
+  if (!reader.check_mapping(node, "forwarding",
+                            {"webhook", "alertmanager", "itop", "spool_max_events",
+                             "spool_max_bytes", "unwritten_max_events", "heartbeat_interval",
+                             "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
     return;
   }
-  if (node["spool_max_events"]) {
+  for (const auto& [key, target, minimum] :
+       {std::tuple{"spool_max_events", &forwarding.spool_max_events, 10},
+        std::tuple{"unwritten_max_events", &forwarding.unwritten_max_events, 10}}) {
+    if (node[key]) {
+      if (auto value = intAtLeast(reader, node[key], std::string("forwarding.") + key, minimum)) {
+        *target = *value;
+      }
+    }
+  }
+  if (node["spool_max_bytes"]) {
+    // Room for a few events at least: one is a few kB.
     if (auto value =
-            intAtLeast(reader, node["spool_max_events"], "forwarding.spool_max_events", 10)) {
-      forwarding.spool_max_events = *value;
+            bytesAtLeast(reader, node["spool_max_bytes"], "forwarding.spool_max_bytes", 65'536)) {
+      forwarding.spool_max_bytes = *value;
     }
   }
   for (const auto& [key, target] : {std::pair{"heartbeat_interval", &forwarding.heartbeat_interval},
@@ -345,7 +384,8 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
       });
   loadTargets(reader, node["itop"], "forwarding.itop",
               {"version", "auth", "token", "token_file", "class", "organization", "caller",
-               "service", "ci_class", "on_resolve", "resolution_code", "severity_map"},
+               "service", "ci_class", "on_resolve", "resolution_code", "severity_map",
+               "ci_cache_ttl", "update_interval", "tombstone_ttl"},
               forwarding.itops, names,
               [&reader](const YAML::Node& item, const std::string& path, ItopTarget& target) {
                 loadItop(reader, item, path, target);
@@ -381,6 +421,20 @@ void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::str
   word("on_resolve", on_resolve, {"log_only", "autoresolve"});
   target.autoresolve = on_resolve == "autoresolve";
   target.token = reader.secret(item, path, "token");
+  for (const auto& [key, value] : {std::pair{"ci_cache_ttl", &target.ci_cache_ttl},
+                                   std::pair{"tombstone_ttl", &target.tombstone_ttl}}) {
+    if (item[key]) {
+      if (auto d = positiveDuration(reader, item[key], path + "." + key)) {
+        *value = *d;
+      }
+    }
+  }
+  if (item["update_interval"]) {  // 0s: every update is written
+    if (auto d = reader.convert(item["update_interval"], path + ".update_interval",
+                                FieldType::Duration)) {
+      target.update_interval = std::get<std::chrono::milliseconds>(*d);
+    }
+  }
   if (!item["organization"]) {
     reader.report(item, path + ".organization", "required field is missing");
   }

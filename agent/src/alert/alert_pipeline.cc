@@ -99,6 +99,7 @@ void AlertPipeline::beforeConfigure(const AgentConfig& config, const StateStore&
 void AlertPipeline::afterConfigure(const AgentConfig& config, StateStore& store) {
   maintenance_ = config.maintenance;
   db_->setMaxEvents(config.forwarding.spool_max_events);
+  db_->setMaxBytes(config.forwarding.spool_max_bytes);
   forwarder_->configure(config.forwarding);
   if (restored_) {
     return;

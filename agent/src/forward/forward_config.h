@@ -53,6 +53,12 @@ struct ItopTarget : HttpTarget {
                                                           {"minor", {2, 3}},
                                                           {"warning", {3, 3}},
                                                           {"info", {3, 4}}};
+  /// How long a CI lookup (how many CIs bear the name) is reused before iTop is asked again.
+  std::chrono::milliseconds ci_cache_ttl{3'600'000};
+  /// One log entry per key at most this often; updates in between coalesce (0: no limit).
+  std::chrono::milliseconds update_interval{300'000};
+  /// How long a resolved key is remembered, so late or duplicate events leave its ticket alone.
+  std::chrono::milliseconds tombstone_ttl{86'400'000};
 
   bool operator==(const ItopTarget&) const = default;
 };
@@ -64,6 +70,11 @@ struct ForwardingConfig {
   std::vector<ItopTarget> itops;
   /// Events kept at most in the outbox (over every destination); see docs/ALERTING.md.
   std::int64_t spool_max_events = 10'000;
+  /// Payload bytes kept at most in the outbox; same eviction order as spool_max_events.
+  std::int64_t spool_max_bytes = std::int64_t{64} << 20;
+  /// Events held in memory while the outbox cannot be written (disk full); beyond, the same
+  /// eviction order applies and vigie_forwarder_lost_events_total counts them.
+  std::int64_t unwritten_max_events = 1'000;
   std::chrono::milliseconds heartbeat_interval{60'000};
   /// Firing alerts are told again this often, so a receiver that lost one catches up.
   std::chrono::milliseconds reassert_interval{15 * 60'000};

@@ -4,6 +4,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -79,6 +80,7 @@ struct Forwarder::Destination {
   asio::steady_timer timer;
   asio::cancellation_signal cancel;
   asio::cancellation_signal resend_cancel;
+  std::unique_ptr<ItopAdapter> itop_adapter;
   bool stopped = false;
   bool dirty = false;
   int failures = 0;
@@ -113,7 +115,13 @@ Forwarder::Forwarder(asio::io_context& io, AlertDb& db, std::string agent)
                           .Name("vigie_forwarder_spool_write_failures_total")
                           .Help("Writes to the outbox that failed (disk full or I/O error)")
                           .Register(*registry_)
-                          .Add({})) {}
+                          .Add({})),
+      lost_events_(prometheus::BuildCounter()
+                       .Name("vigie_forwarder_lost_events_total")
+                       .Help("Events dropped from memory while the outbox could not be written "
+                             "and unwritten_max_events were already waiting")
+                       .Register(*registry_)
+                       .Add({})) {}
 
 Forwarder::~Forwarder() { stop(); }
 
@@ -138,6 +146,19 @@ auto loopEnded(Owner owner, const char* loop) {
 }  // namespace
 
 void Forwarder::stop() {
+  stopDestinations();
+  flush();  // a last chance for what waits in memory
+  retry_write_.cancel();
+  retry_armed_ = false;
+  if (pendingWrites() > 0) {
+    logError("stopping with " + std::to_string(pendingWrites()) +
+             " state change(s) and event(s) never written to " + db_.path() + ": they are lost");
+    pending_states_.clear();
+    pending_events_.clear();
+  }
+}
+
+void Forwarder::stopDestinations() {
   for (auto& [id, destination] : destinations_) {
     destination->stopped = true;
     destination->cancel.emit(asio::cancellation_type::terminal);
@@ -148,7 +169,6 @@ void Forwarder::stop() {
     periodic_cancel_->emit(asio::cancellation_type::terminal);
     periodic_cancel_.reset();
   }
-  retry_write_.cancel();
 }
 
 void Forwarder::configure(const ForwardingConfig& config) {
@@ -156,7 +176,7 @@ void Forwarder::configure(const ForwardingConfig& config) {
     return;  // a reload that leaves forwarding alone keeps deliveries and timers running
   }
   configured_ = true;
-  stop();
+  stopDestinations();  // what waits in memory for the disk stays, with its retry timer
   config_ = config;
   auto launch = [this](DestinationPtr destination) {
     destinations_[destination->id] = destination;
@@ -197,6 +217,8 @@ void Forwarder::configure(const ForwardingConfig& config) {
       destination->id = destinationId(itop.name, i);
       destination->itop = itop;
       destination->url = itop.urls[i];
+      destination->itop_adapter =
+          std::make_unique<ItopAdapter>(itop, itop.urls[i], destination->id, db_, agent_);
       launch(destination);
     }
   }
@@ -248,42 +270,94 @@ void Forwarder::record(std::vector<std::pair<std::string, std::string>> states,
   for (const auto& event : events) {
     remember(event);
   }
-  pending_.push_back({std::move(states), std::move(events)});
-  if (flush()) {
+  hold(std::move(states), std::move(events));
+  if (!retry_armed_ && flush()) {
     wake();
   }
 }
 
-bool Forwarder::flush() {
-  std::size_t written = 0;
-  for (PendingWrite& write : pending_) {
-    std::vector<OutboxEvent> rows;
-    for (const auto& event : write.events) {
-      auto fanned = fanOut(event);
-      rows.insert(rows.end(), std::make_move_iterator(fanned.begin()),
-                  std::make_move_iterator(fanned.end()));
-    }
-    const WriteResult result = db_.commit(write.states, std::move(rows));
-    if (result != WriteResult::Ok) {
-      write_failures_.Increment();
-      logError(std::string("alert state and outbox write failed (") +
-               (result == WriteResult::Full ? "disk or spool full" : "I/O error") +
-               "): " + std::to_string(pending_.size() - written) +
-               " change(s) kept in memory, retrying every second");
-      break;
-    }
-    ++written;
+void Forwarder::hold(std::vector<std::pair<std::string, std::string>> states,
+                     std::vector<nlohmann::json> events) {
+  for (auto& [probe, state] : states) {
+    pending_states_[probe] = std::move(state);
   }
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
-  if (!pending_.empty()) {
-    retry_write_.expires_after(std::chrono::seconds(1));
-    retry_write_.async_wait([this](const asio::error_code& ec) {
-      if (!ec && flush()) {
-        wake();
+  for (auto& event : events) {
+    const std::string key = event.value("dedup_key", "");
+    const auto same = std::find_if(
+        pending_events_.begin(), pending_events_.end(),
+        [&key](const nlohmann::json& held) { return held.value("dedup_key", "") == key; });
+    if (same != pending_events_.end()) {
+      *same = mergeEvents(*same, std::move(event));
+    } else {
+      pending_events_.push_back(std::move(event));
+    }
+  }
+  while (static_cast<std::int64_t>(pending_events_.size()) > config_.unwritten_max_events) {
+    // The outbox's eviction order: heartbeats, updates, then the oldest.
+    auto victim = pending_events_.begin();
+    for (const char* action : {"heartbeat", "update"}) {
+      const auto found = std::find_if(
+          pending_events_.begin(), pending_events_.end(),
+          [action](const nlohmann::json& held) { return held.value("action", "") == action; });
+      if (found != pending_events_.end()) {
+        victim = found;
+        break;
       }
-    });
+    }
+    logError("outbox " + db_.path() + " unwritable and " +
+             std::to_string(config_.unwritten_max_events) + " events already wait in memory: " +
+             victim->value("action", "") + " of key " + victim->value("dedup_key", "") + " lost");
+    lost_events_.Increment();
+    pending_events_.erase(victim);
   }
-  return written > 0;
+}
+
+bool Forwarder::flush() {
+  if (pending_states_.empty() && pending_events_.empty()) {
+    return false;
+  }
+  std::vector<OutboxEvent> rows;
+  for (const auto& event : pending_events_) {
+    auto fanned = fanOut(event);
+    rows.insert(rows.end(), std::make_move_iterator(fanned.begin()),
+                std::make_move_iterator(fanned.end()));
+  }
+  const std::vector<std::pair<std::string, std::string>> states(pending_states_.begin(),
+                                                                pending_states_.end());
+  const WriteResult result = db_.commit(states, std::move(rows));
+  if (result == WriteResult::Ok) {
+    if (failed_writes_ > 0) {
+      logInfo("outbox " + db_.path() + " writable again: " + std::to_string(pendingWrites()) +
+              " state change(s) and event(s) written after " + std::to_string(failed_writes_) +
+              " failed attempt(s)");
+    }
+    failed_writes_ = 0;
+    pending_states_.clear();
+    pending_events_.clear();
+    return true;
+  }
+  write_failures_.Increment();
+  if (failed_writes_++ % 60 == 0) {
+    logError("cannot write the outbox " + db_.path() + " (" +
+             (result == WriteResult::Full ? "disk or spool full" : "I/O error") +
+             "): " + db_.lastError() + "; " + std::to_string(pending_states_.size()) +
+             " state change(s) and " + std::to_string(pending_events_.size()) +
+             " event(s) kept in memory (at most " + std::to_string(config_.unwritten_max_events) +
+             " events), retrying every second");
+  }
+  retry_armed_ = true;
+  retry_write_.expires_after(std::chrono::seconds(1));
+  retry_write_.async_wait([this](const asio::error_code& ec) {
+    if (ec) {
+      return;  // stopped: `this` may be gone
+    }
+    retry_armed_ = false;
+    db_.retryRemovals();
+    if (flush()) {
+      wake();
+    }
+  });
+  return false;
 }
 
 void Forwarder::wake() {
@@ -349,6 +423,7 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
       std::chrono::duration<double>(1.0 / config_.drain_rate));
   while (!destination->stopped) {
     destination->dirty = false;
+    db_.retryRemovals();  // acknowledged while the disk was full: gone once it can be written
     std::vector<OutboxEvent> batch = db_.due(destination->id, wallMs(), 64);
     if (batch.empty()) {
       if (destination->dirty) {
@@ -376,12 +451,18 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
           break;  // woken early by new events: re-read the outbox in order
         }
       }
+      if (destination->kind == Destination::Kind::Itop) {
+        if (const auto until = destination->itop_adapter->heldUntil(event)) {
+          db_.defer(event.id, *until);
+          continue;
+        }
+      }
       destination->next_send = std::max(destination->next_send, Clock::now()) + spacing;
+      db_.attempting(event.id);
       // Not a conditional expression: GCC 12 miscompiles co_await inside one.
       Classified result;
       if (destination->kind == Destination::Kind::Itop) {
-        result = co_await deliverToItop(destination->itop, destination->url, destination->id, db_,
-                                        event, agent_);
+        result = co_await destination->itop_adapter->deliver(event);
       } else {
         result = co_await send(*destination, event);
       }
@@ -404,7 +485,6 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
         continue;
       }
       // Retryable or auth: the whole destination pauses, so events keep their order.
-      db_.retryLater(event.id, 0);
       const auto pause =
           result.outcome == Outcome::Auth
               ? config_.backoff_cap
@@ -516,7 +596,7 @@ asio::awaitable<void> Forwarder::periodicLoop() {
 std::string Forwarder::renderMetrics() {
   auto families = registry_->Collect();
   // gauge() hands out pointers into `families`: no reallocation may move them.
-  families.reserve(families.size() + 8);
+  families.reserve(families.size() + 9);
   auto gauge = [&families](const std::string& name, const std::string& help) {
     families.push_back({name, help, prometheus::MetricType::Gauge, {}});
     return &families.back();
@@ -530,9 +610,12 @@ std::string Forwarder::renderMetrics() {
       oldest ? std::max(0.0, static_cast<double>(wallMs() - *oldest) / 1000.0) : 0.0;
   gauge("vigie_forwarder_oldest_event_age_seconds", "Age of the oldest event in the outbox")
       ->metric.push_back(metric);
-  metric.gauge.value = static_cast<double>(pending_.size());
+  metric.gauge.value = static_cast<double>(db_.bytes());
+  gauge("vigie_forwarder_spool_bytes", "Payload bytes of the events in the outbox")
+      ->metric.push_back(metric);
+  metric.gauge.value = static_cast<double>(pendingWrites());
   gauge("vigie_forwarder_unwritten_changes",
-        "State changes held in memory because the outbox could not be written")
+        "Probe states and events held in memory because the outbox could not be written")
       ->metric.push_back(metric);
   metric.gauge.value = static_cast<double>(db_.evicted());
   gauge("vigie_forwarder_evicted_events",

@@ -41,11 +41,13 @@ class Forwarder {
   /// One outbox row per destination that takes this event.
   std::vector<OutboxEvent> fanOut(const nlohmann::json& event) const;
   /// Writes probe states and the events they produced durably, then wakes delivery. When the
-  /// disk is full or the write fails, they wait in memory (in order) and the write is retried
-  /// every second: nothing is lost while the agent runs, and nothing crashes.
+  /// disk is full or the write fails, they wait in memory and the write is retried every
+  /// second: the latest state per probe, events coalesced per key as the outbox would, at most
+  /// unwritten_max_events of them (beyond, the outbox's eviction order, counted as lost).
   void record(std::vector<std::pair<std::string, std::string>> states,
               std::vector<nlohmann::json> events);
-  std::size_t pendingWrites() const { return pending_.size(); }
+  /// Probe states and events waiting in memory for the outbox to be writable.
+  std::size_t pendingWrites() const { return pending_states_.size() + pending_events_.size(); }
   /// Alerts firing at start (restored state): re-asserted without being queued again.
   void assumeFiring(const nlohmann::json& event);
 
@@ -64,6 +66,9 @@ class Forwarder {
   void heartbeat();
   std::pair<std::string, std::vector<std::string>> request(const Destination& destination,
                                                            const OutboxEvent& event);
+  void stopDestinations();
+  void hold(std::vector<std::pair<std::string, std::string>> states,
+            std::vector<nlohmann::json> events);
   bool flush();
   void wake();
   void remember(const nlohmann::json& event);
@@ -83,17 +88,17 @@ class Forwarder {
   std::map<std::string, nlohmann::json> firing_;
   std::map<std::string, std::pair<nlohmann::json, std::chrono::steady_clock::time_point>> resolved_;
   std::mt19937_64 random_;
-  struct PendingWrite {
-    std::vector<std::pair<std::string, std::string>> states;
-    std::vector<nlohmann::json> events;
-  };
-  std::vector<PendingWrite> pending_;
+  std::map<std::string, std::string> pending_states_;
+  std::vector<nlohmann::json> pending_events_;  ///< one per key, in order of arrival
   asio::steady_timer retry_write_;
+  bool retry_armed_ = false;
+  int failed_writes_ = 0;  ///< consecutive, to log the first, every 60th and the recovery
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& failures_;
   prometheus::Counter& dead_letters_;
   prometheus::Counter& write_failures_;
+  prometheus::Counter& lost_events_;
   std::map<std::string, double> last_success_;
 };
 

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "util/log.h"
+
 namespace vigie {
 
 namespace {
@@ -151,6 +153,26 @@ Answer refused() {
   return answer;
 }
 
+std::int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The status of the first object of an answer, empty when it has none.
+std::string ticketStatus(const nlohmann::json& body) {
+  if (!body.is_object() || !body.contains("objects") || !body["objects"].is_object() ||
+      body["objects"].empty()) {
+    return "";
+  }
+  const auto& object = body["objects"].begin().value();
+  if (!object.contains("fields") || !object["fields"].contains("status") ||
+      !object["fields"]["status"].is_string()) {
+    return "";
+  }
+  return object["fields"]["status"].get<std::string>();
+}
+
 std::string commentFor(const std::string& agent, const OutboxEvent& event) {
   std::string comment = "vigie-agent@";
   comment.append(agent).append(" event ").append(event.event_id).append(" (");
@@ -282,28 +304,116 @@ nlohmann::json itopFindCi(const ItopTarget& target, const std::string& ci_name) 
           {"output_fields", "id"}};
 }
 
-asio::awaitable<Classified> deliverToItop(const ItopTarget& target, const std::string& url,
-                                          const std::string& destination, AlertDb& db,
-                                          const OutboxEvent& event, const std::string& agent) {
+nlohmann::json itopGetTicket(const ItopTarget& target, std::int64_t ticket) {
+  return {{"operation", "core/get"},
+          {"class", target.ticket_class},
+          {"key", ticket},
+          {"output_fields", "id, ref, status"}};
+}
+
+ItopAdapter::ItopAdapter(ItopTarget target, std::string url, std::string destination, AlertDb& db,
+                         std::string agent)
+    : target_(std::move(target)),
+      url_(std::move(url)),
+      destination_(std::move(destination)),
+      db_(db),
+      agent_(std::move(agent)) {}
+
+asio::awaitable<Classified> ItopAdapter::lookUpCi(const std::string& ci, bool& link) {
+  const auto cached = ci_cache_.find(ci);
+  if (cached != ci_cache_.end() && Clock::now() - cached->second.at < target_.ci_cache_ttl) {
+    link = cached->second.link;
+    co_return delivered();
+  }
+  Answer lookup = co_await call(target_, url_, itopFindCi(target_, ci));
+  if (lookup.classified.outcome != Outcome::Delivered) {
+    co_return lookup.classified;
+  }
+  std::size_t count = 0;
+  firstObject(lookup.body, &count);
+  link = count == 1;
+  CiLookup entry;
+  entry.link = link;
+  entry.at = Clock::now();
+  ci_cache_[ci] = entry;
+  co_return delivered();
+}
+
+asio::awaitable<Classified> ItopAdapter::checkOpen(const std::string& key,
+                                                   std::optional<TicketRef>& ticket) {
+  Answer got = co_await call(target_, url_, itopGetTicket(target_, ticket->id));
+  if (got.classified.outcome != Outcome::Delivered) {
+    co_return got.classified;
+  }
+  std::size_t found = 0;
+  firstObject(got.body, &found);
+  const std::string status = found == 0 ? "gone" : ticketStatus(got.body);
+  if (status == "gone" || status == "resolved" || status == "closed") {
+    // An operator closed it (or it was deleted): never write to it again.
+    logInfo("iTop " + destination_ + ": ticket " + std::to_string(ticket->id) + " of key " + key +
+            " is " + status + " in iTop; a firing alert gets a new one");
+    db_.forgetTicket(destination_, key);
+    ticket.reset();
+  }
+  co_return delivered();
+}
+
+std::optional<std::int64_t> ItopAdapter::heldUntil(const OutboxEvent& event) const {
+  if (event.action != "update" || target_.update_interval.count() <= 0) {
+    return std::nullopt;
+  }
+  const auto last = last_write_.find(event.dedup_key);
+  const auto now = Clock::now();
+  if (last == last_write_.end() || now >= last->second + target_.update_interval) {
+    return std::nullopt;
+  }
+  return wallMs() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                        last->second + target_.update_interval - now)
+                        .count();
+}
+
+asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
   if (event.action == "heartbeat") {
     co_return delivered();
   }
   const auto canonical = nlohmann::json::parse(event.payload);
-  const std::string comment = commentFor(agent, event);
-  std::optional<TicketRef> ticket = db.ticket(destination, event.dedup_key);
+  const std::int64_t seq = canonical.value("seq", std::int64_t{0});
+  const std::string& key = event.dedup_key;
+  const auto stone = db_.tombstone(destination_, key, wallMs());
+  if (stone && seq <= stone->seq) {
+    // A duplicate of the resolve (its acknowledgement lost) or older: already applied.
+    logInfo("iTop " + destination_ + ": event " + event.event_id + " (" + event.action + ", key " +
+            key + ") is older than the resolve of ticket " + std::to_string(stone->ticket_id) +
+            "; ignored");
+    co_return delivered();
+  }
+  const std::string comment = commentFor(agent_, event);
+  std::optional<TicketRef> ticket = db_.ticket(destination_, key);
 
   if (ticket && ticket->creating) {
     // The last create may have been committed although its answer was lost.
-    Answer found = co_await call(target, url, itopFindByMarker(target, event.dedup_key));
+    Answer found = co_await call(target_, url_, itopFindByMarker(target_, key));
     if (found.classified.outcome != Outcome::Delivered) {
       co_return found.classified;
     }
     if (auto adopted = firstObject(found.body)) {
       ticket = *adopted;
-      db.saveTicket(destination, event.dedup_key, *ticket);
+      db_.saveTicket(destination_, key, *ticket);
     } else {
       ticket.reset();
     }
+  }
+  const std::int64_t known_ticket = ticket ? ticket->id : 0;
+  if (ticket) {
+    const Classified checked = co_await checkOpen(key, ticket);
+    if (checked.outcome != Outcome::Delivered) {
+      co_return checked;
+    }
+  }
+  if (known_ticket != 0 && !ticket && event.action == "resolve") {
+    // Closed by an operator before the alert resolved: nothing left to tell.
+    bury(key, seq, known_ticket);
+    co_return delivered();
   }
   bool created_now = false;
   if (!ticket) {
@@ -311,20 +421,17 @@ asio::awaitable<Classified> deliverToItop(const ItopTarget& target, const std::s
         canonical.contains("resource") ? canonical["resource"].value("ci_name", "") : "";
     bool link_ci = false;
     if (!ci.empty()) {
-      Answer lookup = co_await call(target, url, itopFindCi(target, ci));
-      if (lookup.classified.outcome != Outcome::Delivered) {
-        co_return lookup.classified;
+      const Classified looked_up = co_await lookUpCi(ci, link_ci);
+      if (looked_up.outcome != Outcome::Delivered) {
+        co_return looked_up;
       }
-      std::size_t count = 0;
-      firstObject(lookup.body, &count);
-      link_ci = count == 1;
     }
     TicketRef pending;
     pending.creating = true;
-    db.saveTicket(destination, event.dedup_key, pending);
-    Answer created = co_await call(target, url, itopCreate(target, canonical, comment, link_ci));
+    db_.saveTicket(destination_, key, pending);
+    Answer created = co_await call(target_, url_, itopCreate(target_, canonical, comment, link_ci));
     if (created.classified.outcome == Outcome::Permanent) {
-      db.forgetTicket(destination, event.dedup_key);
+      db_.forgetTicket(destination_, key);
     }
     if (created.classified.outcome != Outcome::Delivered) {
       co_return created.classified;
@@ -333,7 +440,8 @@ asio::awaitable<Classified> deliverToItop(const ItopTarget& target, const std::s
     if (!ticket) {
       co_return unreadable();
     }
-    db.saveTicket(destination, event.dedup_key, *ticket);
+    db_.saveTicket(destination_, key, *ticket);
+    last_write_[key] = Clock::now();
     created_now = true;
   }
 
@@ -342,23 +450,41 @@ asio::awaitable<Classified> deliverToItop(const ItopTarget& target, const std::s
       co_return delivered();
     }
     Answer logged =
-        co_await call(target, url, itopLog(target, ticket->id, logLine(canonical), comment));
+        co_await call(target_, url_, itopLog(target_, ticket->id, logLine(canonical), comment));
+    if (logged.classified.outcome == Outcome::Delivered) {
+      last_write_[key] = Clock::now();
+    }
     co_return logged.classified;
   }
   const std::string solution =
       "Rétablissement détecté par la supervision à " + canonical.value("occurred_at", "") + ".";
   Answer resolved = refused();
-  if (target.autoresolve) {
-    resolved = co_await call(target, url, itopAutoresolve(target, ticket->id, solution, comment));
+  if (target_.autoresolve) {
+    resolved =
+        co_await call(target_, url_, itopAutoresolve(target_, ticket->id, solution, comment));
   }
   if (resolved.classified.outcome == Outcome::Permanent) {
     // log_only, or ev_autoresolve refused (missing mandatory field, state without the stimulus).
-    resolved = co_await call(target, url, itopLog(target, ticket->id, solution, comment));
+    resolved = co_await call(target_, url_, itopLog(target_, ticket->id, solution, comment));
   }
   if (resolved.classified.outcome == Outcome::Delivered) {
-    db.forgetTicket(destination, event.dedup_key);
+    bury(key, seq, ticket->id);
   }
   co_return resolved.classified;
+}
+
+void ItopAdapter::bury(const std::string& key, std::int64_t seq, std::int64_t ticket) {
+  last_write_.erase(key);
+  Tombstone stone;
+  stone.seq = seq;
+  stone.ticket_id = ticket;
+  const std::int64_t now = wallMs();
+  stone.until_ms = now + target_.tombstone_ttl.count();
+  if (!db_.buryTicket(destination_, key, stone, now)) {
+    // Only a duplicate of this resolve could then reach the ticket again: a log entry at worst.
+    logWarning("iTop " + destination_ + ": cannot record the resolve of key " + key + " in " +
+               db_.path() + ": " + db_.lastError());
+  }
 }
 
 }  // namespace vigie

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "forward/alert_db.h"
@@ -24,11 +27,47 @@ nlohmann::json itopAutoresolve(const ItopTarget& target, std::int64_t ticket,
 nlohmann::json itopFindByMarker(const ItopTarget& target, const std::string& dedup_key);
 nlohmann::json itopFindCi(const ItopTarget& target, const std::string& ci_name);
 
-/// Delivers one canonical event to iTop (docs/ALERTING.md, iTop adapter): a ticket per key,
-/// created once (looked up by its [VIGIE:key] title marker after an ambiguous create), updates
-/// and the resolve as log entries or ev_autoresolve. Heartbeats are not sent to iTop.
-asio::awaitable<Classified> deliverToItop(const ItopTarget& target, const std::string& url,
-                                          const std::string& destination, AlertDb& db,
-                                          const OutboxEvent& event, const std::string& agent);
+nlohmann::json itopGetTicket(const ItopTarget& target, std::int64_t ticket);
+
+/// Delivers canonical events to one iTop URL (docs/ALERTING.md, iTop adapter): a ticket per
+/// key, created once (looked up by its [VIGIE:key] title marker after an ambiguous create);
+/// updates and the resolve as log entries or ev_autoresolve, on a ticket checked to be still
+/// open (a new one otherwise); updates at most once per update_interval per key (held in the
+/// outbox and coalesced meanwhile); CI lookups cached; resolved keys tombstoned so that late
+/// or duplicate events leave the ticket alone. Heartbeats are not sent to iTop. Lives on the
+/// event loop with its destination; the caches are lost on restart, the tombstones are not.
+class ItopAdapter {
+ public:
+  ItopAdapter(ItopTarget target, std::string url, std::string destination, AlertDb& db,
+              std::string agent);
+
+  /// When an update comes sooner than update_interval after the key's last write: the time
+  /// it may go. It then waits in the outbox, where the key's next events merge into it (the
+  /// latest state is what is written; a resolve merging in makes it due at once).
+  std::optional<std::int64_t> heldUntil(const OutboxEvent& event) const;
+  asio::awaitable<Classified> deliver(const OutboxEvent& event);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct CiLookup {
+    bool link = false;  ///< exactly one CI bears the name
+    Clock::time_point at;
+  };
+
+  /// The ticket of the key if iTop still has it open; forgets it otherwise.
+  asio::awaitable<Classified> checkOpen(const std::string& key, std::optional<TicketRef>& ticket);
+  asio::awaitable<Classified> lookUpCi(const std::string& ci, bool& link);
+  /// The resolve reached iTop: forget the ticket, leave a tombstone.
+  void bury(const std::string& key, std::int64_t seq, std::int64_t ticket);
+
+  ItopTarget target_;
+  std::string url_;
+  std::string destination_;
+  AlertDb& db_;
+  std::string agent_;
+  std::map<std::string, CiLookup> ci_cache_;
+  /// dedup_key → when its ticket was last written (created or logged), for update_interval.
+  std::map<std::string, Clock::time_point> last_write_;
+};
 
 }  // namespace vigie
