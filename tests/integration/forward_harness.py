@@ -51,7 +51,7 @@ class Switch:
 class Webhook:
     """An HTTP receiver of canonical events. mode: "up" (200), "down" (503 with Retry-After: 0),
     "reject" (400: refused for good), "commit_then_hang" (records the event, then answers too
-    late: an ambiguous failure)."""
+    late: an ambiguous failure), "slow" (records the event, answers 200 after 0.6 s)."""
 
     def __init__(self, secret=None):
         self.secret = secret
@@ -87,6 +87,8 @@ class Webhook:
                         (self.headers.get("Idempotency-Key"), json.loads(body), signature_ok))
                 if mode == "commit_then_hang":
                     time.sleep(3)
+                elif mode == "slow":
+                    time.sleep(0.6)
                 try:
                     self.send_response(200)
                     self.send_header("Content-Length", "0")

@@ -8,9 +8,11 @@ implements just what the vigie iTop adapter uses, the way the protocol documents
   credentials: form fields `auth_user`/`auth_pwd`, HTTP Basic, or an `Auth-Token` header;
 - always HTTP 200 with a JSON body whose `code` says what happened (0 OK, 1 unauthorized,
   100 internal error with a message), objects keyed "Class::id";
-- operations core/create, core/get (OQL subset: title LIKE '[VIGIE:..]%', name = "..."),
-  core/update (private_log add_item) and core/apply_stimulus (ev_autoresolve, which requires
-  solution and resolution_code);
+- operations core/create, core/get (a numeric id, or the OQL subset title LIKE '[VIGIE:..]%'
+  and name = "..."; no match is code 0, "Found: 0" and objects null), core/update
+  (private_log add_item) and core/apply_stimulus (ev_autoresolve, which requires solution and
+  resolution_code);
+- what an operator does in the iTop console: close_ticket() moves a ticket to "closed";
 - failure modes for tests: "down" (HTTP 503), "html" (a proxy error page with status 200),
   "code100" (internal error), "commit_then_hang" (commits a core/create, then answers too
   late),
@@ -36,6 +38,7 @@ class ItopStandIn:
         self.tickets = {}  # id -> {"title", "status", "log": [...], "fields": {...}}
         self.cis = {name: i + 1 for i, name in enumerate(cis)}
         self.calls = []  # (operation, comment)
+        self.ci_lookups = 0
         self.next_id = 4700
         stand_in = self
 
@@ -140,20 +143,29 @@ class ItopStandIn:
                         {"id": ticket_id, "ref": f"I-{ticket_id:06d}", "status": "new"},
                         "created")
 
+    def ticket_object(self, cls, i, ticket):
+        return {f"{cls}::{i}": {"code": 0, "message": "", "class": cls, "key": i,
+                                "fields": {"id": i, "ref": f"I-{i:06d}",
+                                           "status": ticket["status"]}}}
+
     def get(self, op):
         key = op.get("key", "")
+        if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+            ticket = self.tickets.get(int(key))
+            objects = self.ticket_object(op["class"], int(key), ticket) if ticket else {}
+            return {"objects": objects or None, "code": 0, "message": f"Found: {len(objects)}"}
         marker = re.search(r"title LIKE '(\[VIGIE:[0-9a-f]+\])%'", key)
         if marker:
             found = {i: t for i, t in self.tickets.items()
                      if t["title"].startswith(marker.group(1))
                      and t["status"] not in ("resolved", "closed")}
-            objects = {f"{op['class']}::{i}": {"code": 0, "message": "", "class": op["class"],
-                                               "key": i, "fields": {"id": i, "ref": f"I-{i:06d}",
-                                                                    "status": t["status"]}}
-                       for i, t in found.items()}
+            objects = {}
+            for i, t in found.items():
+                objects.update(self.ticket_object(op["class"], i, t))
         else:
             name = re.search(r'name = "((?:[^"\\]|\\.)*)"', key)
             ci = name.group(1) if name else None
+            self.ci_lookups += 1
             objects = {f"{op['class']}::{self.cis[ci]}": {"code": 0, "message": "",
                                                           "class": op["class"],
                                                           "key": self.cis[ci],
@@ -167,6 +179,8 @@ class ItopStandIn:
             return {"code": 100, "message": "Error: No item found for query"}
         item = op.get("fields", {}).get("private_log", {}).get("add_item", {})
         ticket["log"].append(item.get("message"))
+        if ticket["status"] == "closed":
+            ticket["written_after_close"] = True
         return self.obj(op["class"], int(op["key"]), {"id": int(op["key"])}, "updated")
 
     def stimulus(self, op):
@@ -183,6 +197,11 @@ class ItopStandIn:
         ticket["solution"] = fields["solution"]
         return self.obj(op["class"], int(op["key"]), {"id": int(op["key"]), "status": "resolved"},
                         "updated")
+
+    def close_ticket(self, ticket_id):
+        """An operator closes the ticket in the console."""
+        with self.lock:
+            self.tickets[ticket_id]["status"] = "closed"
 
     def snapshot(self):
         with self.lock:
