@@ -41,6 +41,12 @@ Classified classify(const HttpReply& reply) {
   return {Outcome::Permanent, "http_4xx"};
 }
 
+std::int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::chrono::milliseconds fullJitterBackoff(int failures, std::chrono::milliseconds base,
                                             std::chrono::milliseconds cap, double uniform01) {
   const double ceiling =

@@ -3,6 +3,7 @@
 
 #include <asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct Classified {
 };
 
 Classified classify(const HttpReply& reply);
+
+/// Wall-clock milliseconds since the epoch: the outbox's and the tombstones' time scale.
+std::int64_t wallMs();
 
 /// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^failures)]. `uniform01` is
 /// a random number in [0, 1), passed in so the function stays pure.

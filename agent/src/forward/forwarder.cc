@@ -22,12 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
-std::int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
 std::string destinationId(const std::string& name, std::size_t index) {
   std::string id = name;

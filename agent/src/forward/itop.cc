@@ -153,12 +153,6 @@ Answer refused() {
   return answer;
 }
 
-std::int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The status of the first object of an answer, empty when it has none.
 std::string ticketStatus(const nlohmann::json& body) {
   if (!body.is_object() || !body.contains("objects") || !body["objects"].is_object() ||
