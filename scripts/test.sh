@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Installs the dependencies, then builds and runs the whole test suite twice: a Release build
-# with warnings as errors, and an ASan+UBSan build. Set VIGIE_SANITIZE=0 to skip the second.
+# Installs the dependencies, then builds and runs the whole test suite three times: a Release
+# build with warnings as errors, an ASan+UBSan build and a TSan build. Set VIGIE_SANITIZE=0 to
+# skip the sanitizer builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
 
+# run_suite DIR [CTEST_EXCLUDE_REGEX] -- CMAKE_ARGS...
 run_suite() {
-  local dir=$1
-  shift
+  local dir=$1 exclude=$2
+  shift 3
   cmake -S . -B "$dir" -G Ninja "$@"
   cmake --build "$dir" -j "$jobs"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs")
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" ${exclude:+-E "$exclude"})
 }
 
-run_suite build-release -DCMAKE_BUILD_TYPE=Release -DVIGIE_WERROR=ON
+run_suite build-release "" -- -DCMAKE_BUILD_TYPE=Release -DVIGIE_WERROR=ON
 if [ "${VIGIE_SANITIZE:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
-  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DVIGIE_SANITIZE="address;undefined"
+  run_suite build-asan "" -- -DCMAKE_BUILD_TYPE=Debug -DVIGIE_SANITIZE="address;undefined"
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  # The ODBC tests leave workers blocked in a driver call on purpose, and those workers are
+  # never joined (a stuck driver must not hold up exit): TSan then reports the drivers' and
+  # OpenSSL's exit-time teardown, inside uninstrumented libraries, racing them.
+  run_suite build-tsan '^OdbcProbe\.' -- -DCMAKE_BUILD_TYPE=Debug -DVIGIE_SANITIZE=thread
 fi

@@ -7,7 +7,6 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -88,19 +87,6 @@ TEST(NagiosProbe, CheckHttpAgainstALocalServer) {
       runNagios({kPlugins + "check_http", "-H", "127.0.0.1", "-p", std::to_string(server.port())});
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
   EXPECT_NE(findSample(outcome, "vigie_nagios_perfdata", "size"), nullptr);
-}
-
-TEST(NagiosProbe, CheckPgsqlWhenAServerIsUp) {
-  // Only where a PostgreSQL server already listens on the default socket (the database tests
-  // start one); this suite does not start its own.
-  if (!std::filesystem::exists("/var/run/postgresql/.s.PGSQL.5432")) {
-    GTEST_SKIP() << "no PostgreSQL server on /var/run/postgresql";
-  }
-  const RunOutcome outcome =
-      runNagios({kPlugins + "check_pgsql", "-H", "/var/run/postgresql", "-d", "postgres"});
-  // Authentication may be refused for root; either way the plugin ran and its code was mapped.
-  EXPECT_TRUE(outcome.result.reason.empty() || outcome.result.reason == "plugin")
-      << outcome.result.reason << ": " << outcome.result.message;
 }
 
 TEST(NagiosProbe, PerfdataEdgeCasesBecomeMetrics) {
