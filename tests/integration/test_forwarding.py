@@ -335,19 +335,21 @@ class DiskFullTest(unittest.TestCase):
         self.webhook = Webhook()
         self.addCleanup(self.webhook.close)
         # The agent execs through the wrapper and unshare: its pid is the wrapper's.
-        self.wrapper = os.path.join(self.state + "-bin")
-        os.makedirs(self.wrapper)
-        self.addCleanup(shutil.rmtree, self.wrapper, True)
-        self.wrapper = os.path.join(self.wrapper, "vigie-agent-on-tmpfs")
+        bin_dir = tempfile.mkdtemp(prefix="vigie-full-bin-")
+        self.addCleanup(shutil.rmtree, bin_dir, True)
+        self.wrapper = os.path.join(bin_dir, "vigie-agent-on-tmpfs")
         with open(self.wrapper, "w") as f:
             f.write("#!/bin/sh\nexec %s sh -c 'mount -t tmpfs -o size=%s tmpfs \"$0\" && "
                     "exec \"$@\"' '%s' '%s' \"$@\"\n"
                     % (" ".join(self.prefix), self.SIZE, self.state, AGENT))
         os.chmod(self.wrapper, 0o755)
+
+    def start(self, forwarding="", probes=""):
         text = CONFIG.format(state=self.state, port=self.target.port,
                              destinations=WEBHOOK.format(url=self.webhook.url)
                              .replace('      hmac_secret: "${VIGIE_IT_SECRET}"\n', ""))
-        self.agent = Agent(self.wrapper, text)
+        text = text.replace("  heartbeat_interval: 1h\n", "  heartbeat_interval: 1h\n" + forwarding)
+        self.agent = Agent(self.wrapper, text + probes)
         self.addCleanup(self.agent.stop)
         # The agent's view of its state_dir, the tmpfs, from outside its mount namespace.
         self.spool = f"/proc/{self.agent.proc.pid}/root{self.state}"
@@ -376,6 +378,7 @@ class DiskFullTest(unittest.TestCase):
         self.assertIsNone(self.agent.proc.poll(), "the agent died:\n" + self.agent.logs())
 
     def test_transitions_while_the_disk_is_full_are_kept_and_delivered_in_order(self):
+        self.start()
         agent = self.agent
         self.wait_state(0)
         self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
@@ -425,6 +428,7 @@ class DiskFullTest(unittest.TestCase):
         self.assertEqual(agent.stop(), 0)
 
     def test_deliveries_while_the_disk_is_full_are_not_sent_again(self):
+        self.start()
         agent = self.agent
         self.wait_state(0)
         self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
@@ -443,6 +447,39 @@ class DiskFullTest(unittest.TestCase):
         agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0,
                        "the delivered event removed once space is back")
         self.assertEqual(len(self.webhook.events("trigger")), 1)
+
+    def test_beyond_unwritten_max_events_the_oldest_are_lost_loudly(self):
+        probes = "".join(f"""  - name: p{i}
+    type: tcp
+    max_attempts: 2
+    flapping: false
+    tcp: {{ address: "127.0.0.1:{self.target.port}" }}
+""" for i in range(11))
+        self.start(forwarding="  unwritten_max_events: 10\n", probes=probes)
+        agent = self.agent
+        names = ["web"] + [f"p{i}" for i in range(11)]
+
+        def all_in(status):
+            return lambda s: all(value(s, "vigie_probe_state", probe=n) == status
+                                 and value(s, "vigie_probe_state_hard", probe=n) == 1
+                                 for n in names)
+        agent.wait_for(all_in(0), "every probe OK")
+        self.webhook.mode = "down"
+        self.fill()
+        self.target.down()  # 12 triggers, room in memory for 10
+        samples = agent.wait_for(all_in(2), "every probe HARD CRITICAL")
+        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_lost_events_total") == 2,
+                                 "two triggers lost")
+        self.alive()
+        self.assertEqual(value(samples, "vigie_forwarder_unwritten_changes"), 12 + 10)
+        self.assertEqual(agent.logs().count("events already wait in memory: trigger of key"), 2)
+        self.free()
+        self.webhook.mode = "up"
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_unwritten_changes") == 0
+                       and value(s, "vigie_forwarder_queue_depth") == 0, "the 10 delivered")
+        delivered = {e["labels"]["probe"] for e in self.webhook.events("trigger")}
+        self.assertEqual(len(delivered), 10, delivered)
+        self.assertTrue(delivered < set(names))
 
 
 ITOP = """  itop:

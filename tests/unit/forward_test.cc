@@ -4,7 +4,6 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <asio/io_context.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -15,7 +14,6 @@
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
 #include "forward/event.h"
-#include "forward/forwarder.h"
 #include "forward/itop.h"
 #include "test_config.h"
 
@@ -434,58 +432,6 @@ TEST(ItopRequests, TicketStatusIsReadByItsId) {
   EXPECT_EQ(get["class"], "Incident");
   EXPECT_EQ(get["key"], 4711);
   EXPECT_NE(get["output_fields"].get<std::string>().find("status"), std::string::npos);
-}
-
-TEST_F(AlertDbTest, ForwarderKeepsABoundedCoalescedBacklogWhileTheDiskIsFull) {
-  asio::io_context io;
-  AlertDb db(path(), 1'000'000);
-  Forwarder forwarder(io, db, "unit");
-  ForwardingConfig config;
-  WebhookTarget webhook;
-  webhook.name = "crt";
-  webhook.urls = {"http://127.0.0.1:1/"};  // nothing listens: events stay in the outbox
-  config.webhooks = {webhook};
-  config.heartbeat_interval = std::chrono::hours(1);
-  config.unwritten_max_events = 10;
-  forwarder.configure(config);
-  io.run_for(std::chrono::milliseconds(100));
-  const auto start_depth = db.depth();  // the first heartbeat
-  ASSERT_EQ(start_depth, 1);
-  db.setMaxPageCount(db.pageCount());
-  auto alert = [](const std::string& key, const std::string& action) {
-    return nlohmann::json{{"dedup_key", key},
-                          {"event_id", newEventId(std::chrono::system_clock::now())},
-                          {"action", action},
-                          {"history", nlohmann::json::array({{{"status", action}}})},
-                          {"description", std::string(5'000, 'x')}};
-  };
-  forwarder.record({{"p0", "{}"}}, {alert("k0", "trigger")});
-  forwarder.record({{"p0", "{\"v\":2}"}}, {alert("k0", "resolve")});  // coalesces with k0
-  for (int i = 1; i <= 14; ++i) {
-    forwarder.record({}, {alert("k" + std::to_string(i), i == 1 ? "update" : "trigger")});
-  }
-  // 16 transitions, 15 keys (k0's two coalesced), 10 kept: the update k1 went first, then the
-  // oldest (k0, k2, k3, k4).
-  EXPECT_EQ(forwarder.pendingWrites(), 11u);  // 10 events + p0's latest state
-  const std::string metrics = forwarder.renderMetrics();
-  EXPECT_NE(metrics.find("vigie_forwarder_lost_events_total 5"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("vigie_forwarder_spool_write_failures_total 1"), std::string::npos);
-  EXPECT_NE(metrics.find("vigie_forwarder_unwritten_changes 11"), std::string::npos);
-  EXPECT_EQ(db.depth(), start_depth);
-
-  db.setMaxPageCount(1'000'000);  // space is back: written within the second
-  io.run_for(std::chrono::milliseconds(1'500));
-  EXPECT_EQ(forwarder.pendingWrites(), 0u);
-  EXPECT_EQ(db.depth(), start_depth + 10);
-  EXPECT_EQ(db.loadStates().at("p0"), "{\"v\":2}");
-  std::set<std::string> keys;
-  for (const auto& e : db.due("crt", std::numeric_limits<std::int64_t>::max(), 100)) {
-    keys.insert(e.dedup_key);
-  }
-  EXPECT_EQ(keys, (std::set<std::string>{"k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12", "k13",
-                                         "k14", "heartbeat:unit"}));
-  forwarder.stop();
-  io.run_for(std::chrono::milliseconds(50));
 }
 
 TEST(ForwardingConfig, SizesDurationsAndTheirErrors) {
