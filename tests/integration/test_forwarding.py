@@ -167,6 +167,34 @@ class ForwardingTest(unittest.TestCase):
         self.assertEqual([e["action"] for e in delivered_once(self.webhook.alerts())],
                          ["trigger", "resolve"])
 
+    def test_outbox_bounded_by_bytes_evicts_the_oldest(self):
+        probes = "".join(f"""  - name: p{i}
+    type: tcp
+    max_attempts: 1
+    tcp: {{ address: "127.0.0.1:{self.target.port}" }}
+""" for i in range(100))
+        text = CONFIG.format(state=self.state, port=self.target.port,
+                             destinations=WEBHOOK.format(url=self.webhook.url))
+        agent = self.start_text(text.replace("  heartbeat_interval: 1h\n",
+                                             "  heartbeat_interval: 1h\n"
+                                             "  spool_max_bytes: 64KiB\n") + probes)
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "down"
+        self.target.down()  # 101 triggers of about 1 kB each
+        names = ["web"] + [f"p{i}" for i in range(100)]
+        samples = agent.wait_for(lambda s: all(value(s, "vigie_probe_state_hard", probe=n)
+                                               and value(s, "vigie_probe_state", probe=n) == 2
+                                               for n in names), "every trigger")
+        evicted = value(samples, "vigie_forwarder_evicted_events")
+        depth = value(samples, "vigie_forwarder_queue_depth")
+        self.assertLessEqual(value(samples, "vigie_forwarder_spool_bytes"), 65536)
+        self.assertGreater(evicted, 20)
+        self.assertEqual(evicted + depth, 101)
+        self.webhook.mode = "up"
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0, "the rest sent")
+        self.assertEqual(len(delivered_once(self.webhook.events("trigger"))), depth)
+
     def test_reload_that_changes_forwarding_keeps_delivering(self):
         agent = self.start()
         self.wait_state(agent, 0)
