@@ -372,12 +372,15 @@ class DiskFullTest(unittest.TestCase):
                     % (" ".join(self.prefix), self.SIZE, self.state, AGENT))
         os.chmod(self.wrapper, 0o755)
 
-    def start(self, forwarding="", probes=""):
+    def config(self, forwarding="", probes=""):
         text = CONFIG.format(state=self.state, port=self.target.port,
                              destinations=WEBHOOK.format(url=self.webhook.url)
                              .replace('      hmac_secret: "${VIGIE_IT_SECRET}"\n', ""))
         text = text.replace("  heartbeat_interval: 1h\n", "  heartbeat_interval: 1h\n" + forwarding)
-        self.agent = Agent(self.wrapper, text + probes)
+        return text + probes
+
+    def start(self, forwarding="", probes=""):
+        self.agent = Agent(self.wrapper, self.config(forwarding, probes))
         self.addCleanup(self.agent.stop)
         # The agent's view of its state_dir, the tmpfs, from outside its mount namespace.
         self.spool = f"/proc/{self.agent.proc.pid}/root{self.state}"
@@ -475,6 +478,27 @@ class DiskFullTest(unittest.TestCase):
         agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0,
                        "the delivered event removed once space is back")
         self.assertEqual(len(self.webhook.events("trigger")), 1)
+
+    def test_a_reload_while_the_disk_is_full_keeps_what_waits_in_memory(self):
+        self.start()
+        agent = self.agent
+        self.wait_state(0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "down"
+        self.fill()
+        self.target.down()
+        self.wait_state(2)
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_unwritten_changes") == 2,
+                       "the trigger in memory")
+        agent.write_config(self.config().replace("name: crt", "name: crt2"))
+        agent.signal(signal.SIGHUP)
+        agent.wait_for(lambda s: "configuration reloaded" in agent.logs(), "the reload")
+        self.free()
+        self.webhook.mode = "up"
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_unwritten_changes") == 0
+                       and value(s, "vigie_forwarder_last_success_timestamp_seconds",
+                                 adapter="crt2"), "the trigger written, then sent")
+        self.assertEqual([e["action"] for e in self.webhook.alerts()], ["trigger"])
 
     def test_beyond_unwritten_max_events_the_oldest_are_lost_loudly(self):
         probes = "".join(f"""  - name: p{i}
