@@ -474,6 +474,8 @@ forwarding:
   EXPECT_EQ(errors("  spool_max_bytes: 64 potatoes\n"),
             "forwarding.spool_max_bytes: expected a size like 65536, 512KiB or 64MiB, got '64 "
             "potatoes'\n");
+  EXPECT_EQ(errors("  spool_max_bytes: 999999999999999GiB\n"),
+            "forwarding.spool_max_bytes: too large\n");
   EXPECT_EQ(errors("  spool_max_bytes: 1KiB\n"),
             "forwarding.spool_max_bytes: must be at least 65536 bytes\n");
   EXPECT_EQ(errors("  unwritten_max_events: 3\n"),

@@ -2,6 +2,7 @@
 #include "alert/alert_config.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
@@ -63,11 +64,16 @@ std::optional<std::int64_t> bytesAtLeast(const ConfigReader& reader, const YAML:
       {"", 1},          {"B", 1},      {"KiB", 1 << 10},  {"MiB", 1 << 20},
       {"GiB", 1 << 30}, {"kB", 1'000}, {"MB", 1'000'000}, {"GB", 1'000'000'000}};
   const auto multiplier = units.find(unit);
-  if (end == 0 || end > 12 || multiplier == units.end()) {
+  if (end == 0 || end > 15 || multiplier == units.end()) {
     reader.report(node, path, "expected a size like 65536, 512KiB or 64MiB, got '" + value + "'");
     return std::nullopt;
   }
-  const std::int64_t bytes = std::stoll(value.substr(0, end)) * multiplier->second;
+  const std::int64_t number = std::stoll(value.substr(0, end));
+  if (number > std::numeric_limits<std::int64_t>::max() / multiplier->second) {
+    reader.report(node, path, "too large");
+    return std::nullopt;
+  }
+  const std::int64_t bytes = number * multiplier->second;
   if (bytes < minimum) {
     reader.report(node, path, "must be at least " + std::to_string(minimum) + " bytes");
     return std::nullopt;
