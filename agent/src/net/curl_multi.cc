@@ -76,17 +76,29 @@ CurlMulti::Easy CurlMulti::easyHandle() {
   return Easy(easy, EasyGiveBack{this});
 }
 
+namespace {
+
+// curl_easy_reset keeps the cookies, and drops the list of cookie files without freeing it.
+// Setting CURLOPT_COOKIEFILE to NULL erases both, but only since curl 7.77.0; older versions
+// (RHEL 9 ships 7.76) get no pool: a fresh handle per transfer.
+bool canReuseHandles() {
+  static const bool can = curl_version_info(CURLVERSION_NOW)->version_num >= 0x074d00;
+  return can;
+}
+
+}  // namespace
+
 void CurlMulti::giveBack(CURL* easy) {
   if (easy == nullptr) {
     return;
   }
   // After shutdown (a transfer's frame destroyed with the io_context) there is no pool left.
-  if (multi_ == nullptr || idle_.size() >= kMaxIdle) {
+  if (multi_ == nullptr || idle_.size() >= kMaxIdle || !canReuseHandles()) {
     curl_easy_cleanup(easy);
     return;
   }
-  // reset keeps the cookies: one probe's session must never reach another's request.
-  curl_easy_setopt(easy, CURLOPT_COOKIELIST, "ALL");
+  // One probe's session cookies must never reach another's request.
+  curl_easy_setopt(easy, CURLOPT_COOKIEFILE, nullptr);
   curl_easy_reset(easy);
   idle_.push_back(easy);
 }
