@@ -12,7 +12,9 @@ implements just what the vigie iTop adapter uses, the way the protocol documents
   and name = "..."; no match is code 0, "Found: 0" and objects null), core/update
   (private_log add_item) and core/apply_stimulus (ev_autoresolve, which requires solution and
   resolution_code);
-- what an operator does in the iTop console: close_ticket() moves a ticket to "closed";
+- what an operator does in the iTop console: close_ticket() moves a ticket to "closed" (a log
+  entry written to it afterwards is accepted, as nothing documented says iTop refuses it, and
+  flagged "written_after_close" for the tests);
 - failure modes for tests: "down" (HTTP 503), "html" (a proxy error page with status 200),
   "code100" (internal error), "commit_then_hang" (commits a core/create, then answers too
   late),
