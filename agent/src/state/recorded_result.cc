@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "state/recorded_result.h"
 
+#include <algorithm>
 #include <functional>
 #include <string_view>
 
@@ -75,14 +76,6 @@ void SampleLayouts::forgetUnused() {
   std::erase_if(layouts_, [](const auto& entry) { return entry.second.expired(); });
   // Amortised: the next sweep waits until the table has doubled again.
   sweep_at_ = std::max<std::size_t>(64, layouts_.size() * 2);
-}
-
-std::size_t SampleLayouts::live() const {
-  std::size_t count = 0;
-  for (const auto& [hash, layout] : layouts_) {
-    count += layout.expired() ? 0 : 1;
-  }
-  return count;
 }
 
 }  // namespace vigie

@@ -16,7 +16,6 @@ struct SampleKey {
   std::string name;
   std::string help;
   Labels labels;
-  bool operator==(const SampleKey&) const = default;
 };
 
 /// The keys of a result's samples, in order. The same from run to run and across the probes of
@@ -42,8 +41,6 @@ struct RecordedResult {
 class SampleLayouts {
  public:
   RecordedResult record(ProbeResult result);
-  /// Distinct layouts in use (for tests).
-  std::size_t live() const;
 
  private:
   std::shared_ptr<const SampleLayout> intern(std::vector<Sample>& samples);
