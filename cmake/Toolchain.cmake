@@ -8,7 +8,9 @@ if(VIGIE_WERROR)
 endif()
 
 # Standalone Asio, no Boost. Clang 14 with libstdc++ 12 misses Asio 1.22's coroutine detection.
-add_compile_definitions(ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# Asio picks aligned_alloc only if a libstdc++ header came before its own, so translation units
+# disagreed on how handler memory is allocated and freed (ASan saw the mismatch): never use it.
+add_compile_definitions(ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_DISABLE_STD_ALIGNED_ALLOC)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   add_compile_definitions(ASIO_HAS_CO_AWAIT=1 ASIO_HAS_STD_COROUTINE=1)
 endif()
