@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon.h"
 
+#include <algorithm>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <csignal>
@@ -115,7 +116,11 @@ void Daemon::pump() {
   if (stopping_) {
     return;
   }
-  const auto next = scheduler_.poll(clock_.now());
+  // Probes due in the next few milliseconds start with this wake-up rather than each with its
+  // own: at 1,000 probes/s, one wake-up per probe cost more than the probes' own work. A start
+  // that early is invisible at intervals of a second and more, and the schedule stays on phase.
+  constexpr Millis kStartAhead{5};
+  const auto next = scheduler_.poll(clock_.now() + kStartAhead);
   if (!next || (armed_ && *armed_ == *next)) {
     return;
   }
@@ -134,7 +139,8 @@ void Daemon::startProbe(Scheduler::ProbeId id, TimePoint due) {
   if (it == by_id_.end()) {
     return;
   }
-  self_.observeLateness(std::chrono::duration<double>(clock_.now() - due).count());
+  // Started ahead of time (see pump) is not late.
+  self_.observeLateness(std::max(0.0, std::chrono::duration<double>(clock_.now() - due).count()));
   ActivePtr probe = it->second;
   probe->running = true;
   asio::co_spawn(io_, execute(probe),
