@@ -89,8 +89,10 @@ class RunReport {
 
 /// Waits, on the loop, until a socket owned by a client library is readable and/or writable.
 /// The socket stays registered with the loop from one wait to the next (registering it for each
-/// wait cost three system calls every time); it is borrowed, never closed here, and must be
-/// released (the waiter destroyed) before the library closes it.
+/// wait cost three system calls every time); it is borrowed, never closed here. The waiter lets
+/// go of it when destroyed: before the library closes the socket, or right after it without a
+/// wait in between (a failed connection), so its number cannot have gone to another socket of
+/// the loop.
 class SocketWaiter {
  public:
   explicit SocketWaiter(const asio::any_io_executor& executor) : descriptor_(executor) {}
