@@ -32,16 +32,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from agent_harness import Agent  # noqa: E402
+from agent_harness import Agent, cpu_seconds  # noqa: E402
 
 SERVERS = os.path.join(HERE, "..", "tests", "db", "db_servers.sh")
 CHECK_PGSQL = "/usr/lib/nagios/plugins/check_pgsql"
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu():

@@ -16,38 +16,11 @@ time. Usage:
 
 import argparse
 import os
-import socket
 import sys
-import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
-from agent_harness import Agent, parse_metrics  # noqa: E402
-
-
-def accept_forever(sock):
-    while True:
-        try:
-            conn, _ = sock.accept()
-        except OSError:
-            return
-        conn.close()
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-
-
-def memory_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
+from agent_harness import Agent, Listener, cpu_seconds, memory_mib, parse_metrics  # noqa: E402
 
 
 def lateness_buckets(samples):
@@ -89,11 +62,8 @@ def main():
     parser.add_argument("--scrape-interval", type=float, default=15, help="seconds, 0 for none")
     args = parser.parse_args()
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
-    port = listener.getsockname()[1]
-    threading.Thread(target=accept_forever, args=(listener,), daemon=True).start()
+    listener = Listener(backlog=4096)
+    port = listener.port
 
     lines = ['agent: { listen: "127.0.0.1:0", state_dir: STATE_DIR }',
              f"defaults: {{ interval: {args.interval}s, timeout: 5s }}", "probes:"]
@@ -130,8 +100,8 @@ def main():
         print(f"lateness p99:               {quantile(0.99, b, a) * 1000:.3f} ms   (target < 20 ms)")
         print(f"CPU per 1,000 probe runs:   {(cpu_after - cpu_before) / runs * 1000:.4f} s")
         print(f"agent CPU use:              {(cpu_after - cpu_before) / args.window * 100:.1f} % of one core")
-        print(f"RSS:                        {memory_kib(pid, 'VmRSS') / 1024:.1f} MiB "
-              f"(peak {memory_kib(pid, 'VmHWM') / 1024:.1f} MiB)   (target < 60 MB)")
+        print(f"RSS:                        {memory_mib(pid, 'VmRSS'):.1f} MiB "
+              f"(peak {memory_mib(pid, 'VmHWM'):.1f} MiB)   (target < 60 MB)")
         print(f"/metrics scrapes:           {len(scrape_seconds)}, slowest "
               f"{max(scrape_seconds) * 1000:.0f} ms, {len(body) / 1e6:.1f} MB each")
     finally:

@@ -20,24 +20,42 @@ def closed_port():
         return s.getsockname()[1]
 
 
+def accept_and_close(sock):
+    """Accepts and closes connections until `sock` is closed (run it on a thread)."""
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        conn.close()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mib(pid, key):
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM...) in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 class Listener:
     """A TCP listener on an ephemeral loopback port that accepts and closes connections."""
 
-    def __init__(self):
+    def __init__(self, backlog=64):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread = threading.Thread(target=accept_and_close, args=(self.sock,), daemon=True)
         self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.close()
 
     def close(self):
         self.sock.close()

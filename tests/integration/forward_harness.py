@@ -9,6 +9,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from agent_harness import accept_and_close
+
 
 class Switch:
     """A TCP target on a fixed loopback port that the test turns up (accepting) or down
@@ -29,16 +31,8 @@ class Switch:
         sock.bind(("127.0.0.1", self.port))
         sock.listen(64)
         self.sock = sock
-        self.thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
+        self.thread = threading.Thread(target=accept_and_close, args=(sock,), daemon=True)
         self.thread.start()
-
-    def _serve(self, sock):
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            conn.close()
 
     def down(self):
         if self.sock:
