@@ -4,7 +4,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/this_coro.hpp>
@@ -14,11 +13,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "util/no_throw.h"
+
 namespace vigie::probes::db {
 namespace {
 
 using namespace asio::experimental::awaitable_operators;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 // The whole text must be a number: "12abc" is a string, not 12.
 std::optional<double> parseNumber(const std::string& text) {

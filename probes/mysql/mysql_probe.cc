@@ -5,7 +5,6 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -17,12 +16,12 @@
 
 #include "db_common/db_common.h"
 #include "util/log.h"
+#include "util/no_throw.h"
 
 namespace vigie::probes {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 // MySQL's "maximum statement execution time exceeded" (max_execution_time).
 constexpr unsigned kMysqlExecutionTimeExceeded = 3024;
 

@@ -4,7 +4,6 @@
 #include <sql.h>
 #include <sqlext.h>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
@@ -17,11 +16,11 @@
 #include <optional>
 
 #include "db_common/db_common.h"
+#include "util/no_throw.h"
 
 namespace vigie::probes {
 namespace {
 
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 /// Blocking ODBC calls run here, never on the loop. Four threads bound what stuck drivers can
 /// hold; further runs queue and time out at their own deadline.
 constexpr std::size_t kWorkers = 4;

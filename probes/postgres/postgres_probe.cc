@@ -4,7 +4,6 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cctype>
@@ -12,12 +11,12 @@
 #include <optional>
 
 #include "db_common/db_common.h"
+#include "util/no_throw.h"
 
 namespace vigie::probes {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 // SQLSTATE query_canceled: what statement_timeout raises.
 constexpr std::string_view kQueryCanceled = "57014";
 

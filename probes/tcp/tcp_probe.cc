@@ -5,7 +5,6 @@
 #include <openssl/x509_vfy.h>
 
 #include <asio/connect.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl.hpp>
 #include <asio/use_awaitable.hpp>
@@ -18,13 +17,13 @@
 #include "net/host_port.h"
 #include "net/tls_inspect.h"
 #include "util/log.h"
+#include "util/no_throw.h"
 #include "util/timing.h"
 
 namespace vigie::probes {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxExpectBytes = 64 * 1024;
 
 struct Settings {

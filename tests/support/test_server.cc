@@ -3,15 +3,14 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "util/no_throw.h"
+
 namespace vigie::test {
 namespace {
-
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 template <typename Stream>
 asio::awaitable<void> talk(Stream& stream, const TestTcpServer::Options& options) {

@@ -3,7 +3,6 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -12,6 +11,7 @@
 #include <stdexcept>
 
 #include "runner/probe_runner.h"
+#include "util/no_throw.h"
 
 namespace vigie {
 namespace {
@@ -122,7 +122,7 @@ class ResumesAfterDeadlineProbe final : public Probe {
     }
     ctx.phase = "second wait";
     asio::steady_timer second(ctx.executor, 60s);
-    co_await second.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await second.async_wait(kNoThrow);
     co_return ProbeResult::ok("late");
   }
 };

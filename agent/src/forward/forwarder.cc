@@ -7,20 +7,19 @@
 #include <algorithm>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "forward/event.h"
 #include "forward/itop.h"
 #include "util/log.h"
+#include "util/no_throw.h"
 
 namespace vigie {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
 std::string destinationId(const std::string& name, std::size_t index) {
@@ -424,7 +423,7 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
         continue;  // written while the outbox was being read
       }
       destination->timer.expires_after(std::chrono::seconds(1));
-      auto [ec] = co_await destination->timer.async_wait(kAwait);
+      auto [ec] = co_await destination->timer.async_wait(kNoThrow);
       if (ec && destination->stopped) {
         co_return;
       }
@@ -437,7 +436,7 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
       const auto now = Clock::now();
       if (destination->next_send > now) {
         destination->timer.expires_at(destination->next_send);
-        co_await destination->timer.async_wait(kAwait);
+        co_await destination->timer.async_wait(kNoThrow);
         if (destination->stopped) {
           co_return;
         }
@@ -542,7 +541,7 @@ asio::awaitable<void> Forwarder::resendLoop(DestinationPtr destination) {
       countFailure(destination->id, result.reason);
     }
     timer.expires_after(interval);
-    auto [ec] = co_await timer.async_wait(kAwait);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
     if (ec) {
       co_return;
     }
@@ -571,7 +570,7 @@ asio::awaitable<void> Forwarder::periodicLoop() {
   while (true) {
     heartbeat();
     periodic_.expires_after(config_.heartbeat_interval);
-    auto [ec] = co_await periodic_.async_wait(kAwait);
+    auto [ec] = co_await periodic_.async_wait(kNoThrow);
     if (ec) {
       co_return;
     }

@@ -6,7 +6,6 @@
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
@@ -19,12 +18,12 @@
 #include <chrono>
 
 #include "util/log.h"
+#include "util/no_throw.h"
 
 namespace vigie {
 namespace {
 
 using namespace asio::experimental::awaitable_operators;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(10);

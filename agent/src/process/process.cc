@@ -10,7 +10,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
@@ -20,11 +19,12 @@
 #include <list>
 #include <memory>
 
+#include "util/no_throw.h"
+
 namespace vigie {
 namespace {
 
 using namespace asio::experimental::awaitable_operators;
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
 
 // Slots for running children. Lives on the loop's thread like everything else in the agent.

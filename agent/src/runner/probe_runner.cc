@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runner/probe_runner.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -9,6 +8,7 @@
 #include <chrono>
 
 #include "config/duration.h"
+#include "util/no_throw.h"
 
 namespace vigie {
 namespace {
@@ -38,8 +38,7 @@ asio::awaitable<RunOutcome> runProbe(Probe& probe, std::string probe_name, Milli
   asio::steady_timer deadline(executor, ctx.deadline);
   // The loser of the race is cancelled and awaited, so no probe outlives its run. The timer's
   // cancellation is a value, not an exception: one throw per run cost more than a TCP probe.
-  auto winner = co_await (guarded(probe, ctx) ||
-                          deadline.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
+  auto winner = co_await (guarded(probe, ctx) || deadline.async_wait(kNoThrow));
   RunOutcome outcome;
   if (winner.index() == 0) {
     outcome.result = std::move(std::get<0>(winner));
