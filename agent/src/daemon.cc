@@ -24,6 +24,7 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
       wake_(io_),
       shutdown_guard_(io_),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
+      alerter_(config.agent.name),
       http_(io_, config.agent.listen_host, config.agent.listen_port,
             [this](const HttpRequest& request) { return handle(request); }) {
   std::error_code ec;
@@ -32,7 +33,7 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
     logWarning("cannot create state_dir " + config.agent.state_dir + ": " + ec.message());
   }
   logInfo("listening on " + config.agent.listen_host + ":" + std::to_string(http_.port()));
-  alerts_ = std::make_unique<AlertPipeline>(io_, config.agent);
+  alerts_ = std::make_unique<AlertSink>(io_, config.agent.name, config.agent.state_dir);
   apply(std::move(config));
   self_.configReloaded(true, std::chrono::system_clock::now());
 }
@@ -74,9 +75,17 @@ void Daemon::apply(AgentConfig config) {
     }
   }
   by_name_ = std::move(next);
-  alerts_->beforeConfigure(config, store_);
+  const WallTime wall_now = std::chrono::system_clock::now();
+  alerts_->close(alerter_.closeRemoved(config.probes, store_, wall_now));
   store_.configure(config.probes);
-  alerts_->afterConfigure(config, store_);
+  alerter_.setMaintenance(config.maintenance);
+  alerts_->configure(config.forwarding);
+  if (!restored_) {
+    restored_ = true;
+    RestoredAlerts restored = alerter_.restore(alerts_->savedStates(), store_, wall_now);
+    alerts_->assumeFiring(restored.firing);
+    alerts_->close(std::move(restored.closed));
+  }
   scheduler_.setMaxConcurrent(static_cast<std::size_t>(config.agent.max_concurrent_probes));
   self_.setProbesConfigured(config.probes.size());
   if (!config_.source_file.empty() && (config.agent.listen_host != config_.agent.listen_host ||
@@ -158,19 +167,11 @@ asio::awaitable<void> Daemon::execute(ActivePtr probe) {
   const bool current = by_id_.count(probe->id) != 0;
   std::optional<Millis> retry_after;
   if (current && !outcome.cancelled) {
-    const ProbeState* before = store_.find(probe->spec.name);
-    const bool changed =
-        before != nullptr &&
-        (!before->last_result || before->last_result->status != outcome.result.status);
-    if (changed) {
-      const LogLevel level =
-          outcome.result.status == Status::Ok ? LogLevel::Info : LogLevel::Warning;
-      logLine(level, probe->spec.name,
-              std::string(statusName(outcome.result.status)) + ": " + outcome.result.message);
-    }
-    store_.record(probe->spec.name, std::move(outcome.result), outcome.duration_seconds,
-                  std::chrono::system_clock::now());
-    retry_after = alerts_->onResult(store_, probe->spec, std::chrono::system_clock::now());
+    AlertUpdate update =
+        alerter_.onResult(store_, probe->spec, std::move(outcome.result), outcome.duration_seconds,
+                          std::chrono::system_clock::now());
+    retry_after = update.retry_after;
+    alerts_->record(std::move(update));
   }
   if (retry_after) {
     scheduler_.finished(probe->id, clock_.now(), *retry_after);

@@ -11,8 +11,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "alert/alert_pipeline.h"
+#include "alert/alerter.h"
 #include "config/agent_config.h"
+#include "forward/alert_sink.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
 #include "scheduler/scheduler.h"
@@ -65,7 +66,9 @@ class Daemon {
   asio::steady_timer shutdown_guard_;
   asio::signal_set signals_;
   StateStore store_;
-  std::unique_ptr<AlertPipeline> alerts_;
+  Alerter alerter_;
+  std::unique_ptr<AlertSink> alerts_;
+  bool restored_ = false;
   SelfMetrics self_;
   HttpServer http_;
   std::map<std::string, ActivePtr> by_name_;

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "config/agent_config.h"
 #include "runner/probe_runner.h"
+#include "state/probe_spec.h"
 
 namespace vigie {
 

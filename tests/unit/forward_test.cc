@@ -10,10 +10,10 @@
 #include <set>
 
 #include "alert/alert_json.h"
+#include "alert/event.h"
 #include "alert/maintenance.h"
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
-#include "forward/event.h"
 #include "forward/itop.h"
 #include "test_config.h"
 
@@ -108,7 +108,7 @@ TEST(Event, CanonicalEventCarriesTheSchemaFields) {
   source.state = &state;
   const RecordedResult recorded = SampleLayouts().record(result);
   source.result = &recorded;
-  const auto event = buildEvent(source, outcome.changes[0], now);
+  const auto event = toJson(buildEvent(source, outcome.changes[0], now));
   EXPECT_EQ(event["schema"], "vigie-event/1");
   EXPECT_EQ(event["action"], "trigger");
   EXPECT_EQ(event["severity"], "critical");

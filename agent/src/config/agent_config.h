@@ -7,32 +7,16 @@
 #include <string>
 #include <vector>
 
-#include "alert/alert_state.h"
 #include "alert/maintenance.h"
 #include "forward/forward_config.h"
+#include "state/probe_spec.h"
 #include "vigie/probe.h"
 
 namespace vigie {
 
 struct WebConfig;
 
-/// One configured probe, with its type's probe already built.
-struct ProbeSpec {
-  std::string name;
-  std::string type;
-  Labels labels;
-  std::chrono::milliseconds interval{};
-  std::chrono::milliseconds timeout{};
-  ConfigLocation location;
-  std::shared_ptr<Probe> probe;
-  /// Changes whenever anything that affects the probe changes (reload keeps it when equal).
-  std::string fingerprint;
-  /// Soft/hard, recovery and flapping settings.
-  AlertPolicy alerting;
-  /// Probes whose HARD problem makes this one unreachable (no alert of its own).
-  std::vector<std::string> depends_on;
-};
-
+/// The `agent:` section.
 struct AgentSettings {
   std::string name;  ///< defaults to the host name
   std::string listen_host = "127.0.0.1";
@@ -48,6 +32,7 @@ struct AgentSettings {
   std::shared_ptr<const WebConfig> web;
 };
 
+/// The whole configuration, assembled by config/loader from its sections.
 struct AgentConfig {
   std::string source_file;
   AgentSettings agent;

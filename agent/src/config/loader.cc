@@ -17,7 +17,7 @@
 #include <set>
 #include <sstream>
 
-#include "alert/alert_config.h"
+#include "config/sections.h"
 #include "config/duration.h"
 #include "config/yaml_parse.h"
 #include "http/web_config.h"

@@ -126,16 +126,12 @@ void AlertDb::forgetState(const std::string& probe) {
 }
 
 std::string mergeActions(const std::string& earlier, const std::string& later) {
-  if (later == "heartbeat" || earlier == later) {
+  const auto before = parseAction(earlier);
+  const auto after = parseAction(later);
+  if (!before || !after) {
     return later;
   }
-  if (earlier == "trigger" && later == "update") {
-    return "trigger";  // the receiver never heard of the alert: it is still a trigger
-  }
-  if (earlier == "resolve" && (later == "trigger" || later == "update")) {
-    return "update";  // the receiver last knew it firing, and it fires again
-  }
-  return later;  // update or trigger then resolve: resolve, its history shows the episode
+  return std::string(actionName(mergeActions(*before, *after)));
 }
 
 nlohmann::json mergeEvents(const nlohmann::json& earlier, nlohmann::json later) {

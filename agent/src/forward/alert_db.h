@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "alert/event.h"
+
 namespace vigie {
 
 /// One event waiting for one destination.
@@ -136,8 +138,7 @@ class AlertDb {
   std::set<std::int64_t> unremoved_;
 };
 
-/// Merges a new event into an older one that was never sent: the action the receiver must see
-/// to go from what it knew to the new state (e.g. trigger then resolve → resolve).
+/// mergeActions (alert/event.h) on the outbox's action names; an unknown name gives `later`.
 std::string mergeActions(const std::string& earlier, const std::string& later);
 /// `later` absorbing `earlier`: the merged action, both histories in order, later's identity.
 nlohmann::json mergeEvents(const nlohmann::json& earlier, nlohmann::json later);

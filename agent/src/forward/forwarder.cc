@@ -10,7 +10,6 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "forward/event.h"
 #include "forward/itop.h"
 #include "util/log.h"
 #include "util/no_throw.h"
@@ -223,43 +222,42 @@ void Forwarder::configure(const ForwardingConfig& config) {
   }
 }
 
-std::vector<OutboxEvent> Forwarder::fanOut(const nlohmann::json& event) const {
+std::vector<OutboxEvent> Forwarder::fanOut(const Event& event) const {
   std::vector<OutboxEvent> rows;
-  const std::string action = event.value("action", "");
+  const std::string payload = toJson(event).dump();
   for (const auto& [id, destination] : destinations_) {
     // Alertmanager gets liveness from the Watchdog alert of its resend loop instead; iTop
     // tickets are for alerts only (a silent agent is the CRT's own alert).
-    if (action == "heartbeat" && destination->kind != Destination::Kind::Webhook) {
+    if (event.heartbeat() && destination->kind != Destination::Kind::Webhook) {
       continue;
     }
     OutboxEvent row;
     row.destination = id;
-    row.dedup_key = event.value("dedup_key", "");
-    row.event_id = event.value("event_id", "");
-    row.action = action;
-    row.payload = event.dump();
+    row.dedup_key = event.dedup_key;
+    row.event_id = event.event_id;
+    row.action = actionName(event.action);
+    row.payload = payload;
     row.created_ms = wallMs();
     rows.push_back(std::move(row));
   }
   return rows;
 }
 
-void Forwarder::remember(const nlohmann::json& event) {
-  const std::string key = event.value("dedup_key", "");
-  const std::string action = event.value("action", "");
-  if (action == "trigger" || action == "update") {
+void Forwarder::remember(const Event& event) {
+  const std::string& key = event.dedup_key;
+  if (event.action == EventAction::Trigger || event.action == EventAction::Update) {
     firing_[key] = event;
     resolved_.erase(key);
-  } else if (action == "resolve") {
+  } else if (event.action == EventAction::Resolve) {
     firing_.erase(key);
     resolved_[key] = {event, Clock::now()};
   }
 }
 
-void Forwarder::assumeFiring(const nlohmann::json& event) { remember(event); }
+void Forwarder::assumeFiring(const Event& event) { remember(event); }
 
 void Forwarder::record(std::vector<std::pair<std::string, std::string>> states,
-                       std::vector<nlohmann::json> events) {
+                       std::vector<Event> events) {
   for (const auto& event : events) {
     remember(event);
   }
@@ -270,15 +268,14 @@ void Forwarder::record(std::vector<std::pair<std::string, std::string>> states,
 }
 
 void Forwarder::hold(std::vector<std::pair<std::string, std::string>> states,
-                     std::vector<nlohmann::json> events) {
+                     std::vector<Event> events) {
   for (auto& [probe, state] : states) {
     pending_states_[probe] = std::move(state);
   }
   for (auto& event : events) {
-    const std::string key = event.value("dedup_key", "");
-    const auto same = std::find_if(
-        pending_events_.begin(), pending_events_.end(),
-        [&key](const nlohmann::json& held) { return held.value("dedup_key", "") == key; });
+    const auto same =
+        std::find_if(pending_events_.begin(), pending_events_.end(),
+                     [&event](const Event& held) { return held.dedup_key == event.dedup_key; });
     if (same != pending_events_.end()) {
       *same = mergeEvents(*same, std::move(event));
     } else {
@@ -288,10 +285,10 @@ void Forwarder::hold(std::vector<std::pair<std::string, std::string>> states,
   while (static_cast<std::int64_t>(pending_events_.size()) > config_.unwritten_max_events) {
     // The outbox's eviction order: heartbeats, updates, then the oldest.
     auto victim = pending_events_.begin();
-    for (const char* action : {"heartbeat", "update"}) {
-      const auto found = std::find_if(
-          pending_events_.begin(), pending_events_.end(),
-          [action](const nlohmann::json& held) { return held.value("action", "") == action; });
+    for (const EventAction action : {EventAction::Heartbeat, EventAction::Update}) {
+      const auto found =
+          std::find_if(pending_events_.begin(), pending_events_.end(),
+                       [action](const Event& held) { return held.action == action; });
       if (found != pending_events_.end()) {
         victim = found;
         break;
@@ -299,7 +296,7 @@ void Forwarder::hold(std::vector<std::pair<std::string, std::string>> states,
     }
     logError("outbox " + db_.path() + " unwritable and " +
              std::to_string(config_.unwritten_max_events) + " events already wait in memory: " +
-             victim->value("action", "") + " of key " + victim->value("dedup_key", "") + " lost");
+             std::string(actionName(victim->action)) + " of key " + victim->dedup_key + " lost");
     lost_events_.Increment();
     pending_events_.erase(victim);
   }
@@ -508,8 +505,7 @@ std::string Forwarder::resendBody(const Destination& destination) {
       {"endsAt", rfc3339(now + lease)}};
   alerts.push_back(watchdog);
   for (const auto& [key, event] : firing_) {
-    alerts.push_back(
-        alertmanagerAlert(event, event.value("severity", "critical"), rfc3339(now + lease)));
+    alerts.push_back(alertmanagerAlert(toJson(event), event.severity, rfc3339(now + lease)));
   }
   const auto retention = destination.alertmanager.resolved_retention;
   for (auto it = resolved_.begin(); it != resolved_.end();) {
@@ -517,9 +513,9 @@ std::string Forwarder::resendBody(const Destination& destination) {
       it = resolved_.erase(it);
       continue;
     }
-    const auto& event = it->second.first;
-    alerts.push_back(alertmanagerAlert(event, event.value("severity", "critical"),
-                                       event.value("ends_at", rfc3339(now))));
+    const Event& event = it->second.first;
+    alerts.push_back(
+        alertmanagerAlert(toJson(event), event.severity, rfc3339(event.ends_at.value_or(now))));
     ++it;
   }
   return alerts.dump();
@@ -548,14 +544,14 @@ asio::awaitable<void> Forwarder::resendLoop(DestinationPtr destination) {
   }
 }
 
-std::vector<nlohmann::json> Forwarder::reassertions() {
-  std::vector<nlohmann::json> again;
+std::vector<Event> Forwarder::reassertions() {
+  std::vector<Event> again;
   for (const auto& [key, event] : firing_) {
-    nlohmann::json update = event;
-    update["action"] = "update";
-    update["event_id"] = newEventId(std::chrono::system_clock::now());
-    update["reassertion"] = true;
-    update.erase("previous_severity");
+    Event update = event;
+    update.action = EventAction::Update;
+    update.event_id = newEventId(std::chrono::system_clock::now());
+    update.reassertion = true;
+    update.previous_severity.reset();
     again.push_back(std::move(update));
   }
   return again;
@@ -578,7 +574,7 @@ asio::awaitable<void> Forwarder::periodicLoop() {
       last_reassert = Clock::now();
       // Webhooks are told again what still fires (a receiver that lost state catches up);
       // Alertmanager has its own resend loop.
-      std::vector<nlohmann::json> again = reassertions();
+      std::vector<Event> again = reassertions();
       if (!again.empty()) {
         record({}, std::move(again));
       }

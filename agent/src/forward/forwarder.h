@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "alert/event.h"
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
 #include "forward/forward_config.h"
@@ -39,17 +40,16 @@ class Forwarder {
   void stop();
 
   /// One outbox row per destination that takes this event.
-  std::vector<OutboxEvent> fanOut(const nlohmann::json& event) const;
+  std::vector<OutboxEvent> fanOut(const Event& event) const;
   /// Writes probe states and the events they produced durably, then wakes delivery. When the
   /// disk is full or the write fails, they wait in memory and the write is retried every
   /// second: the latest state per probe, events coalesced per key as the outbox would, at most
   /// unwritten_max_events of them (beyond, the outbox's eviction order, counted as lost).
-  void record(std::vector<std::pair<std::string, std::string>> states,
-              std::vector<nlohmann::json> events);
+  void record(std::vector<std::pair<std::string, std::string>> states, std::vector<Event> events);
   /// Probe states and events waiting in memory for the outbox to be writable.
   std::size_t pendingWrites() const { return pending_states_.size() + pending_events_.size(); }
   /// Alerts firing at start (restored state): re-asserted without being queued again.
-  void assumeFiring(const nlohmann::json& event);
+  void assumeFiring(const Event& event);
 
   std::string renderMetrics();
 
@@ -62,16 +62,15 @@ class Forwarder {
   asio::awaitable<void> resendLoop(DestinationPtr destination);
   asio::awaitable<void> periodicLoop();
   std::string resendBody(const Destination& destination);
-  std::vector<nlohmann::json> reassertions();
+  std::vector<Event> reassertions();
   void heartbeat();
   std::pair<std::string, std::vector<std::string>> request(const Destination& destination,
                                                            const OutboxEvent& event);
   void stopDestinations();
-  void hold(std::vector<std::pair<std::string, std::string>> states,
-            std::vector<nlohmann::json> events);
+  void hold(std::vector<std::pair<std::string, std::string>> states, std::vector<Event> events);
   bool flush();
   void wake();
-  void remember(const nlohmann::json& event);
+  void remember(const Event& event);
   void countFailure(const std::string& destination, const std::string& reason);
 
   asio::io_context& io_;
@@ -85,11 +84,11 @@ class Forwarder {
   std::shared_ptr<asio::cancellation_signal> periodic_cancel_;
   bool configured_ = false;
   /// dedup_key → the latest firing event, for re-assertion; resolved ones kept for a while.
-  std::map<std::string, nlohmann::json> firing_;
-  std::map<std::string, std::pair<nlohmann::json, std::chrono::steady_clock::time_point>> resolved_;
+  std::map<std::string, Event> firing_;
+  std::map<std::string, std::pair<Event, std::chrono::steady_clock::time_point>> resolved_;
   std::mt19937_64 random_;
   std::map<std::string, std::string> pending_states_;
-  std::vector<nlohmann::json> pending_events_;  ///< one per key, in order of arrival
+  std::vector<Event> pending_events_;  ///< one per key, in order of arrival
   asio::steady_timer retry_write_;
   bool retry_armed_ = false;
   int failed_writes_ = 0;  ///< consecutive, to log the first, every 60th and the recovery

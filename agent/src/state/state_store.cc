@@ -41,23 +41,6 @@ void StateStore::record(const std::string& name, ProbeResult result, double dura
   state.last_run = when;
 }
 
-StepOutcome StateStore::stepAlert(const std::string& name, WallTime now, bool in_maintenance) {
-  auto it = probes_.find(name);
-  if (it == probes_.end() || !it->second.last_result) {
-    return {};
-  }
-  ProbeState& state = it->second;
-  StepContext context;
-  context.in_maintenance = in_maintenance;
-  for (const std::string& parent : state.depends_on) {
-    const ProbeState* up = find(parent);
-    if (up != nullptr && up->alert.type == StateType::Hard && up->alert.status != Status::Ok) {
-      context.parent_down = true;
-    }
-  }
-  return step(state.alert, state.policy, state.last_result->status, now, context);
-}
-
 void StateStore::restoreAlert(const std::string& name, const AlertState& alert) {
   if (auto it = probes_.find(name); it != probes_.end()) {
     it->second.alert = alert;
@@ -65,6 +48,11 @@ void StateStore::restoreAlert(const std::string& name, const AlertState& alert) 
 }
 
 const ProbeState* StateStore::find(const std::string& name) const {
+  auto it = probes_.find(name);
+  return it == probes_.end() ? nullptr : &it->second;
+}
+
+ProbeState* StateStore::find(const std::string& name) {
   auto it = probes_.find(name);
   return it == probes_.end() ? nullptr : &it->second;
 }

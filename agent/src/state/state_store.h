@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "config/agent_config.h"
+#include "state/alert_state.h"
+#include "state/probe_spec.h"
 #include "state/recorded_result.h"
 #include "vigie/probe.h"
 
@@ -33,7 +34,8 @@ struct ProbeState {
   std::vector<std::string> depends_on;
 };
 
-/// The latest state of every configured probe. Owned by the event loop thread: the scheduler
+/// The latest state of every configured probe. Plain storage: alert/ steps the alert states.
+/// Owned by the event loop thread: the scheduler
 /// writes it, the /metrics handler on the same loop reads it at scrape time.
 class StateStore {
  public:
@@ -45,13 +47,13 @@ class StateStore {
   void record(const std::string& name, ProbeResult result, double duration_seconds,
               std::chrono::system_clock::time_point when);
 
-  /// Feeds the probe's alert state machine with its latest recorded result.
-  StepOutcome stepAlert(const std::string& name, WallTime now, bool in_maintenance);
   /// Puts back an alert state saved before a restart.
   void restoreAlert(const std::string& name, const AlertState& alert);
 
   const std::map<std::string, ProbeState>& probes() const { return probes_; }
   const ProbeState* find(const std::string& name) const;
+  /// For alert/, which steps the alert state it keeps.
+  ProbeState* find(const std::string& name);
 
  private:
   std::map<std::string, ProbeState> probes_;

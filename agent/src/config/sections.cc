@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "alert/alert_config.h"
+#include "config/sections.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alert/event.h"
+#include "alert/maintenance.h"
+#include "state/state_store.h"
+
+namespace vigie {
+
+/// What one probe result changed: the alert state to keep and what receivers must be told.
+struct AlertUpdate {
+  std::string probe;
+  /// Set when the alert state changed and must be persisted.
+  std::optional<AlertState> state;
+  /// Empty when nothing is to be told (a first result, a SOFT attempt, flapping history).
+  std::vector<Event> events;
+  /// How soon the probe must run again: its state is SOFT and it has a retry_interval.
+  std::optional<std::chrono::milliseconds> retry_after;
+};
+
+/// Alerts closed because their probes are gone: their saved states go too.
+struct ClosedAlerts {
+  std::vector<std::string> forgotten;
+  std::vector<Event> events;
+};
+
+/// States saved before a restart, put back into the store.
+struct RestoredAlerts {
+  /// Probes removed while the agent was down.
+  ClosedAlerts closed;
+  /// Alerts that were firing: receivers know them already, they are only re-asserted.
+  std::vector<Event> firing;
+};
+
+/// From probe results to typed events: the one place that steps the alert states kept in the
+/// StateStore (soft/hard, flapping, maintenance, dependencies) and logs their changes.
+class Alerter {
+ public:
+  explicit Alerter(std::string agent) : agent_(std::move(agent)) {}
+
+  void setMaintenance(std::vector<MaintenanceWindow> windows) { maintenance_ = std::move(windows); }
+
+  /// Records the result in the store and steps the probe's alert state.
+  AlertUpdate onResult(StateStore& store, const ProbeSpec& spec, ProbeResult result,
+                       double duration_seconds, WallTime now);
+  /// Before the store takes `probes`: closes the alerts of the probes that disappear.
+  ClosedAlerts closeRemoved(const std::vector<ProbeSpec>& probes, const StateStore& store,
+                            WallTime now) const;
+  /// Puts `saved` states back into the store (once, at start, after the store took its probes).
+  RestoredAlerts restore(const std::map<std::string, AlertState>& saved, StateStore& store,
+                         WallTime now) const;
+
+ private:
+  bool inMaintenance(const ProbeSpec& spec, WallTime now) const;
+
+  std::string agent_;
+  std::vector<MaintenanceWindow> maintenance_;
+};
+
+}  // namespace vigie

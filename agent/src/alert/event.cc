@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "alert/event.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <ctime>
+
+#include "vigie/version.h"
+
+namespace vigie {
+
+std::string rfc3339(WallTime when) {
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(millis % 1000));
+  return text;
+}
+
+std::string dedupKey(Labels identity) {
+  std::sort(identity.begin(), identity.end());
+  std::uint64_t hash = 14695981039346656037ULL;
+  auto feed = [&hash](const std::string& text) {
+    for (const char c : text) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 1099511628211ULL;
+    }
+    hash ^= 0xffU;
+    hash *= 1099511628211ULL;
+  };
+  for (const auto& [name, value] : identity) {
+    feed(name);
+    feed(value);
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+std::string newEventId(WallTime now) {
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("no randomness available for event ids");
+  }
+  const auto millis = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  for (int i = 0; i < 6; ++i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(millis >> (40 - 8 * i));
+  }
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x70);  // version 7
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string text;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) {
+      text += '-';
+    }
+    text += kHex[bytes[i] >> 4];
+    text += kHex[bytes[i] & 0x0f];
+  }
+  return text;
+}
+
+std::string_view severityOf(Status status) {
+  switch (status) {
+    case Status::Critical:
+      return "critical";
+    case Status::Warning:
+      return "warning";
+    case Status::Unknown:
+      return "major";
+    case Status::Ok:
+      break;
+  }
+  return "info";
+}
+
+std::string_view actionName(EventAction action) {
+  switch (action) {
+    case EventAction::Trigger:
+      return "trigger";
+    case EventAction::Update:
+      return "update";
+    case EventAction::Heartbeat:
+      return "heartbeat";
+    case EventAction::Resolve:
+      break;
+  }
+  return "resolve";
+}
+
+std::optional<EventAction> parseAction(std::string_view name) {
+  for (const EventAction action :
+       {EventAction::Trigger, EventAction::Update, EventAction::Resolve, EventAction::Heartbeat}) {
+    if (actionName(action) == name) {
+      return action;
+    }
+  }
+  return std::nullopt;
+}
+
+EventAction mergeActions(EventAction earlier, EventAction later) {
+  if (later == EventAction::Heartbeat || earlier == later) {
+    return later;
+  }
+  if (earlier == EventAction::Trigger && later == EventAction::Update) {
+    return EventAction::Trigger;  // the receiver never heard of the alert: it is still a trigger
+  }
+  if (earlier == EventAction::Resolve &&
+      (later == EventAction::Trigger || later == EventAction::Update)) {
+    return EventAction::Update;  // the receiver last knew it firing, and it fires again
+  }
+  return later;  // update or trigger then resolve: resolve, its history shows the episode
+}
+
+Event mergeEvents(const Event& earlier, Event later) {
+  later.action = mergeActions(earlier.action, later.action);
+  later.history.insert(later.history.begin(), earlier.history.begin(), earlier.history.end());
+  return later;
+}
+
+nlohmann::json toJson(const Event& event) {
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [name, value] : event.labels) {
+    labels[name] = value;
+  }
+  nlohmann::json history = nlohmann::json::array();
+  for (const EventHistoryItem& item : event.history) {
+    history.push_back({{"at", rfc3339(item.at)},
+                       {"status", item.firing ? "firing" : "resolved"},
+                       {"severity", item.severity}});
+  }
+  nlohmann::json json{{"schema", "vigie-event/1"},
+                      {"event_id", event.event_id},
+                      {"dedup_key", event.dedup_key},
+                      {"seq", 0},
+                      {"action", actionName(event.action)},
+                      {"status", event.firing ? "firing" : "resolved"},
+                      {"severity", event.severity},
+                      {"occurred_at", rfc3339(event.occurred_at)},
+                      {"source", {{"agent", event.agent}, {"agent_version", kVersion}}},
+                      {"labels", labels},
+                      {"summary", event.summary},
+                      {"history", history}};
+  if (event.heartbeat()) {
+    return json;
+  }
+  nlohmann::json metrics = nlohmann::json::object();
+  for (const auto& [name, value] : event.metrics) {
+    metrics[name] = value;
+  }
+  const EventResource& resource = event.resource;
+  const EventCheck& check = event.check;
+  json["starts_at"] = rfc3339(event.starts_at);
+  json["ends_at"] = event.ends_at ? nlohmann::json(rfc3339(*event.ends_at)) : nlohmann::json();
+  json["resource"] = {{"ci_name", resource.ci_name},
+                      {"ci_class", resource.ci_class},
+                      {"service", resource.service},
+                      {"organization", resource.organization},
+                      {"hosting_center", resource.hosting_center},
+                      {"environment", resource.environment}};
+  json["check"] = {{"name", check.name},
+                   {"kind", check.kind},
+                   {"status", check.status},
+                   {"reason", check.reason},
+                   {"consecutive_failures", check.consecutive_failures},
+                   {"max_attempts", check.max_attempts}};
+  json["description"] = event.description;
+  json["metrics"] = metrics;
+  if (event.previous_severity) {
+    json["previous_severity"] = *event.previous_severity;
+  }
+  if (event.reassertion) {
+    json["reassertion"] = true;
+  }
+  return json;
+}
+
+namespace {
+
+std::string labelOr(const Labels& labels, const std::string& name, const std::string& fallback) {
+  for (const auto& [key, value] : labels) {
+    if (key == name) {
+      return value;
+    }
+  }
+  return fallback;
+}
+
+}  // namespace
+
+Event buildEvent(const EventSource& source, const AlertChange& change, WallTime now,
+                 Status previous_severity) {
+  const bool flapping = change.kind == AlertKind::Flapping;
+  const bool resolve = change.action == AlertAction::Resolve;
+  Labels identity = source.labels;
+  identity.emplace_back("alertname", flapping ? "VigieProbeFlapping" : "VigieProbeFailed");
+  identity.emplace_back("agent", source.agent);
+  identity.emplace_back("probe", source.probe);
+  const std::string ci = labelOr(source.labels, "ci", source.probe);
+  const AlertState* state = source.state;
+  const std::string message = source.result != nullptr ? source.result->message : "";
+
+  Event event;
+  event.summary = ci;
+  if (flapping) {
+    event.summary += resolve ? " : la sonde " + source.probe + " ne bascule plus"
+                             : " : la sonde " + source.probe + " bascule sans cesse (flapping)";
+  } else if (resolve) {
+    event.summary += " : sonde " + source.type + " " + source.probe + " rétablie";
+  } else {
+    event.summary += " : sonde " + source.type + " " + source.probe + " en échec";
+    if (!message.empty()) {
+      event.summary += " (" + message + ")";
+    }
+  }
+  if (state != nullptr && !resolve && !flapping) {
+    event.description = std::to_string(state->attempt) + " échec(s) consécutif(s) depuis " +
+                        rfc3339(state->firing_since) + "; " + message;
+  } else if (flapping && state != nullptr) {
+    event.description =
+        "taux de changement d'état " + std::to_string(static_cast<int>(state->flap_percent)) + " %";
+  } else {
+    event.description = message;
+  }
+  if (source.result != nullptr) {
+    for (std::size_t i = 0; i < source.result->sampleCount(); ++i) {
+      if (source.result->key(i).labels.empty()) {
+        event.metrics.emplace_back(source.result->key(i).name, source.result->values[i]);
+      }
+    }
+  }
+  event.event_id = newEventId(now);
+  event.dedup_key = dedupKey(identity);
+  event.action = change.action == AlertAction::Trigger  ? EventAction::Trigger
+                 : change.action == AlertAction::Update ? EventAction::Update
+                                                        : EventAction::Resolve;
+  event.firing = !resolve;
+  event.severity = severityOf(change.severity);
+  event.occurred_at = now;
+  event.starts_at =
+      state != nullptr && state->firing_since != WallTime{} ? state->firing_since : now;
+  if (resolve) {
+    event.ends_at = now;
+  }
+  event.agent = source.agent;
+  event.resource = {ci,
+                    labelOr(source.labels, "ci_class", ""),
+                    labelOr(source.labels, "service", ""),
+                    labelOr(source.labels, "organization", ""),
+                    labelOr(source.labels, "hosting_center", ""),
+                    labelOr(source.labels, "environment", "")};
+  event.check.name = source.probe;
+  event.check.kind = source.type;
+  event.check.status = state != nullptr ? std::string(statusName(state->status)) : "OK";
+  event.check.reason = source.result != nullptr ? source.result->reason : "";
+  event.check.consecutive_failures =
+      state != nullptr && state->status != Status::Ok ? state->attempt : 0;
+  event.check.max_attempts = source.max_attempts;
+  event.labels = std::move(identity);
+  event.history.push_back({now, !resolve, event.severity});
+  if (change.action == AlertAction::Update && previous_severity != Status::Ok) {
+    event.previous_severity = std::string(severityOf(previous_severity));
+  }
+  return event;
+}
+
+Event buildHeartbeat(const std::string& agent, WallTime now) {
+  Event event;
+  event.event_id = newEventId(now);
+  event.dedup_key = "heartbeat:" + agent;
+  event.action = EventAction::Heartbeat;
+  event.severity = "info";
+  event.occurred_at = now;
+  event.agent = agent;
+  event.labels = {{"alertname", "Watchdog"}, {"agent", agent}};
+  event.summary = "Vigie " + agent + " : agent en service";
+  return event;
+}
+
+}  // namespace vigie

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "forward/alert_sink.h"
+
+#include <filesystem>
+
+#include "alert/alert_json.h"
+#include "util/log.h"
+
+namespace vigie {
+
+namespace {
+
+std::unique_ptr<AlertDb> openDb(const std::string& state_dir, std::int64_t max_events) {
+  const std::string path = (std::filesystem::path(state_dir) / "vigie.db").string();
+  try {
+    return std::make_unique<AlertDb>(path, max_events);
+  } catch (const std::exception& e) {
+    // Alerts still work, but a restart forgets them: say so loudly rather than stop probing.
+    logError(std::string("alert state not persisted: ") + e.what() + "; keeping it in memory only");
+    return std::make_unique<AlertDb>(":memory:", max_events);
+  }
+}
+
+}  // namespace
+
+AlertSink::AlertSink(asio::io_context& io, std::string agent, const std::string& state_dir)
+    : db_(openDb(state_dir, 10'000)), flush_timer_(io) {
+  forwarder_ = std::make_unique<Forwarder>(io, *db_, std::move(agent));
+}
+
+void AlertSink::stop() {
+  flush_timer_.cancel();
+  if (!deferred_states_.empty()) {
+    forwarder_->record(takeDeferred(), {});
+  }
+  forwarder_->stop();
+}
+
+void AlertSink::deferState(const std::string& probe, std::string state) {
+  deferred_states_[probe] = std::move(state);
+  if (flush_armed_) {
+    return;
+  }
+  flush_armed_ = true;
+  flush_timer_.expires_after(std::chrono::seconds(1));
+  flush_timer_.async_wait([this](const asio::error_code& ec) {
+    flush_armed_ = false;
+    if (!ec && !deferred_states_.empty()) {
+      forwarder_->record(takeDeferred(), {});
+    }
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> AlertSink::takeDeferred() {
+  std::vector<std::pair<std::string, std::string>> states(
+      std::make_move_iterator(deferred_states_.begin()),
+      std::make_move_iterator(deferred_states_.end()));
+  deferred_states_.clear();
+  return states;
+}
+
+std::map<std::string, AlertState> AlertSink::savedStates() {
+  std::map<std::string, AlertState> states;
+  for (const auto& [name, text] : db_->loadStates()) {
+    if (auto saved = decodeAlertState(text)) {
+      states.emplace(name, *saved);
+    } else {
+      logWarning(name + ": saved alert state unreadable; starting afresh");
+    }
+  }
+  return states;
+}
+
+void AlertSink::configure(const ForwardingConfig& forwarding) {
+  db_->setMaxEvents(forwarding.spool_max_events);
+  db_->setMaxBytes(forwarding.spool_max_bytes);
+  forwarder_->configure(forwarding);
+}
+
+void AlertSink::record(AlertUpdate update) {
+  if (!update.state) {
+    return;
+  }
+  if (update.events.empty()) {
+    deferState(update.probe, encodeAlertState(*update.state));
+    return;
+  }
+  // This write is synced anyway: the deferred states go with it.
+  deferred_states_.erase(update.probe);
+  auto states = takeDeferred();
+  states.emplace_back(update.probe, encodeAlertState(*update.state));
+  forwarder_->record(std::move(states), std::move(update.events));
+}
+
+void AlertSink::close(ClosedAlerts closed) {
+  for (const std::string& probe : closed.forgotten) {
+    deferred_states_.erase(probe);
+    db_->forgetState(probe);
+  }
+  if (!closed.events.empty()) {
+    forwarder_->record({}, std::move(closed.events));
+  }
+}
+
+void AlertSink::assumeFiring(const std::vector<Event>& firing) {
+  for (const Event& event : firing) {
+    forwarder_->assumeFiring(event);
+  }
+}
+
+}  // namespace vigie
