@@ -451,10 +451,12 @@ forwarding:
       "      ci_cache_ttl: 10m\n      update_interval: 0s\n      tombstone_ttl: 2h\n");
   EXPECT_EQ(config.forwarding.spool_max_bytes, 512 * 1024);
   EXPECT_EQ(config.forwarding.unwritten_max_events, 50);
-  ASSERT_EQ(config.forwarding.itops.size(), 1u);
-  EXPECT_EQ(config.forwarding.itops[0].ci_cache_ttl, 10min);
-  EXPECT_EQ(config.forwarding.itops[0].update_interval, 0ms);
-  EXPECT_EQ(config.forwarding.itops[0].tombstone_ttl, 2h);
+  ASSERT_EQ(config.forwarding.destinations.size(), 1u);
+  const auto* itop = dynamic_cast<const ItopTarget*>(config.forwarding.destinations[0].get());
+  ASSERT_NE(itop, nullptr);
+  EXPECT_EQ(itop->ci_cache_ttl, 10min);
+  EXPECT_EQ(itop->update_interval, 0ms);
+  EXPECT_EQ(itop->tombstone_ttl, 2h);
   EXPECT_EQ(test::loadYaml(head + "  spool_max_bytes: 100000\n").forwarding.spool_max_bytes,
             100'000);
   EXPECT_EQ(test::loadYaml(head + "  spool_max_bytes: 1GB\n").forwarding.spool_max_bytes,

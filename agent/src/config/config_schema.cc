@@ -4,7 +4,7 @@
 #include <functional>
 #include <sstream>
 
-#include "config/duration.h"
+#include "util/duration.h"
 
 namespace vigie {
 namespace {

@@ -17,10 +17,12 @@
 #include <set>
 #include <sstream>
 
+#include "config/section_reader.h"
 #include "config/sections.h"
-#include "config/duration.h"
 #include "config/yaml_parse.h"
 #include "http/web_config.h"
+#include "net/host_port.h"
+#include "util/duration.h"
 
 namespace vigie {
 namespace {
@@ -31,50 +33,6 @@ const std::regex kProbeNamePattern("[a-z0-9_.-]+");
 const std::regex kLabelNamePattern("[a-zA-Z_][a-zA-Z0-9_]*");
 // Labels the agent sets itself on every probe metric.
 const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
-
-ConfigLocation locate(const std::string& file, const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) {
-    return {file, 0, 0};
-  }
-  return {file, mark.line + 1, mark.column + 1};
-}
-
-std::size_t editDistance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string text;
-  for (const std::string& item : items) {
-    text += (text.empty() ? "" : ", ") + item;
-  }
-  return text;
-}
-
-std::optional<std::string> readFileText(const fs::path& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path.string() + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Collects every problem instead of stopping at the first, so --check-config lists them all.
 class Loader {
@@ -98,19 +56,25 @@ class Loader {
     issues_.push_back(std::move(issue));
   }
 
+  /// The section reader of `file`: every check and conversion goes through it.
+  SectionReader readerFor(const std::string& file) { return {file, base_dir_, issues_}; }
+  ConfigLocation locate(const std::string& file, const YAML::Node& node) {
+    return readerFor(file).locate(node);
+  }
   void report(const std::string& file, const YAML::Node& node, const std::string& path,
               const std::string& message) {
-    issues_.push_back({locate(file, node), path, message});
+    readerFor(file).report(node, path, message);
+  }
+  bool checkMapping(const std::string& file, const YAML::Node& node, const std::string& path,
+                    const std::vector<std::string>& allowed) {
+    return readerFor(file).checkMapping(node, path, allowed);
+  }
+  std::optional<ConfigValue> convert(const std::string& file, const YAML::Node& node,
+                                     const std::string& path, FieldType type) {
+    return readerFor(file).convert(node, path, type);
   }
 
   std::optional<YAML::Node> parseFile(const std::string& file);
-  /// Reports every key of `node` that is not in `allowed`; false if `node` is not a mapping.
-  bool checkMapping(const std::string& file, const YAML::Node& node, const std::string& path,
-                    const std::vector<std::string>& allowed);
-  std::optional<ConfigValue> convert(const std::string& file, const YAML::Node& node,
-                                     const std::string& path, FieldType type);
-  std::optional<std::string> expandEnvironment(const std::string& file, const YAML::Node& node,
-                                               const std::string& path, const std::string& text);
   void loadAgentSection(const std::string& file, const YAML::Node& node, AgentConfig& config);
   void loadDefaults(const std::string& file, const YAML::Node& node, AgentConfig& config);
   void collectProbes(const std::string& file, const YAML::Node& node,
@@ -118,8 +82,6 @@ class Loader {
   void loadIncludes(const std::string& file, const YAML::Node& node,
                     std::vector<ProbeNode>& probes);
   std::optional<ProbeSpec> loadProbe(const ProbeNode& entry, const AgentConfig& config);
-  /// This loader's checks and conversions for the alerting sections of `file`.
-  ConfigReader readerFor(const std::string& file);
   std::optional<ProbeConfig> loadTypeBlock(const std::string& file, const YAML::Node& probe,
                                            const std::string& name, const std::string& path,
                                            const ProbeFactory& factory);
@@ -142,183 +104,6 @@ std::optional<YAML::Node> Loader::parseFile(const std::string& file) {
     issues_.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg});
     return std::nullopt;
   }
-}
-
-bool Loader::checkMapping(const std::string& file, const YAML::Node& node, const std::string& path,
-                          const std::vector<std::string>& allowed) {
-  if (!node.IsMap()) {
-    report(file, node, path, "expected a mapping of keys to values");
-    return false;
-  }
-  for (const auto& item : node) {
-    const std::string key = item.first.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
-      continue;
-    }
-    std::string message = "unknown key";
-    const auto closest = std::min_element(allowed.begin(), allowed.end(),
-                                          [&key](const std::string& a, const std::string& b) {
-                                            return editDistance(key, a) < editDistance(key, b);
-                                          });
-    if (closest != allowed.end() && editDistance(key, *closest) <= 2) {
-      message += " (did you mean '" + *closest + "'?)";
-    } else {
-      message += " (allowed: " + joined(allowed) + ")";
-    }
-    report(file, item.first, path.empty() ? key : path + "." + key, message);
-  }
-  return true;
-}
-
-std::optional<std::string> Loader::expandEnvironment(const std::string& file,
-                                                     const YAML::Node& node,
-                                                     const std::string& path,
-                                                     const std::string& text) {
-  std::string out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t start = text.find("${", pos);
-    if (start == std::string::npos) {
-      out += text.substr(pos);
-      break;
-    }
-    if (start > 0 && text[start - 1] == '$') {  // "$${" is a literal "${"
-      out += text.substr(pos, start - pos - 1) + "${";
-      pos = start + 2;
-      continue;
-    }
-    const std::size_t end = text.find('}', start);
-    if (end == std::string::npos) {
-      report(file, node, path, "unterminated ${...} reference");
-      return std::nullopt;
-    }
-    out += text.substr(pos, start - pos);
-    const std::string variable = text.substr(start + 2, end - start - 2);
-    const char* value = std::getenv(variable.c_str());
-    if (value == nullptr) {
-      report(file, node, path, "environment variable " + variable + " is not set");
-      return std::nullopt;
-    }
-    out += value;
-    pos = end + 1;
-  }
-  return out;
-}
-
-std::optional<ConfigValue> Loader::convert(const std::string& file, const YAML::Node& node,
-                                           const std::string& path, FieldType type) {
-  auto scalar = [&]() -> const std::string* {
-    if (!node.IsScalar()) {
-      report(file, node, path, "expected a " + std::string(fieldTypeName(type)));
-      return nullptr;
-    }
-    return &node.Scalar();
-  };
-  switch (type) {
-    case FieldType::String:
-    case FieldType::Secret:
-      if (const std::string* text = scalar()) {
-        if (auto expanded = expandEnvironment(file, node, path, *text)) {
-          return *expanded;
-        }
-      }
-      return std::nullopt;
-    case FieldType::Int: {
-      const std::string* text = scalar();
-      if (text == nullptr) {
-        return std::nullopt;
-      }
-      std::int64_t value = 0;
-      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-      if (ec != std::errc() || end != text->data() + text->size()) {
-        report(file, node, path, "expected an integer, got '" + *text + "'");
-        return std::nullopt;
-      }
-      return value;
-    }
-    case FieldType::Float: {
-      const std::string* text = scalar();
-      if (text == nullptr) {
-        return std::nullopt;
-      }
-      char* end = nullptr;
-      const double value = std::strtod(text->c_str(), &end);
-      if (text->empty() || end != text->c_str() + text->size()) {
-        report(file, node, path, "expected a number, got '" + *text + "'");
-        return std::nullopt;
-      }
-      return value;
-    }
-    case FieldType::Bool: {
-      const std::string* text = scalar();
-      if (text == nullptr) {
-        return std::nullopt;
-      }
-      if (*text == "true") {
-        return true;
-      }
-      if (*text == "false") {
-        return false;
-      }
-      report(file, node, path, "expected true or false, got '" + *text + "'");
-      return std::nullopt;
-    }
-    case FieldType::Duration: {
-      const std::string* text = scalar();
-      if (text == nullptr) {
-        return std::nullopt;
-      }
-      const auto value = parseDuration(*text);
-      if (!value) {
-        report(file, node, path,
-               "invalid duration '" + *text + "' (write it like 500ms, 30s, 1m30s or 2h)");
-        return std::nullopt;
-      }
-      return *value;
-    }
-    case FieldType::StringList: {
-      if (node.IsScalar()) {
-        return std::vector<std::string>{node.Scalar()};
-      }
-      if (!node.IsSequence()) {
-        report(file, node, path, "expected a list of strings");
-        return std::nullopt;
-      }
-      std::vector<std::string> items;
-      for (std::size_t i = 0; i < node.size(); ++i) {
-        if (!node[i].IsScalar()) {
-          report(file, node[i], path + "[" + std::to_string(i) + "]", "expected a string");
-          return std::nullopt;
-        }
-        items.push_back(node[i].Scalar());
-      }
-      return items;
-    }
-    case FieldType::StringMap: {
-      if (!node.IsMap()) {
-        report(file, node, path, "expected a mapping of strings to strings");
-        return std::nullopt;
-      }
-      std::vector<std::pair<std::string, std::string>> items;
-      for (const auto& item : node) {
-        if (!item.second.IsScalar()) {
-          report(file, item.second, path + "." + item.first.Scalar(), "expected a string");
-          return std::nullopt;
-        }
-        // Values expand ${ENV} like strings do: maps carry secrets (e.g. a plugin's env).
-        auto value = expandEnvironment(file, item.second, path + "." + item.first.Scalar(),
-                                       item.second.Scalar());
-        if (!value) {
-          return std::nullopt;
-        }
-        items.emplace_back(item.first.Scalar(), std::move(*value));
-      }
-      return items;
-    }
-    case FieldType::Node:
-      return YAML::Clone(node);
-  }
-  return std::nullopt;
 }
 
 void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
@@ -364,22 +149,12 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   if (node["listen"]) {
     std::string listen;
     text("listen", listen);
-    const std::size_t colon = listen.rfind(':');
-    std::string host_part = colon == std::string::npos ? "" : listen.substr(0, colon);
-    if (host_part.size() >= 2 && host_part.front() == '[' && host_part.back() == ']') {
-      host_part = host_part.substr(1, host_part.size() - 2);
-    }
-    unsigned port = 0;
-    const std::string port_text = colon == std::string::npos ? "" : listen.substr(colon + 1);
-    const auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (host_part.empty() || port_text.empty() || ec != std::errc() ||
-        end != port_text.data() + port_text.size() || port > 65535) {
+    if (const auto address = parseHostPort(listen, /*allow_port_zero=*/true)) {
+      agent.listen_host = address->host;
+      agent.listen_port = address->port;
+    } else {
       report(file, node["listen"], "agent.listen",
              "expected HOST:PORT, e.g. \"127.0.0.1:9465\" or \"[::1]:9465\", got '" + listen + "'");
-    } else {
-      agent.listen_host = host_part;
-      agent.listen_port = static_cast<std::uint16_t>(port);
     }
   }
   if (node["max_concurrent_probes"]) {
@@ -494,31 +269,13 @@ std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const 
     const YAML::Node value = has_block ? block[field.key] : absent;
     const YAML::Node value_file =
         has_block && field.type == FieldType::Secret ? block[field.key + "_file"] : absent;
-    if (value && value_file) {
-      report(file, value_file, key_path + "_file",
-             "set either " + field.key + " or " + field.key + "_file, not both");
+    if (value_file && readerFor(file).bothSecretForms(block, block_path, field.key)) {
       continue;
     }
     if (value_file) {
-      const auto secret_path = convert(file, value_file, key_path + "_file", FieldType::Secret);
-      if (!secret_path) {
-        continue;
+      if (auto secret = readerFor(file).secretFromFile(value_file, key_path + "_file")) {
+        config.set(field.key, std::move(*secret), locate(file, value_file));
       }
-      fs::path secret_file(std::get<std::string>(*secret_path));
-      if (secret_file.is_relative()) {
-        secret_file = base_dir_ / secret_file;
-      }
-      std::string error;
-      auto secret = readFileText(secret_file, error);
-      if (!secret) {
-        report(file, value_file, key_path + "_file", error);
-        continue;
-      }
-      // Files written by editors or `echo` end with a newline that is not part of the secret.
-      while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
-        secret->pop_back();
-      }
-      config.set(field.key, std::move(*secret), locate(file, value_file));
       continue;
     }
     if (value) {
@@ -710,56 +467,6 @@ AgentConfig Loader::load(const std::string& path) {
     throw ConfigError(issues_);
   }
   return config;
-}
-
-ConfigReader Loader::readerFor(const std::string& file) {
-  ConfigReader reader;
-  reader.convert = [this, file](const YAML::Node& node, const std::string& key_path,
-                                FieldType type) { return convert(file, node, key_path, type); };
-  reader.report = [this, file](const YAML::Node& node, const std::string& key_path,
-                               const std::string& message) {
-    report(file, node, key_path, message);
-  };
-  reader.check_mapping = [this, file](const YAML::Node& node, const std::string& key_path,
-                                      const std::vector<std::string>& allowed) {
-    return checkMapping(file, node, key_path, allowed);
-  };
-  reader.secret = [this, file](const YAML::Node& parent, const std::string& key_path,
-                               const std::string& key) -> std::string {
-    const YAML::Node value = parent[key];
-    const YAML::Node value_file = parent[key + "_file"];
-    if (value && value_file) {
-      report(file, value_file, key_path + "." + key + "_file",
-             "set either " + key + " or " + key + "_file, not both");
-      return {};
-    }
-    if (value) {
-      auto secret = convert(file, value, key_path + "." + key, FieldType::Secret);
-      return secret ? std::get<std::string>(*secret) : std::string();
-    }
-    if (!value_file) {
-      return {};
-    }
-    const auto name = convert(file, value_file, key_path + "." + key + "_file", FieldType::String);
-    if (!name) {
-      return {};
-    }
-    fs::path secret_file(std::get<std::string>(*name));
-    if (secret_file.is_relative()) {
-      secret_file = base_dir_ / secret_file;
-    }
-    std::string error;
-    auto secret = readFileText(secret_file, error);
-    if (!secret) {
-      report(file, value_file, key_path + "." + key + "_file", error);
-      return {};
-    }
-    while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
-      secret->pop_back();
-    }
-    return *secret;
-  };
-  return reader;
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ const std::vector<std::string> kProbeAlertingKeys{"max_attempts", "retry_interva
 
 namespace {
 
-std::optional<std::int64_t> intAtLeast(const ConfigReader& reader, const YAML::Node& node,
+std::optional<std::int64_t> intAtLeast(const SectionReader& reader, const YAML::Node& node,
                                        const std::string& path, std::int64_t minimum) {
   auto value = reader.convert(node, path, FieldType::Int);
   if (!value) {
@@ -28,7 +28,7 @@ std::optional<std::int64_t> intAtLeast(const ConfigReader& reader, const YAML::N
   return number;
 }
 
-std::optional<std::chrono::milliseconds> positiveDuration(const ConfigReader& reader,
+std::optional<std::chrono::milliseconds> positiveDuration(const SectionReader& reader,
                                                           const YAML::Node& node,
                                                           const std::string& path) {
   auto value = reader.convert(node, path, FieldType::Duration);
@@ -43,13 +43,13 @@ std::optional<std::chrono::milliseconds> positiveDuration(const ConfigReader& re
   return duration;
 }
 
-std::string text(const ConfigReader& reader, const YAML::Node& node, const std::string& path) {
+std::string text(const SectionReader& reader, const YAML::Node& node, const std::string& path) {
   auto value = reader.convert(node, path, FieldType::String);
   return value ? std::get<std::string>(*value) : std::string();
 }
 
 /// A size: bytes, or a number with KiB, MiB, GiB (or kB, MB, GB) after it.
-std::optional<std::int64_t> bytesAtLeast(const ConfigReader& reader, const YAML::Node& node,
+std::optional<std::int64_t> bytesAtLeast(const SectionReader& reader, const YAML::Node& node,
                                          const std::string& path, std::int64_t minimum) {
   const std::string value = text(reader, node, path);
   std::size_t end = 0;
@@ -84,9 +84,9 @@ std::optional<std::int64_t> bytesAtLeast(const ConfigReader& reader, const YAML:
 const std::vector<std::string> kWeekdays{"sunday",   "monday", "tuesday", "wednesday",
                                          "thursday", "friday", "saturday"};
 
-void loadWeekly(const ConfigReader& reader, const YAML::Node& node, const std::string& path,
+void loadWeekly(const SectionReader& reader, const YAML::Node& node, const std::string& path,
                 MaintenanceWindow& window) {
-  if (!reader.check_mapping(node, path, {"days", "from", "to", "timezone"})) {
+  if (!reader.checkMapping(node, path, {"days", "from", "to", "timezone"})) {
     return;
   }
   for (const char* key : {"from", "to", "timezone"}) {
@@ -131,7 +131,7 @@ void loadWeekly(const ConfigReader& reader, const YAML::Node& node, const std::s
   }
 }
 
-void loadHttpTarget(const ConfigReader& reader, const YAML::Node& node, const std::string& path,
+void loadHttpTarget(const SectionReader& reader, const YAML::Node& node, const std::string& path,
                     HttpTarget& target) {
   target.name = text(reader, node["name"], path + ".name");
   if (node["url"]) {
@@ -171,7 +171,7 @@ void loadHttpTarget(const ConfigReader& reader, const YAML::Node& node, const st
   target.password = reader.secret(node, path, "password");
 }
 
-void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::string& path,
+void loadItop(const SectionReader& reader, const YAML::Node& item, const std::string& path,
               ItopTarget& target);
 
 const std::vector<std::string> kHttpTargetKeys{"name",     "url",        "urls",
@@ -179,8 +179,9 @@ const std::vector<std::string> kHttpTargetKeys{"name",     "url",        "urls",
                                                "username", "password",   "password_file"};
 
 template <typename Target, typename Extra>
-void loadTargets(const ConfigReader& reader, const YAML::Node& node, const std::string& path,
-                 std::vector<std::string> allowed, std::vector<Target>& targets,
+void loadTargets(const SectionReader& reader, const YAML::Node& node, const std::string& path,
+                 std::vector<std::string> allowed,
+                 std::vector<std::shared_ptr<const DestinationTarget>>& targets,
                  std::set<std::string>& names, Extra&& extra) {
   if (!node) {
     return;
@@ -192,19 +193,19 @@ void loadTargets(const ConfigReader& reader, const YAML::Node& node, const std::
   allowed.insert(allowed.end(), kHttpTargetKeys.begin(), kHttpTargetKeys.end());
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string item_path = path + "[" + std::to_string(i) + "]";
-    if (!reader.check_mapping(node[i], item_path, allowed)) {
+    if (!reader.checkMapping(node[i], item_path, allowed)) {
       continue;
     }
     if (!node[i]["name"]) {
       reader.report(node[i], item_path + ".name", "required field is missing");
       continue;
     }
-    Target target;
-    loadHttpTarget(reader, node[i], item_path, target);
-    extra(node[i], item_path, target);
-    if (!names.insert(target.name).second) {
+    auto target = std::make_shared<Target>();
+    loadHttpTarget(reader, node[i], item_path, *target);
+    extra(node[i], item_path, *target);
+    if (!names.insert(target->name).second) {
       reader.report(node[i]["name"], item_path + ".name",
-                    "duplicate destination name '" + target.name + "'");
+                    "duplicate destination name '" + target->name + "'");
     }
     targets.push_back(std::move(target));
   }
@@ -212,8 +213,8 @@ void loadTargets(const ConfigReader& reader, const YAML::Node& node, const std::
 
 }  // namespace
 
-void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe, const std::string& path,
-                       ProbeSpec& spec) {
+void loadProbeAlerting(const SectionReader& reader, const YAML::Node& probe,
+                       const std::string& path, ProbeSpec& spec) {
   AlertPolicy& policy = spec.alerting;
   if (probe["max_attempts"]) {
     if (auto value = intAtLeast(reader, probe["max_attempts"], path + ".max_attempts", 1)) {
@@ -237,7 +238,7 @@ void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe, cons
       if (auto enabled = reader.convert(flapping, flap_path, FieldType::Bool)) {
         policy.flap_detection = std::get<bool>(*enabled);
       }
-    } else if (reader.check_mapping(flapping, flap_path, {"low", "high"})) {
+    } else if (reader.checkMapping(flapping, flap_path, {"low", "high"})) {
       for (const auto& [key, target] :
            {std::pair{"low", &policy.flap_low}, std::pair{"high", &policy.flap_high}}) {
         if (!flapping[key]) {
@@ -264,7 +265,7 @@ void loadProbeAlerting(const ConfigReader& reader, const YAML::Node& probe, cons
   }
 }
 
-void loadMaintenance(const ConfigReader& reader, const YAML::Node& node, AgentConfig& config) {
+void loadMaintenance(const SectionReader& reader, const YAML::Node& node, AgentConfig& config) {
   if (!node) {
     return;
   }
@@ -275,8 +276,8 @@ void loadMaintenance(const ConfigReader& reader, const YAML::Node& node, AgentCo
   for (std::size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
     const std::string path = "maintenance[" + std::to_string(i) + "]";
-    if (!reader.check_mapping(item, path,
-                              {"name", "start", "end", "weekly", "probes", "match_labels"})) {
+    if (!reader.checkMapping(item, path,
+                             {"name", "start", "end", "weekly", "probes", "match_labels"})) {
       continue;
     }
     MaintenanceWindow window;
@@ -322,15 +323,15 @@ void loadMaintenance(const ConfigReader& reader, const YAML::Node& node, AgentCo
   }
 }
 
-void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentConfig& config) {
+void loadForwarding(const SectionReader& reader, const YAML::Node& node, AgentConfig& config) {
   if (!node) {
     return;
   }
   ForwardingConfig& forwarding = config.forwarding;
-  if (!reader.check_mapping(node, "forwarding",
-                            {"webhook", "alertmanager", "itop", "spool_max_events",
-                             "spool_max_bytes", "unwritten_max_events", "heartbeat_interval",
-                             "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
+  if (!reader.checkMapping(node, "forwarding",
+                           {"webhook", "alertmanager", "itop", "spool_max_events",
+                            "spool_max_bytes", "unwritten_max_events", "heartbeat_interval",
+                            "reassert_interval", "drain_rate", "backoff_base", "backoff_cap"})) {
     return;
   }
   for (const auto& [key, target, minimum] :
@@ -369,14 +370,15 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
     }
   }
   std::set<std::string> names;
-  loadTargets(reader, node["webhook"], "forwarding.webhook", {"hmac_secret", "hmac_secret_file"},
-              forwarding.webhooks, names,
-              [&reader](const YAML::Node& item, const std::string& path, WebhookTarget& target) {
-                target.hmac_secret = reader.secret(item, path, "hmac_secret");
-              });
-  loadTargets(
+  loadTargets<WebhookTarget>(
+      reader, node["webhook"], "forwarding.webhook", {"hmac_secret", "hmac_secret_file"},
+      forwarding.destinations, names,
+      [&reader](const YAML::Node& item, const std::string& path, WebhookTarget& target) {
+        target.hmac_secret = reader.secret(item, path, "hmac_secret");
+      });
+  loadTargets<AlertmanagerTarget>(
       reader, node["alertmanager"], "forwarding.alertmanager",
-      {"resend_interval", "resolved_retention"}, forwarding.alertmanagers, names,
+      {"resend_interval", "resolved_retention"}, forwarding.destinations, names,
       [&reader](const YAML::Node& item, const std::string& path, AlertmanagerTarget& target) {
         for (const auto& [key, value] :
              {std::pair{"resend_interval", &target.resend_interval},
@@ -388,19 +390,18 @@ void loadForwarding(const ConfigReader& reader, const YAML::Node& node, AgentCon
           }
         }
       });
-  loadTargets(reader, node["itop"], "forwarding.itop",
-              {"version", "auth", "token", "token_file", "class", "organization", "caller",
-               "service", "ci_class", "on_resolve", "resolution_code", "severity_map",
-               "ci_cache_ttl", "update_interval", "tombstone_ttl"},
-              forwarding.itops, names,
-              [&reader](const YAML::Node& item, const std::string& path, ItopTarget& target) {
-                loadItop(reader, item, path, target);
-              });
+  loadTargets<ItopTarget>(reader, node["itop"], "forwarding.itop",
+                          {"version", "auth", "token", "token_file", "class", "organization",
+                           "caller", "service", "ci_class", "on_resolve", "resolution_code",
+                           "severity_map", "ci_cache_ttl", "update_interval", "tombstone_ttl"},
+                          forwarding.destinations, names,
+                          [&reader](const YAML::Node& item, const std::string& path,
+                                    ItopTarget& target) { loadItop(reader, item, path, target); });
 }
 
 namespace {
 
-void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::string& path,
+void loadItop(const SectionReader& reader, const YAML::Node& item, const std::string& path,
               ItopTarget& target) {
   auto word = [&](const char* key, std::string& out, const std::vector<std::string>& choices) {
     if (!item[key]) {
@@ -452,14 +453,14 @@ void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::str
                   "username and password are required with auth: " + target.auth);
   }
   if (const YAML::Node map = item["severity_map"]) {
-    if (!reader.check_mapping(map, path + ".severity_map",
-                              {"critical", "major", "minor", "warning", "info"})) {
+    if (!reader.checkMapping(map, path + ".severity_map",
+                             {"critical", "major", "minor", "warning", "info"})) {
       return;
     }
     for (const auto& entry : map) {
       const std::string severity = entry.first.Scalar();
       const std::string entry_path = path + ".severity_map." + severity;
-      if (!reader.check_mapping(entry.second, entry_path, {"impact", "urgency"})) {
+      if (!reader.checkMapping(entry.second, entry_path, {"impact", "urgency"})) {
         continue;
       }
       auto& [impact, urgency] = target.severity_map[severity];
@@ -481,7 +482,7 @@ void loadItop(const ConfigReader& reader, const YAML::Node& item, const std::str
 
 }  // namespace
 
-void checkDependencies(const ConfigReader& reader, const ProbeNodes& nodes,
+void checkDependencies(const SectionReader& reader, const ProbeNodes& nodes,
                        const AgentConfig& config) {
   std::map<std::string, const ProbeSpec*> by_name;
   for (const ProbeSpec& spec : config.probes) {

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vigie {
@@ -22,21 +24,45 @@ struct HttpTarget {
   bool operator==(const HttpTarget&) const = default;
 };
 
-struct WebhookTarget : HttpTarget {
+/// One `forwarding.<type>` entry. Each type of destination (forward/destinations.cc) has its
+/// own settings and registers under its type name how to deliver to each of its URLs.
+struct DestinationTarget : HttpTarget {
+  virtual ~DestinationTarget() = default;
+  virtual std::string_view type() const = 0;
+  /// Same type, same settings (a reload that changes nothing keeps deliveries running).
+  virtual bool equals(const DestinationTarget& other) const = 0;
+
+ protected:
+  DestinationTarget() = default;
+  DestinationTarget(const DestinationTarget&) = default;
+  DestinationTarget& operator=(const DestinationTarget&) = default;
+
+  template <typename Self>
+  static bool sameAs(const Self& self, const DestinationTarget& other) {
+    const auto* same = dynamic_cast<const Self*>(&other);
+    return same != nullptr && self == *same;
+  }
+};
+
+struct WebhookTarget : DestinationTarget {
   std::string hmac_secret;  ///< secret: signs the body (X-Vigie-Signature: sha256=HEX)
 
+  std::string_view type() const override { return "webhook"; }
+  bool equals(const DestinationTarget& other) const override { return sameAs(*this, other); }
   bool operator==(const WebhookTarget&) const = default;
 };
 
-struct AlertmanagerTarget : HttpTarget {
+struct AlertmanagerTarget : DestinationTarget {
   std::chrono::milliseconds resend_interval{60'000};
   std::chrono::milliseconds resolved_retention{15 * 60'000};
 
+  std::string_view type() const override { return "alertmanager"; }
+  bool equals(const DestinationTarget& other) const override { return sameAs(*this, other); }
   bool operator==(const AlertmanagerTarget&) const = default;
 };
 
 /// iTop REST/JSON API (webservices/rest.php): one ticket per alert key.
-struct ItopTarget : HttpTarget {
+struct ItopTarget : DestinationTarget {
   std::string version = "1.3";
   std::string auth = "form";  ///< form (auth_user/auth_pwd), basic, token (Auth-Token header)
   std::string token;          ///< secret
@@ -60,14 +86,15 @@ struct ItopTarget : HttpTarget {
   /// How long a resolved key is remembered, so late or duplicate events leave its ticket alone.
   std::chrono::milliseconds tombstone_ttl{86'400'000};
 
+  std::string_view type() const override { return "itop"; }
+  bool equals(const DestinationTarget& other) const override { return sameAs(*this, other); }
   bool operator==(const ItopTarget&) const = default;
 };
 
 /// The `forwarding:` block: where alerts go and how the outbox behaves.
 struct ForwardingConfig {
-  std::vector<WebhookTarget> webhooks;
-  std::vector<AlertmanagerTarget> alertmanagers;
-  std::vector<ItopTarget> itops;
+  /// Every destination, whatever its type, in the order written.
+  std::vector<std::shared_ptr<const DestinationTarget>> destinations;
   /// Events kept at most in the outbox (over every destination); see docs/ALERTING.md.
   std::int64_t spool_max_events = 10'000;
   /// Payload bytes kept at most in the outbox; same eviction order as spool_max_events.
@@ -83,8 +110,8 @@ struct ForwardingConfig {
   std::chrono::milliseconds backoff_base{2'000};
   std::chrono::milliseconds backoff_cap{5 * 60'000};
 
-  bool operator==(const ForwardingConfig&) const = default;
-  bool enabled() const { return !webhooks.empty() || !alertmanagers.empty() || !itops.empty(); }
+  bool operator==(const ForwardingConfig& other) const;
+  bool enabled() const { return !destinations.empty(); }
 };
 
 }  // namespace vigie

@@ -10,7 +10,6 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "forward/itop.h"
 #include "util/log.h"
 #include "util/no_throw.h"
 
@@ -29,67 +28,27 @@ std::string destinationId(const std::string& name, std::size_t index) {
   return id;
 }
 
-std::vector<std::string> jsonHeaders() { return {"Content-Type: application/json"}; }
-
-std::string alertmanagerSeverity(const std::string& severity) {
-  if (severity == "critical" || severity == "major") {
-    return "critical";
-  }
-  if (severity == "minor" || severity == "warning") {
-    return "warning";
-  }
-  return "info";
-}
-
-nlohmann::json alertmanagerAlert(const nlohmann::json& event, const std::string& severity,
-                                 const std::string& ends_at) {
-  nlohmann::json labels = event["labels"];
-  labels["severity"] = alertmanagerSeverity(severity);
-  nlohmann::json alert{{"labels", labels},
-                       {"annotations",
-                        {{"summary", event.value("summary", "")},
-                         {"description", event.value("description", "")},
-                         {"event_id", event.value("event_id", "")}}},
-                       {"endsAt", ends_at}};
-  if (event.contains("starts_at")) {
-    alert["startsAt"] = event["starts_at"];
-  }
-  return alert;
-}
-
 }  // namespace
 
-struct Forwarder::Destination {
-  enum class Kind { Webhook, Alertmanager, Itop };
-  Destination(asio::io_context& io, Kind k) : kind(k), timer(io) {}
+struct Forwarder::Route {
+  Route(asio::io_context& io, std::unique_ptr<Destination> to)
+      : destination(std::move(to)), timer(io) {}
 
-  std::string id;  ///< outbox destination: the target's name, "#N" per Alertmanager URL
-  Kind kind;
-  WebhookTarget webhook;
-  AlertmanagerTarget alertmanager;
-  ItopTarget itop;
-  std::string url;
+  std::unique_ptr<Destination> destination;
   asio::steady_timer timer;
   asio::cancellation_signal cancel;
-  asio::cancellation_signal resend_cancel;
-  std::unique_ptr<ItopAdapter> itop_adapter;
+  asio::cancellation_signal restate_cancel;
   bool stopped = false;
   bool dirty = false;
   int failures = 0;
   Clock::time_point next_send{};
-
-  const HttpTarget& target() const {
-    if (kind == Kind::Itop) {
-      return itop;
-    }
-    return kind == Kind::Webhook ? static_cast<const HttpTarget&>(webhook) : alertmanager;
-  }
 };
 
 Forwarder::Forwarder(asio::io_context& io, AlertDb& db, std::string agent)
     : io_(io),
       db_(db),
       agent_(std::move(agent)),
+      context_{db_, agent_, alerts_},
       periodic_(io),
       random_(std::random_device{}()),
       retry_write_(io),
@@ -151,12 +110,12 @@ void Forwarder::stop() {
 }
 
 void Forwarder::stopDestinations() {
-  for (auto& [id, destination] : destinations_) {
-    destination->stopped = true;
-    destination->cancel.emit(asio::cancellation_type::terminal);
-    destination->resend_cancel.emit(asio::cancellation_type::terminal);
+  for (auto& [id, route] : routes_) {
+    route->stopped = true;
+    route->cancel.emit(asio::cancellation_type::terminal);
+    route->restate_cancel.emit(asio::cancellation_type::terminal);
   }
-  destinations_.clear();
+  routes_.clear();
   if (periodic_cancel_) {
     periodic_cancel_->emit(asio::cancellation_type::terminal);
     periodic_cancel_.reset();
@@ -170,48 +129,21 @@ void Forwarder::configure(const ForwardingConfig& config) {
   configured_ = true;
   stopDestinations();  // what waits in memory for the disk stays, with its retry timer
   config_ = config;
-  auto launch = [this](DestinationPtr destination) {
-    destinations_[destination->id] = destination;
-    asio::co_spawn(io_, deliver(destination),
-                   asio::bind_cancellation_slot(destination->cancel.slot(),
-                                                loopEnded(destination, "delivery")));
-    if (destination->kind == Destination::Kind::Alertmanager) {
-      asio::co_spawn(io_, resendLoop(destination),
-                     asio::bind_cancellation_slot(destination->resend_cancel.slot(),
-                                                  loopEnded(destination, "resend")));
-    }
-  };
-  for (const WebhookTarget& webhook : config.webhooks) {
-    for (std::size_t i = 0; i < webhook.urls.size(); ++i) {
-      auto destination = std::make_shared<Destination>(io_, Destination::Kind::Webhook);
-      destination->id = destinationId(webhook.name, i);
-      destination->webhook = webhook;
-      destination->url = webhook.urls[i];
-      launch(destination);
-    }
-  }
-  for (const AlertmanagerTarget& alertmanager : config.alertmanagers) {
-    for (std::size_t i = 0; i < alertmanager.urls.size(); ++i) {
-      auto destination = std::make_shared<Destination>(io_, Destination::Kind::Alertmanager);
-      destination->id = destinationId(alertmanager.name, i);
-      destination->alertmanager = alertmanager;
-      std::string url = alertmanager.urls[i];
-      while (!url.empty() && url.back() == '/') {
-        url.pop_back();
+  for (const auto& target : config.destinations) {
+    // The configuration only holds types that are registered.
+    const DestinationMaker make = findDestinationType(target->type());
+    for (std::size_t i = 0; i < target->urls.size(); ++i) {
+      auto route =
+          std::make_shared<Route>(io_, make(target, i, destinationId(target->name, i), context_));
+      routes_[route->destination->id()] = route;
+      asio::co_spawn(
+          io_, deliver(route),
+          asio::bind_cancellation_slot(route->cancel.slot(), loopEnded(route, "delivery")));
+      if (route->destination->restateInterval()) {
+        asio::co_spawn(
+            io_, restateLoop(route),
+            asio::bind_cancellation_slot(route->restate_cancel.slot(), loopEnded(route, "resend")));
       }
-      destination->url = url + "/api/v2/alerts";
-      launch(destination);
-    }
-  }
-  for (const ItopTarget& itop : config.itops) {
-    for (std::size_t i = 0; i < itop.urls.size(); ++i) {
-      auto destination = std::make_shared<Destination>(io_, Destination::Kind::Itop);
-      destination->id = destinationId(itop.name, i);
-      destination->itop = itop;
-      destination->url = itop.urls[i];
-      destination->itop_adapter =
-          std::make_unique<ItopAdapter>(itop, itop.urls[i], destination->id, db_, agent_);
-      launch(destination);
     }
   }
   if (config.enabled()) {
@@ -225,10 +157,8 @@ void Forwarder::configure(const ForwardingConfig& config) {
 std::vector<OutboxEvent> Forwarder::fanOut(const Event& event) const {
   std::vector<OutboxEvent> rows;
   const std::string payload = toJson(event).dump();
-  for (const auto& [id, destination] : destinations_) {
-    // Alertmanager gets liveness from the Watchdog alert of its resend loop instead; iTop
-    // tickets are for alerts only (a silent agent is the CRT's own alert).
-    if (event.heartbeat() && destination->kind != Destination::Kind::Webhook) {
+  for (const auto& [id, route] : routes_) {
+    if (event.heartbeat() && !route->destination->wantsHeartbeat()) {
       continue;
     }
     OutboxEvent row;
@@ -246,11 +176,11 @@ std::vector<OutboxEvent> Forwarder::fanOut(const Event& event) const {
 void Forwarder::remember(const Event& event) {
   const std::string& key = event.dedup_key;
   if (event.action == EventAction::Trigger || event.action == EventAction::Update) {
-    firing_[key] = event;
-    resolved_.erase(key);
+    alerts_.firing[key] = event;
+    alerts_.resolved.erase(key);
   } else if (event.action == EventAction::Resolve) {
-    firing_.erase(key);
-    resolved_[key] = {event, Clock::now()};
+    alerts_.firing.erase(key);
+    alerts_.resolved[key] = {event, Clock::now()};
   }
 }
 
@@ -351,10 +281,10 @@ bool Forwarder::flush() {
 }
 
 void Forwarder::wake() {
-  for (auto& [id, destination] : destinations_) {
+  for (auto& [id, route] : routes_) {
     // The flag covers a loop that is not waiting yet: it must not sleep over new events.
-    destination->dirty = true;
-    destination->timer.cancel();
+    route->dirty = true;
+    route->timer.cancel();
   }
 }
 
@@ -362,114 +292,65 @@ void Forwarder::countFailure(const std::string& destination, const std::string& 
   failures_.Add({{"adapter", destination}, {"reason", reason}}).Increment();
 }
 
-std::pair<std::string, std::vector<std::string>> Forwarder::request(const Destination& destination,
-                                                                    const OutboxEvent& event) {
-  std::vector<std::string> headers{"Content-Type: application/json",
-                                   "Idempotency-Key: " + event.event_id, "User-Agent: vigie-agent"};
-  std::string body;
-  if (destination.kind == Destination::Kind::Webhook) {
-    body = event.payload;
-    if (!destination.webhook.hmac_secret.empty()) {
-      headers.push_back("X-Vigie-Signature: sha256=" +
-                        hmacSha256Hex(destination.webhook.hmac_secret, body));
-    }
-  } else {
-    const auto canonical = nlohmann::json::parse(event.payload);
-    const std::string severity = canonical.value("severity", "critical");
-    nlohmann::json alerts = nlohmann::json::array();
-    if (event.action == "resolve") {
-      alerts.push_back(alertmanagerAlert(canonical, severity, canonical.value("ends_at", "")));
-    } else {
-      const auto lease =
-          4 * std::max(destination.alertmanager.resend_interval, std::chrono::milliseconds(60'000));
-      alerts.push_back(alertmanagerAlert(canonical, severity,
-                                         rfc3339(std::chrono::system_clock::now() + lease)));
-      if (canonical.contains("previous_severity") &&
-          alertmanagerSeverity(canonical["previous_severity"]) != alertmanagerSeverity(severity)) {
-        // The severity is part of the label set: the old alert must end.
-        alerts.push_back(alertmanagerAlert(canonical, canonical["previous_severity"],
-                                           rfc3339(std::chrono::system_clock::now())));
-      }
-    }
-    body = alerts.dump();
-  }
-  return {std::move(body), std::move(headers)};
-}
-
-asio::awaitable<Classified> Forwarder::send(Destination& destination, const OutboxEvent& event) {
-  const auto [body, headers] = request(destination, event);
-  const HttpReply reply = co_await httpPost(destination.target(), destination.url, body, headers);
-  Classified classified = classify(reply);
-  if (classified.outcome != Outcome::Delivered && reply.retry_after) {
-    // Kept in the reason-free path: the caller reads it through the destination's pause.
-    destination.next_send =
-        std::max(destination.next_send, Clock::now() + std::chrono::seconds(*reply.retry_after));
-  }
-  co_return classified;
-}
-
-asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
+asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
+  Destination& destination = *route->destination;
   const auto spacing = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(1.0 / config_.drain_rate));
-  while (!destination->stopped) {
-    destination->dirty = false;
+  while (!route->stopped) {
+    route->dirty = false;
     db_.retryRemovals();  // acknowledged while the disk was full: gone once it can be written
-    std::vector<OutboxEvent> batch = db_.due(destination->id, wallMs(), 64);
+    std::vector<OutboxEvent> batch = db_.due(destination.id(), wallMs(), 64);
     if (batch.empty()) {
-      if (destination->dirty) {
+      if (route->dirty) {
         continue;  // written while the outbox was being read
       }
-      destination->timer.expires_after(std::chrono::seconds(1));
-      auto [ec] = co_await destination->timer.async_wait(kNoThrow);
-      if (ec && destination->stopped) {
+      route->timer.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await route->timer.async_wait(kNoThrow);
+      if (ec && route->stopped) {
         co_return;
       }
       continue;
     }
     for (const OutboxEvent& event : batch) {
-      if (destination->stopped) {
+      if (route->stopped) {
         co_return;
       }
       const auto now = Clock::now();
-      if (destination->next_send > now) {
-        destination->timer.expires_at(destination->next_send);
-        co_await destination->timer.async_wait(kNoThrow);
-        if (destination->stopped) {
+      if (route->next_send > now) {
+        route->timer.expires_at(route->next_send);
+        co_await route->timer.async_wait(kNoThrow);
+        if (route->stopped) {
           co_return;
         }
-        if (Clock::now() < destination->next_send) {
+        if (Clock::now() < route->next_send) {
           break;  // woken early by new events: re-read the outbox in order
         }
       }
-      if (destination->kind == Destination::Kind::Itop) {
-        if (const auto until = destination->itop_adapter->heldUntil(event)) {
-          db_.defer(event.id, *until);
-          continue;
-        }
+      if (const auto until = destination.heldUntil(event)) {
+        db_.defer(event.id, *until);
+        continue;
       }
-      destination->next_send = std::max(destination->next_send, Clock::now()) + spacing;
+      route->next_send = std::max(route->next_send, Clock::now()) + spacing;
       db_.attempting(event.id);
-      // Not a conditional expression: GCC 12 miscompiles co_await inside one.
-      Classified result;
-      if (destination->kind == Destination::Kind::Itop) {
-        result = co_await destination->itop_adapter->deliver(event);
-      } else {
-        result = co_await send(*destination, event);
-      }
-      if (destination->stopped) {
+      const Attempt attempt = co_await destination.deliver(event);
+      if (route->stopped) {
         co_return;
+      }
+      const Classified& result = attempt.result;
+      if (result.outcome != Outcome::Delivered && attempt.retry_after) {
+        route->next_send = std::max(route->next_send, Clock::now() + *attempt.retry_after);
       }
       if (result.outcome == Outcome::Delivered) {
         db_.delivered(event.id);
-        destination->failures = 0;
-        last_success_[destination->id] = static_cast<double>(wallMs()) / 1000.0;
+        route->failures = 0;
+        last_success_[destination.id()] = static_cast<double>(wallMs()) / 1000.0;
         continue;
       }
-      countFailure(destination->id, result.reason);
+      countFailure(destination.id(), result.reason);
       if (result.outcome == Outcome::Permanent) {
         db_.deadLetter(event.id, result.reason);
         dead_letters_.Increment();
-        logError("forwarding to " + destination->id + ": event " + event.event_id + " (" +
+        logError("forwarding to " + destination.id() + ": event " + event.event_id + " (" +
                  event.action + ", key " + event.dedup_key + ") refused for good (" +
                  result.reason + "); moved to dead_letter");
         continue;
@@ -478,15 +359,14 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
       const auto pause =
           result.outcome == Outcome::Auth
               ? config_.backoff_cap
-              : fullJitterBackoff(destination->failures++, config_.backoff_base,
-                                  config_.backoff_cap,
+              : fullJitterBackoff(route->failures++, config_.backoff_base, config_.backoff_cap,
                                   std::uniform_real_distribution<double>(0, 1)(random_));
-      destination->next_send = std::max(destination->next_send, Clock::now() + pause);
+      route->next_send = std::max(route->next_send, Clock::now() + pause);
       if (result.outcome == Outcome::Auth) {
-        logError("forwarding to " + destination->id + ": authentication refused; retrying in " +
+        logError("forwarding to " + destination.id() + ": authentication refused; retrying in " +
                  std::to_string(config_.backoff_cap.count() / 1000) + "s");
       } else {
-        logWarning("forwarding to " + destination->id + " failed (" + result.reason +
+        logWarning("forwarding to " + destination.id() + " failed (" + result.reason +
                    "); retrying later, events kept");
       }
       break;
@@ -494,47 +374,19 @@ asio::awaitable<void> Forwarder::deliver(DestinationPtr destination) {
   }
 }
 
-std::string Forwarder::resendBody(const Destination& destination) {
-  const auto now = std::chrono::system_clock::now();
-  const auto lease =
-      4 * std::max(destination.alertmanager.resend_interval, std::chrono::milliseconds(60'000));
-  nlohmann::json alerts = nlohmann::json::array();
-  nlohmann::json watchdog{
-      {"labels", {{"alertname", "Watchdog"}, {"agent", agent_}, {"severity", "none"}}},
-      {"annotations", {{"summary", "Vigie " + agent_ + " est en service"}}},
-      {"endsAt", rfc3339(now + lease)}};
-  alerts.push_back(watchdog);
-  for (const auto& [key, event] : firing_) {
-    alerts.push_back(alertmanagerAlert(toJson(event), event.severity, rfc3339(now + lease)));
-  }
-  const auto retention = destination.alertmanager.resolved_retention;
-  for (auto it = resolved_.begin(); it != resolved_.end();) {
-    if (Clock::now() - it->second.second > retention) {
-      it = resolved_.erase(it);
-      continue;
-    }
-    const Event& event = it->second.first;
-    alerts.push_back(
-        alertmanagerAlert(toJson(event), event.severity, rfc3339(event.ends_at.value_or(now))));
-    ++it;
-  }
-  return alerts.dump();
-}
-
-asio::awaitable<void> Forwarder::resendLoop(DestinationPtr destination) {
+asio::awaitable<void> Forwarder::restateLoop(RoutePtr route) {
   asio::steady_timer timer(io_);
-  const auto interval = destination->alertmanager.resend_interval;
-  while (!destination->stopped) {
-    const HttpReply reply = co_await httpPost(destination->target(), destination->url,
-                                              resendBody(*destination), jsonHeaders());
-    if (destination->stopped) {
+  Destination& destination = *route->destination;
+  const auto interval = *destination.restateInterval();
+  while (!route->stopped) {
+    const Classified result = co_await destination.restate();
+    if (route->stopped) {
       co_return;
     }
-    const Classified result = classify(reply);
     if (result.outcome == Outcome::Delivered) {
-      last_success_[destination->id] = static_cast<double>(wallMs()) / 1000.0;
+      last_success_[destination.id()] = static_cast<double>(wallMs()) / 1000.0;
     } else {
-      countFailure(destination->id, result.reason);
+      countFailure(destination.id(), result.reason);
     }
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(kNoThrow);
@@ -546,7 +398,7 @@ asio::awaitable<void> Forwarder::resendLoop(DestinationPtr destination) {
 
 std::vector<Event> Forwarder::reassertions() {
   std::vector<Event> again;
-  for (const auto& [key, event] : firing_) {
+  for (const auto& [key, event] : alerts_.firing) {
     Event update = event;
     update.action = EventAction::Update;
     update.event_id = newEventId(std::chrono::system_clock::now());
@@ -612,7 +464,7 @@ std::string Forwarder::renderMetrics() {
       ->metric.push_back(metric);
   auto* success = gauge("vigie_forwarder_last_success_timestamp_seconds",
                         "Time of the last successful delivery to a destination");
-  for (const auto& [id, destination] : destinations_) {
+  for (const auto& [id, route] : routes_) {
     prometheus::ClientMetric per;
     per.label.push_back({"adapter", id});
     auto it = last_success_.find(id);

@@ -19,6 +19,7 @@
 #include "alert/event.h"
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
+#include "forward/destination.h"
 #include "forward/forward_config.h"
 
 namespace vigie {
@@ -54,18 +55,15 @@ class Forwarder {
   std::string renderMetrics();
 
  private:
-  struct Destination;
-  using DestinationPtr = std::shared_ptr<Destination>;
+  /// A destination with its delivery loop's state.
+  struct Route;
+  using RoutePtr = std::shared_ptr<Route>;
 
-  asio::awaitable<void> deliver(DestinationPtr destination);
-  asio::awaitable<Classified> send(Destination& destination, const OutboxEvent& event);
-  asio::awaitable<void> resendLoop(DestinationPtr destination);
+  asio::awaitable<void> deliver(RoutePtr route);
+  asio::awaitable<void> restateLoop(RoutePtr route);
   asio::awaitable<void> periodicLoop();
-  std::string resendBody(const Destination& destination);
   std::vector<Event> reassertions();
   void heartbeat();
-  std::pair<std::string, std::vector<std::string>> request(const Destination& destination,
-                                                           const OutboxEvent& event);
   void stopDestinations();
   void hold(std::vector<std::pair<std::string, std::string>> states, std::vector<Event> events);
   bool flush();
@@ -76,16 +74,16 @@ class Forwarder {
   asio::io_context& io_;
   AlertDb& db_;
   std::string agent_;
+  /// Firing alerts, and resolved ones for a while: re-asserted, restated by Alertmanager.
+  AlertMemory alerts_;
+  DestinationContext context_;
   ForwardingConfig config_;
-  std::map<std::string, DestinationPtr> destinations_;
+  std::map<std::string, RoutePtr> routes_;
   asio::steady_timer periodic_;
   /// Fresh for each periodic loop: a signal must outlive the coroutine bound to its slot, and
   /// a reload starts the new loop before the cancelled one has finished.
   std::shared_ptr<asio::cancellation_signal> periodic_cancel_;
   bool configured_ = false;
-  /// dedup_key → the latest firing event, for re-assertion; resolved ones kept for a while.
-  std::map<std::string, Event> firing_;
-  std::map<std::string, std::pair<Event, std::chrono::steady_clock::time_point>> resolved_;
   std::mt19937_64 random_;
   std::map<std::string, std::string> pending_states_;
   std::vector<Event> pending_events_;  ///< one per key, in order of arrival

@@ -481,4 +481,36 @@ void ItopAdapter::bury(const std::string& key, std::int64_t seq, std::int64_t ti
   }
 }
 
+namespace {
+
+class ItopDestination final : public Destination {
+ public:
+  ItopDestination(std::shared_ptr<const ItopTarget> target, std::string id, std::string url,
+                  DestinationContext& context)
+      : Destination(id, target, url), adapter_(*target, url, id, context.db, context.agent) {}
+
+  std::optional<std::int64_t> heldUntil(const OutboxEvent& event) const override {
+    return adapter_.heldUntil(event);
+  }
+
+  asio::awaitable<Attempt> deliver(const OutboxEvent& event) override {
+    Attempt attempt;
+    attempt.result = co_await adapter_.deliver(event);
+    co_return attempt;
+  }
+
+ private:
+  ItopAdapter adapter_;
+};
+
+}  // namespace
+
+std::unique_ptr<Destination> makeItop(const std::shared_ptr<const DestinationTarget>& target,
+                                      std::size_t index, std::string id,
+                                      DestinationContext& context) {
+  auto itop = std::dynamic_pointer_cast<const ItopTarget>(target);
+  std::string url = itop->urls[index];
+  return std::make_unique<ItopDestination>(std::move(itop), std::move(id), std::move(url), context);
+}
+
 }  // namespace vigie

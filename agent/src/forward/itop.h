@@ -10,6 +10,7 @@
 
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
+#include "forward/destination.h"
 #include "forward/forward_config.h"
 
 namespace vigie {
@@ -69,5 +70,10 @@ class ItopAdapter {
   /// dedup_key → when its ticket was last written (created or logged), for update_interval.
   std::map<std::string, Clock::time_point> last_write_;
 };
+
+/// The `itop` destination type: an ItopAdapter per URL.
+std::unique_ptr<Destination> makeItop(const std::shared_ptr<const DestinationTarget>& target,
+                                      std::size_t index, std::string id,
+                                      DestinationContext& context);
 
 }  // namespace vigie

@@ -5,7 +5,7 @@
 
 namespace vigie {
 
-std::optional<HostPort> parseHostPort(const std::string& text) {
+std::optional<HostPort> parseHostPort(const std::string& text, bool allow_port_zero) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return std::nullopt;
@@ -23,7 +23,8 @@ std::optional<HostPort> parseHostPort(const std::string& text) {
   const char* begin = text.data() + colon + 1;
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(begin, end, port);
-  if (ec != std::errc() || ptr != end || begin == end || port == 0 || port > 65535) {
+  if (ec != std::errc() || ptr != end || begin == end || (port == 0 && !allow_port_zero) ||
+      port > 65535) {
     return std::nullopt;
   }
   return HostPort{std::move(host), static_cast<std::uint16_t>(port)};

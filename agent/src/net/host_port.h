@@ -12,7 +12,8 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
-/// "host:443", "192.0.2.1:443" or "[2001:db8::1]:443"; nothing when malformed or port is 0.
-std::optional<HostPort> parseHostPort(const std::string& text);
+/// "host:443", "192.0.2.1:443" or "[2001:db8::1]:443"; nothing when malformed or when the port
+/// is 0, unless `allow_port_zero` (a listener's "any free port").
+std::optional<HostPort> parseHostPort(const std::string& text, bool allow_port_zero = false);
 
 }  // namespace vigie

@@ -7,7 +7,7 @@
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 
-#include "config/duration.h"
+#include "util/duration.h"
 #include "util/no_throw.h"
 
 namespace vigie {

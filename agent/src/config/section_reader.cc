@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/section_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "util/duration.h"
+
+namespace vigie {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) {
+    text += (text.empty() ? "" : ", ") + item;
+  }
+  return text;
+}
+
+std::optional<std::string> readFileText(const fs::path& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path.string() + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ConfigLocation SectionReader::locate(const YAML::Node& node) const {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) {
+    return {file_, 0, 0};
+  }
+  return {file_, mark.line + 1, mark.column + 1};
+}
+
+void SectionReader::report(const YAML::Node& node, const std::string& path,
+                           const std::string& message) const {
+  issues_->push_back({locate(node), path, message});
+}
+
+bool SectionReader::checkMapping(const YAML::Node& node, const std::string& path,
+                                 const std::vector<std::string>& allowed) const {
+  if (!node.IsMap()) {
+    report(node, path, "expected a mapping of keys to values");
+    return false;
+  }
+  for (const auto& item : node) {
+    const std::string key = item.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+      continue;
+    }
+    std::string message = "unknown key";
+    const auto closest = std::min_element(allowed.begin(), allowed.end(),
+                                          [&key](const std::string& a, const std::string& b) {
+                                            return editDistance(key, a) < editDistance(key, b);
+                                          });
+    if (closest != allowed.end() && editDistance(key, *closest) <= 2) {
+      message += " (did you mean '" + *closest + "'?)";
+    } else {
+      message += " (allowed: " + joined(allowed) + ")";
+    }
+    report(item.first, path.empty() ? key : path + "." + key, message);
+  }
+  return true;
+}
+
+std::optional<std::string> SectionReader::expandEnvironment(const YAML::Node& node,
+                                                            const std::string& path,
+                                                            const std::string& text) const {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t start = text.find("${", pos);
+    if (start == std::string::npos) {
+      out += text.substr(pos);
+      break;
+    }
+    if (start > 0 && text[start - 1] == '$') {  // "$${" is a literal "${"
+      out += text.substr(pos, start - pos - 1) + "${";
+      pos = start + 2;
+      continue;
+    }
+    const std::size_t end = text.find('}', start);
+    if (end == std::string::npos) {
+      report(node, path, "unterminated ${...} reference");
+      return std::nullopt;
+    }
+    out += text.substr(pos, start - pos);
+    const std::string variable = text.substr(start + 2, end - start - 2);
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) {
+      report(node, path, "environment variable " + variable + " is not set");
+      return std::nullopt;
+    }
+    out += value;
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::optional<ConfigValue> SectionReader::convert(const YAML::Node& node, const std::string& path,
+                                                  FieldType type) const {
+  auto scalar = [&]() -> const std::string* {
+    if (!node.IsScalar()) {
+      report(node, path, "expected a " + std::string(fieldTypeName(type)));
+      return nullptr;
+    }
+    return &node.Scalar();
+  };
+  switch (type) {
+    case FieldType::String:
+    case FieldType::Secret:
+      if (const std::string* text = scalar()) {
+        if (auto expanded = expandEnvironment(node, path, *text)) {
+          return *expanded;
+        }
+      }
+      return std::nullopt;
+    case FieldType::Int: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      std::int64_t value = 0;
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+      if (ec != std::errc() || end != text->data() + text->size()) {
+        report(node, path, "expected an integer, got '" + *text + "'");
+        return std::nullopt;
+      }
+      return value;
+    }
+    case FieldType::Float: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      char* end = nullptr;
+      const double value = std::strtod(text->c_str(), &end);
+      if (text->empty() || end != text->c_str() + text->size()) {
+        report(node, path, "expected a number, got '" + *text + "'");
+        return std::nullopt;
+      }
+      return value;
+    }
+    case FieldType::Bool: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      if (*text == "true") {
+        return true;
+      }
+      if (*text == "false") {
+        return false;
+      }
+      report(node, path, "expected true or false, got '" + *text + "'");
+      return std::nullopt;
+    }
+    case FieldType::Duration: {
+      const std::string* text = scalar();
+      if (text == nullptr) {
+        return std::nullopt;
+      }
+      const auto value = parseDuration(*text);
+      if (!value) {
+        report(node, path,
+               "invalid duration '" + *text + "' (write it like 500ms, 30s, 1m30s or 2h)");
+        return std::nullopt;
+      }
+      return *value;
+    }
+    case FieldType::StringList: {
+      if (node.IsScalar()) {
+        return std::vector<std::string>{node.Scalar()};
+      }
+      if (!node.IsSequence()) {
+        report(node, path, "expected a list of strings");
+        return std::nullopt;
+      }
+      std::vector<std::string> items;
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        if (!node[i].IsScalar()) {
+          report(node[i], path + "[" + std::to_string(i) + "]", "expected a string");
+          return std::nullopt;
+        }
+        items.push_back(node[i].Scalar());
+      }
+      return items;
+    }
+    case FieldType::StringMap: {
+      if (!node.IsMap()) {
+        report(node, path, "expected a mapping of strings to strings");
+        return std::nullopt;
+      }
+      std::vector<std::pair<std::string, std::string>> items;
+      for (const auto& item : node) {
+        if (!item.second.IsScalar()) {
+          report(item.second, path + "." + item.first.Scalar(), "expected a string");
+          return std::nullopt;
+        }
+        // Values expand ${ENV} like strings do: maps carry secrets (e.g. a plugin's env).
+        auto value =
+            expandEnvironment(item.second, path + "." + item.first.Scalar(), item.second.Scalar());
+        if (!value) {
+          return std::nullopt;
+        }
+        items.emplace_back(item.first.Scalar(), std::move(*value));
+      }
+      return items;
+    }
+    case FieldType::Node:
+      return YAML::Clone(node);
+  }
+  return std::nullopt;
+}
+
+bool SectionReader::bothSecretForms(const YAML::Node& parent, const std::string& key_path,
+                                    const std::string& key) const {
+  const YAML::Node value_file = parent[key + "_file"];
+  if (parent[key] && value_file) {
+    report(value_file, key_path + "." + key + "_file",
+           "set either " + key + " or " + key + "_file, not both");
+    return true;
+  }
+  return false;
+}
+
+std::optional<std::string> SectionReader::secretFromFile(const YAML::Node& value_file,
+                                                         const std::string& key_path) const {
+  const auto name = convert(value_file, key_path, FieldType::String);
+  if (!name) {
+    return std::nullopt;
+  }
+  fs::path secret_file(std::get<std::string>(*name));
+  if (secret_file.is_relative()) {
+    secret_file = base_dir_ / secret_file;
+  }
+  std::string error;
+  auto secret = readFileText(secret_file, error);
+  if (!secret) {
+    report(value_file, key_path, error);
+    return std::nullopt;
+  }
+  // Files written by editors or `echo` end with a newline that is not part of the secret.
+  while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
+    secret->pop_back();
+  }
+  return secret;
+}
+
+std::string SectionReader::secret(const YAML::Node& parent, const std::string& key_path,
+                                  const std::string& key) const {
+  if (bothSecretForms(parent, key_path, key)) {
+    return {};
+  }
+  if (const YAML::Node value = parent[key]) {
+    auto secret = convert(value, key_path + "." + key, FieldType::Secret);
+    return secret ? std::get<std::string>(*secret) : std::string();
+  }
+  if (const YAML::Node value_file = parent[key + "_file"]) {
+    return secretFromFile(value_file, key_path + "." + key + "_file").value_or("");
+  }
+  return {};
+}
+
+}  // namespace vigie
