@@ -19,8 +19,8 @@
 
 #include "config/section_reader.h"
 #include "config/sections.h"
+#include "config/web_config_file.h"
 #include "config/yaml_parse.h"
-#include "http/web_config.h"
 #include "net/host_port.h"
 #include "util/duration.h"
 

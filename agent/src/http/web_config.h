@@ -5,6 +5,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "http/web_settings.h"
 
 namespace vigie {
 
@@ -22,8 +25,9 @@ struct WebConfig {
   bool checkPassword(const std::string& user, const std::string& password) const;
 };
 
-/// Reads and validates a web configuration file; relative paths inside it are relative to its
-/// folder. Throws ConfigError naming file, line and key for every problem.
-std::shared_ptr<const WebConfig> loadWebConfig(const std::string& path);
+/// The endpoint's TLS context and users from checked settings (config/web_config_file parses
+/// them). Every file that cannot be loaded is added to `issues`, where the file names it.
+std::shared_ptr<const WebConfig> buildWebConfig(const WebSettings& settings,
+                                                std::vector<ConfigIssue>& issues);
 
 }  // namespace vigie
