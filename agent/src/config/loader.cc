@@ -20,9 +20,9 @@
 #include "config/section_reader.h"
 #include "config/sections.h"
 #include "config/web_config_file.h"
-#include "config/yaml_parse.h"
 #include "net/host_port.h"
 #include "util/duration.h"
+#include "util/yaml_parse.h"
 
 namespace vigie {
 namespace {

@@ -11,9 +11,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "config/yaml_parse.h"
 #include "plugins/c_abi_probe.h"
 #include "util/log.h"
+#include "util/yaml_parse.h"
 
 namespace vigie::plugins {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "config/yaml_parse.h"
+#include "util/yaml_parse.h"
 
 #include <exception>
 #include <thread>
