@@ -54,8 +54,10 @@ class AlertmanagerDestination final : public Destination {
   }
 
   asio::awaitable<Classified> restate() override {
-    const HttpReply reply =
-        co_await httpPost(target(), url(), resendBody(), {"Content-Type: application/json"});
+    // Named, not braced in the call: GCC 12 miscompiles an initializer list in a co_await.
+    const std::vector<std::string> headers{"Content-Type: application/json"};
+    const std::string body = resendBody();
+    const HttpReply reply = co_await httpPost(target(), url(), body, headers);
     co_return classify(reply);
   }
 
