@@ -452,11 +452,11 @@ forwarding:
   EXPECT_EQ(config.forwarding.spool_max_bytes, 512 * 1024);
   EXPECT_EQ(config.forwarding.unwritten_max_events, 50);
   ASSERT_EQ(config.forwarding.destinations.size(), 1u);
-  const auto* itop = dynamic_cast<const ItopTarget*>(config.forwarding.destinations[0].get());
-  ASSERT_NE(itop, nullptr);
-  EXPECT_EQ(itop->ci_cache_ttl, 10min);
-  EXPECT_EQ(itop->update_interval, 0ms);
-  EXPECT_EQ(itop->tombstone_ttl, 2h);
+  const auto* target = dynamic_cast<const ItopTarget*>(config.forwarding.destinations[0].get());
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(target->ci_cache_ttl, 10min);
+  EXPECT_EQ(target->update_interval, 0ms);
+  EXPECT_EQ(target->tombstone_ttl, 2h);
   EXPECT_EQ(test::loadYaml(head + "  spool_max_bytes: 100000\n").forwarding.spool_max_bytes,
             100'000);
   EXPECT_EQ(test::loadYaml(head + "  spool_max_bytes: 1GB\n").forwarding.spool_max_bytes,
