@@ -20,8 +20,6 @@ class SectionReader {
   SectionReader(std::string file, std::filesystem::path base_dir, std::vector<ConfigIssue>& issues)
       : file_(std::move(file)), base_dir_(std::move(base_dir)), issues_(&issues) {}
 
-  const std::string& file() const { return file_; }
-  const std::filesystem::path& baseDir() const { return base_dir_; }
   ConfigLocation locate(const YAML::Node& node) const;
   void report(const YAML::Node& node, const std::string& path, const std::string& message) const;
   /// Reports every key of `node` that is not in `allowed`; false if `node` is not a mapping.
