@@ -10,10 +10,12 @@
 #include <set>
 
 #include "alert/alert_json.h"
+#include "alert/alerter.h"
 #include "alert/event.h"
 #include "alert/maintenance.h"
 #include "forward/alert_db.h"
 #include "forward/delivery.h"
+#include "forward/destination.h"
 #include "forward/itop.h"
 #include "test_config.h"
 
@@ -195,6 +197,110 @@ TEST(MergeActions, ReceiverSeesTheNetChange) {
   EXPECT_EQ(mergeActions("resolve", "trigger"), "update");
   EXPECT_EQ(mergeActions("update", "update"), "update");
   EXPECT_EQ(mergeActions("heartbeat", "heartbeat"), "heartbeat");
+}
+
+TEST(MergeEvents, TypedMergeKeepsBothHistoriesAndTheNetAction) {
+  const WallTime now{1'700'000'000s};
+  Event trigger = buildHeartbeat("sonde01", now);
+  trigger.action = EventAction::Trigger;
+  trigger.history = {{now, true, "critical"}};
+  Event resolve = trigger;
+  resolve.action = EventAction::Resolve;
+  resolve.event_id = newEventId(now + 1s);
+  resolve.history = {{now + 1s, false, "critical"}};
+  const Event merged = mergeEvents(trigger, resolve);
+  EXPECT_EQ(merged.action, EventAction::Resolve);
+  EXPECT_EQ(merged.event_id, resolve.event_id);
+  ASSERT_EQ(merged.history.size(), 2u);
+  EXPECT_TRUE(merged.history[0].firing);
+  EXPECT_FALSE(merged.history[1].firing);
+  EXPECT_EQ(toJson(merged)["history"][1]["status"], "resolved");
+}
+
+TEST(Event, HeartbeatHasNoAlertFields) {
+  const auto json = toJson(buildHeartbeat("sonde01", WallTime{1'700'000'000s}));
+  EXPECT_EQ(json["action"], "heartbeat");
+  EXPECT_EQ(json["dedup_key"], "heartbeat:sonde01");
+  EXPECT_EQ(json["labels"]["alertname"], "Watchdog");
+  for (const char* key : {"check", "resource", "starts_at", "ends_at", "metrics", "description"}) {
+    EXPECT_FALSE(json.contains(key)) << key;
+  }
+}
+
+TEST(Destinations, EveryConfiguredTypeIsRegistered) {
+  for (const auto& target : std::vector<std::shared_ptr<const DestinationTarget>>{
+           std::make_shared<WebhookTarget>(), std::make_shared<AlertmanagerTarget>(),
+           std::make_shared<ItopTarget>()}) {
+    EXPECT_NE(findDestinationType(target->type()), nullptr) << target->type();
+  }
+  EXPECT_EQ(findDestinationType("pager"), nullptr);
+}
+
+// Dependencies and maintenance are judged by the Alerter, from what the store holds.
+class AlerterTest : public ::testing::Test {
+ protected:
+  static ProbeSpec spec(const std::string& name, std::vector<std::string> parents = {}) {
+    ProbeSpec probe;
+    probe.name = name;
+    probe.type = "tcp";
+    probe.alerting.max_attempts = 1;
+    probe.depends_on = std::move(parents);
+    return probe;
+  }
+
+  AlertUpdate run(const ProbeSpec& probe, ProbeResult result) {
+    now_ += 1s;
+    return alerter_.onResult(store_, probe, std::move(result), 0.01, now_);
+  }
+
+  Alerter alerter_{"sonde01"};
+  StateStore store_;
+  WallTime now_{1'700'000'000s};
+};
+
+TEST_F(AlerterTest, ChildOfAHardDownParentIsUnreachableAndSilent) {
+  const ProbeSpec router = spec("router");
+  const ProbeSpec web = spec("web", {"router"});
+  store_.configure({router, web});
+  const AlertUpdate down = run(router, ProbeResult::critical("connect", "refused"));
+  ASSERT_EQ(down.events.size(), 1u);
+  EXPECT_EQ(down.events[0].action, EventAction::Trigger);
+  EXPECT_EQ(down.events[0].check.name, "router");
+  ASSERT_TRUE(down.state);
+  EXPECT_TRUE(down.state->hardProblem());
+
+  const AlertUpdate child = run(web, ProbeResult::critical("connect", "refused"));
+  EXPECT_TRUE(child.events.empty());
+  ASSERT_TRUE(child.state);
+  EXPECT_TRUE(child.state->unreachable);
+  EXPECT_EQ(store_.find("web")->last_result->status, Status::Critical);
+}
+
+TEST_F(AlerterTest, MaintenanceHoldsTheTriggerBack) {
+  const ProbeSpec web = spec("web");
+  store_.configure({web});
+  MaintenanceWindow window;
+  window.start = now_;
+  window.end = now_ + 1h;
+  alerter_.setMaintenance({window});
+  const AlertUpdate update = run(web, ProbeResult::critical("connect", "refused"));
+  EXPECT_TRUE(update.events.empty());
+  ASSERT_TRUE(update.state);
+  EXPECT_TRUE(update.state->in_maintenance);
+  alerter_.setMaintenance({});
+  const AlertUpdate after = run(web, ProbeResult::critical("connect", "refused"));
+  ASSERT_EQ(after.events.size(), 1u);
+  EXPECT_EQ(after.events[0].action, EventAction::Trigger);
+}
+
+TEST_F(AlerterTest, RemovedProbesCloseTheirAlerts) {
+  const ProbeSpec web = spec("web");
+  store_.configure({web});
+  run(web, ProbeResult::critical("connect", "refused"));
+  const ClosedAlerts closed = alerter_.closeRemoved({}, store_, now_);
+  EXPECT_EQ(closed.forgotten, std::vector<std::string>{"web"});
+  ASSERT_EQ(closed.events.size(), 1u);
+  EXPECT_EQ(closed.events[0].action, EventAction::Resolve);
 }
 
 class AlertDbTest : public ::testing::Test {
