@@ -9,7 +9,9 @@ machine's noise and every figure is a ratio between peers measured together:
   - blackbox_exporter: the same N targets through /probe at the same rate, sent by a
     Prometheus-like driver (keep-alive connections, each target at its own phase);
   - floor (http only): bench/steady_floor, one epoll thread and no library doing the same
-    connect + GET + close at the same rate: what the kernel makes unavoidable here.
+    connect + GET + close at the same rate: what the kernel makes unavoidable here. It runs
+    twice: "floor" wakes for each check on its own; "floor/win" starts the checks due in one
+    window together, with the window vigie-agent uses for that interval (start_window below).
 For https the floor is wrk's CPU per request with a full handshake per request (nginx has
 session tickets and its session cache off, so nobody resumes), measured flat out.
 
@@ -163,12 +165,18 @@ class Blackbox:
         self.dir.cleanup()
 
 
+def start_window(interval):
+    """Milliseconds of the agent's start window for an interval (scheduler startWindow())."""
+    target = min(max(int(interval * 1000) // 64, 1), 256)
+    return 1 << (target.bit_length() - 1)
+
+
 class Floor:
-    def __init__(self, binary, port, targets, interval, seconds):
+    def __init__(self, binary, port, targets, interval, seconds, window_ms=1):
         self.done = self.failed = 0
         self.proc = subprocess.Popen(
             [binary, "127.0.0.1", str(port), str(targets), str(int(interval * 1000)),
-             str(int(seconds))], stdout=subprocess.PIPE, text=True)
+             str(int(seconds)), str(window_ms)], stdout=subprocess.PIPE, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -218,8 +226,11 @@ def measure(args, protocol, targets, base_url, port, ca_file):
     driver = Driver(blackbox.port, "http_2xx", urls, interval)
     driver.start()
     total_seconds = interval * (args.warmup_intervals + args.intervals + 1) + 30
-    floor = (Floor(args.floor, port, targets, interval, total_seconds)
-             if protocol == "http" else None)
+    floors = []
+    if protocol == "http":
+        floors = [("floor", Floor(args.floor, port, targets, interval, total_seconds)),
+                  ("floor/win", Floor(args.floor, port, targets, interval, total_seconds,
+                                      start_window(interval)))]
     agent_runs = {"n": 0.0, "failed": 0.0}
 
     def scrape():  # the Prometheus scrape of the agent, counted in its CPU like any other
@@ -227,15 +238,15 @@ def measure(args, protocol, targets, base_url, port, ca_file):
 
     subjects = [Subject("vigie", agent.proc.pid, lambda: agent_runs["n"]),
                 Subject("blackbox", blackbox.proc.pid, lambda: driver.done)]
-    if floor:
-        subjects.append(Subject("floor", floor.proc.pid, lambda: floor.done))
+    for name, floor in floors:
+        subjects.append(Subject(name, floor.proc.pid, lambda floor=floor: floor.done))
     try:
         next_scrape = time.monotonic()
         for _ in range(args.warmup_intervals):
             next_scrape += interval
             time.sleep(max(0.0, next_scrape - time.monotonic()))
             scrape()
-        failed_before = (agent_runs["failed"], driver.failed, floor.failed if floor else 0)
+        failed_before = [agent_runs["failed"], driver.failed] + [f.failed for _, f in floors]
         busy0 = machine_busy()
         for i in range(args.intervals + 1):
             if i:
@@ -245,8 +256,8 @@ def measure(args, protocol, targets, base_url, port, ca_file):
             for subject in subjects:
                 subject.mark()
         busy1 = machine_busy()
-        failed = (agent_runs["failed"] - failed_before[0], driver.failed - failed_before[1],
-                  (floor.failed if floor else 0) - failed_before[2])
+        failed_now = [agent_runs["failed"], driver.failed] + [f.failed for _, f in floors]
+        failed = [a - b for a, b in zip(failed_now, failed_before)]
         # One more interval with the agent scraped at its end, under perf.
         next_scrape += interval
         counter = threading.Thread(target=count_syscalls, args=(subjects, interval - 0.5))
@@ -262,7 +273,7 @@ def measure(args, protocol, targets, base_url, port, ca_file):
         driver.join(10)
         agent.stop()
         blackbox.stop()
-        if floor:
+        for _, floor in floors:
             floor.stop()
 
 
@@ -332,7 +343,8 @@ def main():
                 vigie = result["vigie"]["per_1000"]
                 line = f"  blackbox / vigie {result['blackbox']['per_1000'] / vigie:.1f}x"
                 if "floor" in result:
-                    line += f", vigie / floor {vigie / result['floor']['per_1000']:.2f}x"
+                    line += (f", vigie / floor {vigie / result['floor']['per_1000']:.2f}x, "
+                             f"vigie / floor/win {vigie / result['floor/win']['per_1000']:.2f}x")
                 line += f", vigie / wrk {protocol} {vigie / floors[protocol]['per_1000']:.2f}x"
                 print(line, flush=True)
     finally:

@@ -3,9 +3,11 @@
 // with nothing but the kernel. One thread, epoll, no library: TARGETS checks spread evenly over
 // INTERVAL_MS, each a new non-blocking socket, connect, one GET, the answer read up to its
 // Content-Length, close. It sleeps until the next check is due (millisecond resolution, as a
-// probe loop would), so it pays the same wake-ups a one-probe-at-a-time loop pays.
+// probe loop would), so it pays the same wake-ups a one-probe-at-a-time loop pays. With
+// WINDOW_MS, the checks due in one window of that length start together at its beginning, as
+// vigie-agent batches them: the floor for an agent that shares wake-ups.
 //
-// Usage: steady_floor HOST PORT TARGETS INTERVAL_MS SECONDS
+// Usage: steady_floor HOST PORT TARGETS INTERVAL_MS SECONDS [WINDOW_MS]
 // Prints "done D failed F" every second and at the end (cumulative counts).
 
 #include <arpa/inet.h>
@@ -62,8 +64,8 @@ void finish(Check& check, Stats& stats, bool ok) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: %s HOST PORT TARGETS INTERVAL_MS SECONDS\n", argv[0]);
+  if (argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: %s HOST PORT TARGETS INTERVAL_MS SECONDS [WINDOW_MS]\n", argv[0]);
     return 2;
   }
   sockaddr_in address{};
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
   const long targets = std::atol(argv[3]);
   const auto interval = std::chrono::milliseconds(std::atol(argv[4]));
   const auto run_for = std::chrono::seconds(std::atol(argv[5]));
+  const auto window = std::chrono::milliseconds(argc == 7 ? std::atol(argv[6]) : 1);
 
   std::vector<std::string> requests;
   for (long i = 0; i < targets; ++i) {
@@ -88,8 +91,10 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   auto next_report = start + std::chrono::seconds(1);
   long next_target = 0;  // the next check to start, counted over all rounds
-  auto dueOf = [&](long n) {
-    return start + interval * (n / targets) + interval * (n % targets) / targets;
+  // When check n starts: the beginning of the window its due time falls in.
+  auto startOf = [&](long n) {
+    const auto due = interval * (n / targets) + interval * (n % targets) / targets;
+    return start + due - due % window;
   };
 
   epoll_event events[256];
@@ -103,7 +108,7 @@ int main(int argc, char** argv) {
         return 0;
       }
     }
-    while (dueOf(next_target) <= now) {
+    while (startOf(next_target) <= now) {
       Check& check = checks[static_cast<std::size_t>(next_target % targets)];
       ++next_target;
       if (check.fd >= 0) {
@@ -126,7 +131,7 @@ int main(int argc, char** argv) {
       wanted.data.ptr = &check;
       epoll_ctl(epoll, EPOLL_CTL_ADD, check.fd, &wanted);
     }
-    const auto until = std::min(dueOf(next_target), next_report) - Clock::now();
+    const auto until = std::min(startOf(next_target), next_report) - Clock::now();
     const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(until).count();
     const int ready = epoll_wait(epoll, events, 256, static_cast<int>(std::max<long>(0, wait_ms)));
     for (int i = 0; i < ready; ++i) {
