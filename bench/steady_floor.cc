@@ -7,17 +7,21 @@
 // WINDOW_MS, the checks due in one window of that length start together at its beginning, as
 // vigie-agent batches them: the floor for an agent that shares wake-ups.
 //
-// Usage: steady_floor HOST PORT TARGETS INTERVAL_MS SECONDS [WINDOW_MS]
-// Prints "done D failed F" every second and at the end (cumulative counts).
+// Usage: steady_floor HOST PORT TARGETS INTERVAL_MS SECONDS WINDOW_MS COUNTERS
+// COUNTERS is a file of at least 16 bytes where the cumulative counts of checks done and failed
+// are kept (two native 64-bit integers, mapped in memory: reading them costs the floor nothing).
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +42,11 @@ struct Check {
 struct Stats {
   long done = 0;
   long failed = 0;
+  volatile std::int64_t* published = nullptr;  ///< the COUNTERS file, mapped
+  void publish() {
+    published[0] = done;
+    published[1] = failed;
+  }
 };
 
 // The whole answer is in when the headers ended and Content-Length bytes followed them.
@@ -59,13 +68,15 @@ void finish(Check& check, Stats& stats, bool ok) {
   close(check.fd);  // also leaves the epoll set
   check.fd = -1;
   ++(ok ? stats.done : stats.failed);
+  stats.publish();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6 && argc != 7) {
-    std::fprintf(stderr, "usage: %s HOST PORT TARGETS INTERVAL_MS SECONDS [WINDOW_MS]\n", argv[0]);
+  if (argc != 8) {
+    std::fprintf(stderr, "usage: %s HOST PORT TARGETS INTERVAL_MS SECONDS WINDOW_MS COUNTERS\n",
+                 argv[0]);
     return 2;
   }
   sockaddr_in address{};
@@ -78,7 +89,15 @@ int main(int argc, char** argv) {
   const long targets = std::atol(argv[3]);
   const auto interval = std::chrono::milliseconds(std::atol(argv[4]));
   const auto run_for = std::chrono::seconds(std::atol(argv[5]));
-  const auto window = std::chrono::milliseconds(argc == 7 ? std::atol(argv[6]) : 1);
+  const auto window = std::chrono::milliseconds(std::atol(argv[6]));
+  const int counters_fd = open(argv[7], O_RDWR | O_CLOEXEC);
+  void* counters = counters_fd < 0
+                       ? MAP_FAILED
+                       : mmap(nullptr, 16, PROT_READ | PROT_WRITE, MAP_SHARED, counters_fd, 0);
+  if (counters == MAP_FAILED) {
+    std::fprintf(stderr, "cannot map %s\n", argv[7]);
+    return 2;
+  }
 
   std::vector<std::string> requests;
   for (long i = 0; i < targets; ++i) {
@@ -88,6 +107,7 @@ int main(int argc, char** argv) {
   std::vector<Check> checks(static_cast<std::size_t>(targets));
   const int epoll = epoll_create1(EPOLL_CLOEXEC);
   Stats stats;
+  stats.published = static_cast<volatile std::int64_t*>(counters);
   const auto start = Clock::now();
   auto next_report = start + std::chrono::seconds(1);
   long next_target = 0;  // the next check to start, counted over all rounds
@@ -101,10 +121,9 @@ int main(int argc, char** argv) {
   for (;;) {
     const auto now = Clock::now();
     if (now >= next_report) {
-      std::printf("done %ld failed %ld\n", stats.done, stats.failed);
-      std::fflush(stdout);
       next_report += std::chrono::seconds(1);
       if (now - start >= run_for) {
+        std::printf("done %ld failed %ld\n", stats.done, stats.failed);
         return 0;
       }
     }
@@ -119,6 +138,7 @@ int main(int argc, char** argv) {
       check.received = 0;
       if (check.fd < 0) {
         ++stats.failed;
+        stats.publish();
         continue;
       }
       if (connect(check.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
