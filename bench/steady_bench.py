@@ -23,11 +23,12 @@ kept, and the spread (max-min over mean) is printed, with how busy the whole mac
 
 Bounded in time: about 8 minutes with the defaults, under a minute with --quick. Usage:
   bench/steady_bench.py --agent build-release/agent/app/vigie-agent \\
-      --floor build-release/bench/steady_floor [--quick]
+      --floor build-release/bench/steady_floor [--quick] [--compare OLD-vigie-agent]
 """
 
 import argparse
 import asyncio
+import http.client
 import os
 import re
 import mmap
@@ -78,7 +79,7 @@ class Subject:
     def __init__(self, name, pid, count):
         self.name, self.pid, self.count = name, pid, count  # count(): probes done so far
         self.marks = []
-        self.syscalls = None
+        self.syscalls_per_second = None
 
     def mark(self):
         self.marks.append((time.monotonic(), cpu_seconds(self.pid),
@@ -89,20 +90,25 @@ class Subject:
         probes = max(n1 - n0, 1)
         shares = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(self.marks, self.marks[1:])]
         mean = sum(shares) / len(shares)
+        rate = (n1 - n0) / (t1 - t0)
+        syscalls = self.syscalls_per_second / rate if self.syscalls_per_second and rate else None
         return {"rate": (n1 - n0) / (t1 - t0), "share": (cpu1 - cpu0) / (t1 - t0),
                 "per_1000": (cpu1 - cpu0) / probes * 1000, "wakeups": (ctx1 - ctx0) / probes,
                 "spread": (max(shares) - min(shares)) / mean if mean else 0.0,
-                "rss": memory_mib(self.pid, "VmRSS"), "syscalls": self.syscalls}
+                "rss": memory_mib(self.pid, "VmRSS"), "syscalls": syscalls}
 
 
 class Driver(threading.Thread):
     """Prometheus-like /probe traffic to blackbox_exporter: each target at its own phase of the
-    interval, on keep-alive connections, on an asyncio loop of its own."""
+    interval, on keep-alive connections, on an asyncio loop of its own. When the exporter
+    falls behind, at most MAX_IN_FLIGHT probes wait for it; the others are skipped."""
+
+    MAX_IN_FLIGHT = 256
 
     def __init__(self, port, module, urls, interval):
         super().__init__(daemon=True)
         self.port, self.module, self.urls, self.interval = port, module, urls, interval
-        self.done = self.failed = 0
+        self.done = self.failed = self.skipped = 0
         self.stopping = False
 
     def run(self):
@@ -118,10 +124,13 @@ class Driver(threading.Thread):
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(self.probe(idle, self.urls[n % count]))
+            n += 1
+            if len(tasks) >= self.MAX_IN_FLIGHT:
+                self.skipped += 1  # as Prometheus would: that scrape is not sent at all
+                continue
+            task = asyncio.create_task(self.probe(idle, self.urls[(n - 1) % count]))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-            n += 1
         for task in list(tasks):
             task.cancel()
         for _, writer in idle:
@@ -214,20 +223,14 @@ class Floor:
 
 
 def count_syscalls(subjects, seconds):
-    """System calls of each subject (all its threads) over the same `seconds`."""
-    tracers = []
-    for subject in subjects:
-        before = subject.count()
-        perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+    """System calls per second of each subject (all its threads) over the same `seconds`."""
+    tracers = [subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
                                  str(subject.pid), "--", "sleep", str(seconds)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        tracers.append((subject, perf, before))
-    for subject, perf, before in tracers:
-        err = perf.communicate()[1]
-        probes = subject.count() - before
-        match = re.search(r"^(\d+),", err, re.M)
-        if match and probes > 0:
-            subject.syscalls = int(match.group(1)) / probes
+               for subject in subjects]
+    for subject, perf in zip(subjects, tracers):
+        match = re.search(r"^(\d+),", perf.communicate()[1], re.M)
+        subject.syscalls_per_second = int(match.group(1)) / seconds if match else None
 
 
 def agent_config(count, interval, base_url, ca_file):
@@ -243,7 +246,10 @@ def agent_config(count, interval, base_url, ca_file):
 def measure(args, protocol, targets, base_url, port, ca_file):
     interval = args.interval
     urls = [f"{base_url}/t/{i}" for i in range(targets)]
-    agent = QuietAgent(args.agent, agent_config(targets, interval, base_url, ca_file))
+    config = agent_config(targets, interval, base_url, ca_file)
+    agents = [("vigie", QuietAgent(args.agent, config))]
+    if args.compare:
+        agents.append(("vigie-old", QuietAgent(args.compare, config)))
     blackbox = Blackbox(args.blackbox, ca_file)
     driver = Driver(blackbox.port, "http_2xx", urls, interval)
     driver.start()
@@ -253,25 +259,31 @@ def measure(args, protocol, targets, base_url, port, ca_file):
         floors = [("floor", Floor(args.floor, port, targets, interval, total_seconds)),
                   ("floor/win", Floor(args.floor, port, targets, interval, total_seconds,
                                       start_window(interval)))]
-    agent_runs = {"n": 0.0, "failed": 0.0}
+    agent_runs = {name: (0.0, 0.0) for name, _ in agents}  # (runs, failed runs)
 
     def scrape():
-        """The Prometheus scrape of the agent, counted in its CPU like any other. Returns how
-        to read its runs: the caller marks every subject first, at the instant of the scrape."""
-        body = agent.scrape()
-        return lambda: agent_runs.update(zip(("n", "failed"), count_runs(body)))
+        """The Prometheus scrape of each agent, counted in its CPU like any other. Returns how
+        to read their runs: the caller marks every subject first, at the instant of the scrape."""
+        bodies = [(name, agent.scrape()) for name, agent in agents]
+        return lambda: agent_runs.update({name: count_runs(body) for name, body in bodies})
 
-    subjects = [Subject("vigie", agent.proc.pid, lambda: agent_runs["n"]),
-                Subject("blackbox", blackbox.proc.pid, lambda: driver.done)]
+    subjects = [Subject(name, agent.proc.pid, lambda name=name: agent_runs[name][0])
+                for name, agent in agents]
+    subjects.append(Subject("blackbox", blackbox.proc.pid, lambda: driver.done))
     for name, floor in floors:
         subjects.append(Subject(name, floor.proc.pid, lambda floor=floor: floor.done))
+
+    def failures():
+        return ([agent_runs[name][1] for name, _ in agents] + [driver.failed + driver.skipped]
+                + [f.failed for _, f in floors])
+
     try:
         next_scrape = time.monotonic()
         for _ in range(args.warmup_intervals):
             next_scrape += interval
             time.sleep(max(0.0, next_scrape - time.monotonic()))
             scrape()()
-        failed_before = [agent_runs["failed"], driver.failed] + [f.failed for _, f in floors]
+        failed_before = failures()
         busy0 = machine_busy()
         for i in range(args.intervals + 1):
             if i:
@@ -281,24 +293,25 @@ def measure(args, protocol, targets, base_url, port, ca_file):
             for subject in subjects:
                 subject.mark()
             read_runs()
-            subjects[0].marks[-1] = subjects[0].marks[-1][:3] + (agent_runs["n"],)
+            for subject in subjects[:len(agents)]:
+                subject.marks[-1] = subject.marks[-1][:3] + (subject.count(),)
         busy1 = machine_busy()
-        failed_now = [agent_runs["failed"], driver.failed] + [f.failed for _, f in floors]
-        failed = [a - b for a, b in zip(failed_now, failed_before)]
-        # One more interval with the agent scraped at its end, under perf.
+        failed = [a - b for a, b in zip(failures(), failed_before)]
+        # One more interval, under perf, the agents scraped at its end as before.
         next_scrape += interval
-        counter = threading.Thread(target=count_syscalls, args=(subjects, interval - 0.5))
+        counter = threading.Thread(target=count_syscalls, args=(subjects, interval - 1))
         counter.start()
         time.sleep(max(0.0, next_scrape - time.monotonic()))
         scrape()()
         counter.join()
         machine = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
         return ({s.name: s.summary() for s in subjects}, failed, machine,
-                memory_mib(agent.proc.pid, "VmHWM"))
+                {name: memory_mib(agent.proc.pid, "VmHWM") for name, agent in agents})
     finally:
         driver.stopping = True
         driver.join(10)
-        agent.stop()
+        for _, agent in agents:
+            agent.stop()
         blackbox.stop()
         for _, floor in floors:
             floor.stop()
@@ -322,8 +335,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--agent", required=True)
     parser.add_argument("--floor", required=True, help="build-.../bench/steady_floor")
+    parser.add_argument("--compare", help="another vigie-agent binary (e.g. before a change), "
+                        "run side by side with --agent in the same windows")
     parser.add_argument("--blackbox", default="/usr/bin/prometheus-blackbox-exporter")
-    parser.add_argument("--targets", default="1000,5000,10000")
+    parser.add_argument("--targets", default="1000,5000,10000", help="http schedules")
+    parser.add_argument("--https-targets", default="1000",
+                        help="https schedules (each probe a full handshake: 1,000 every 15 s "
+                        "already costs more than the http schedules)")
     parser.add_argument("--protocols", default="http,https")
     parser.add_argument("--interval", type=float, default=15)
     parser.add_argument("--warmup-intervals", type=int, default=1)
@@ -333,7 +351,8 @@ def main():
                         help="smoke test: 1,000 targets every 5 s, one-interval windows")
     args = parser.parse_args()
     if args.quick:
-        args.targets, args.interval, args.intervals, args.wrk_seconds = "1000", 5, 1, 3
+        args.targets, args.https_targets = "1000", "1000"
+        args.interval, args.warmup_intervals, args.intervals, args.wrk_seconds = 5, 2, 1, 3
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -355,12 +374,20 @@ def main():
         for protocol in args.protocols.split(","):
             port = nginx.ports[protocol]
             base_url = f"{protocol}://127.0.0.1:{port}"
-            for targets in (int(t) for t in args.targets.split(",")):
-                result, failed, machine, hwm = measure(args, protocol, targets, base_url, port,
-                                                       pki.ca_crt)
+            schedules = args.targets if protocol == "http" else args.https_targets
+            for targets in (int(t) for t in schedules.split(",")):
+                try:
+                    result, failed, machine, peaks = measure(args, protocol, targets, base_url,
+                                                             port, pki.ca_crt)
+                except (OSError, http.client.HTTPException) as e:
+                    # An overloaded agent cannot answer /metrics either: no figure for it.
+                    print(f"\n{protocol}, {targets} targets: an agent stopped answering /metrics "
+                          f"({e.__class__.__name__}): not sustained", flush=True)
+                    continue
                 print(f"\n{protocol}, {targets} targets / {args.interval:g} s "
                       f"({targets / args.interval:.0f} probes/s); whole machine "
-                      f"{machine * 100:.0f}% busy; vigie peak RSS {hwm:.1f} MiB")
+                      f"{machine * 100:.0f}% busy; peak RSS "
+                      + ", ".join(f"{name} {hwm:.1f} MiB" for name, hwm in peaks.items()))
                 print(f"  {'':9} {'probes/s':>8} {'failed':>6} {'% core':>7} {'spread':>6} "
                       f"{'CPU-s/1000':>10} {'RSS MiB':>7} {'wake/probe':>10} {'sysc/probe':>10}")
                 for (name, r), bad in zip(result.items(), failed):
@@ -374,6 +401,9 @@ def main():
                     line += (f", vigie / floor {vigie / result['floor']['per_1000']:.2f}x, "
                              f"vigie / floor/win {vigie / result['floor/win']['per_1000']:.2f}x")
                 line += f", vigie / wrk {protocol} {vigie / floors[protocol]['per_1000']:.2f}x"
+                if "vigie-old" in result:
+                    line += (f", vigie-old / vigie "
+                             f"{result['vigie-old']['per_1000'] / vigie:.2f}x")
                 print(line, flush=True)
     finally:
         nginx.close()
