@@ -69,13 +69,17 @@ class QuietAgent:
                 time.sleep(0.05)
 
     def metrics(self):
-        # The loop may be busy for seconds after start (first results of every probe go through
-        # the alert state store), long enough for the endpoint to drop a large answer: retry.
+        return parse_metrics(self.scrape())
+
+    def scrape(self):
+        """The /metrics body. The loop may be busy for seconds after start (first results of
+        every probe go through the alert state store), long enough for the endpoint to drop a
+        large answer: retried."""
         for attempt in range(5):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
                                             timeout=60) as r:
-                    return parse_metrics(r.read().decode())
+                    return r.read().decode()
             except (OSError, http.client.HTTPException):
                 if attempt == 4:
                     raise

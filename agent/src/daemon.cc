@@ -125,11 +125,9 @@ void Daemon::pump() {
   if (stopping_) {
     return;
   }
-  // Probes due in the next few milliseconds start with this wake-up rather than each with its
-  // own: at 1,000 probes/s, one wake-up per probe cost more than the probes' own work. A start
-  // that early is invisible at intervals of a second and more, and the schedule stays on phase.
-  constexpr Millis kStartAhead{5};
-  const auto next = scheduler_.poll(clock_.now() + kStartAhead);
+  // The scheduler starts every probe due in the current window (startWindow: 128 ms at 15 s)
+  // in this one wake-up, so their connects, answers and closes share wake-ups too.
+  const auto next = scheduler_.poll(clock_.now());
   if (!next || (armed_ && *armed_ == *next)) {
     return;
   }

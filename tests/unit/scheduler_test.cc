@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,7 @@ TEST_F(SchedulerTest, RunsEachProbeOncePerIntervalOnItsPhase) {
   for (int step = 0; step < 600; ++step) {
     scheduler.poll(clock.now());
     for (auto& [id, due] : started) {
-      EXPECT_LE(due, clock.now());
+      EXPECT_LE(due, clock.now() + startWindow(10s));  // early by at most its window
       EXPECT_LT(clock.now() - due, 100ms);
       runs[id].push_back(due);
       scheduler.finished(id, clock.now() + 50ms);
@@ -97,8 +98,12 @@ TEST_F(SchedulerTest, PollReturnsTheNextDueTime) {
   scheduler.add(1, "a", 10s, clock.now());
   const auto next = scheduler.poll(clock.now());
   ASSERT_TRUE(next);
-  EXPECT_EQ(*next, firstDue(clock.now(), 10s, phaseOf("a", 10s)));
-  EXPECT_TRUE(started.empty() || started[0].second == clock.now());
+  const TimePoint due = firstDue(clock.now(), 10s, phaseOf("a", 10s));
+  if (started.empty()) {
+    EXPECT_EQ(*next, batchStart(due, startWindow(10s)));
+  } else {
+    EXPECT_LE(due, clock.now() + startWindow(10s));
+  }
 }
 
 TEST_F(SchedulerTest, ConcurrencyCapQueuesRunsInDueOrder) {
@@ -171,8 +176,73 @@ TEST_F(SchedulerTest, RetryIntervalThenBackOnThePhase) {
   scheduler.finished(1, clock.now());
   const auto next = scheduler.poll(clock.now());
   ASSERT_TRUE(next);
-  EXPECT_EQ((*next - on_phase) % 60s, 0s);
-  EXPECT_GT(*next, clock.now());
+  clock.advance(std::chrono::duration_cast<Millis>(*next - clock.now()));
+  started.clear();
+  scheduler.poll(clock.now());
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ((started[0].second - on_phase) % 60s, 0s);
+}
+
+TEST(ScheduleMath, StartWindowIsAPowerOfTwoNearA64thOfTheIntervalAndBounded) {
+  EXPECT_EQ(startWindow(15s), 128ms);
+  EXPECT_EQ(startWindow(60s), 256ms);
+  EXPECT_EQ(startWindow(1h), 256ms);
+  EXPECT_EQ(startWindow(1s), 8ms);
+  EXPECT_EQ(startWindow(10ms), 1ms);
+}
+
+TEST(ScheduleMath, BatchStartIsTheWindowStartNeverAfterTheDueTime) {
+  const TimePoint due{1'000'100ms};
+  EXPECT_EQ(batchStart(due, 128ms), TimePoint{1'000'064ms});
+  EXPECT_EQ(batchStart(TimePoint{1'000'064ms}, 128ms), TimePoint{1'000'064ms});
+  // Nested windows: a 128 ms window start is also a 64 ms one, so different intervals batch.
+  EXPECT_EQ(batchStart(batchStart(due, 128ms), 64ms), batchStart(due, 128ms));
+}
+
+TEST_F(SchedulerTest, ProbesDueInOneWindowStartInOneWakeUp) {
+  Scheduler scheduler = makeScheduler(1000);
+  for (int i = 0; i < 1000; ++i) {
+    scheduler.add(static_cast<Scheduler::ProbeId>(i), std::to_string(i), 15s, clock.now());
+  }
+  // Follow the schedule one wake-up at a time over one interval, as the daemon does.
+  std::size_t wakeups = 0;
+  std::optional<TimePoint> next = scheduler.poll(clock.now());
+  const TimePoint end = clock.now() + 15s;
+  while (next && *next < end) {
+    clock.advance(std::chrono::duration_cast<Millis>(*next - clock.now()));
+    const std::size_t before = started.size();
+    next = scheduler.poll(clock.now());
+    ASSERT_GT(started.size(), before) << "a wake-up that started nothing";
+    for (std::size_t i = before; i < started.size(); ++i) {
+      const TimePoint due = started[i].second;
+      EXPECT_LE(clock.now(), due);  // early or on time, never late
+      EXPECT_LT(due - clock.now(), 128ms);
+      EXPECT_EQ(batchStart(due, 128ms), clock.now());
+    }
+    // A second poll in the same window (a run finishing) starts nothing more.
+    clock.advance(3ms);
+    const std::size_t after = started.size();
+    scheduler.poll(clock.now());
+    EXPECT_EQ(started.size(), after);
+    ++wakeups;
+  }
+  EXPECT_GE(started.size(), 990u);        // the probes whose phase fell in this interval
+  EXPECT_LE(wakeups, 15'000u / 128 + 1);  // one per 128 ms window at most, not one per probe
+}
+
+TEST_F(SchedulerTest, ARetrySoonerThanTheWindowIsNotStartedEarlierThanItsShortWindow) {
+  Scheduler scheduler = makeScheduler(10);
+  scheduler.add(1, "a", 60s, clock.now());
+  clock.advance(60s);
+  scheduler.poll(clock.now());
+  ASSERT_EQ(started.size(), 1u);
+  scheduler.finished(1, clock.now(), 2s);  // window of a 2 s wait: 16 ms, not 256 ms
+  clock.advance(2s - 20ms);
+  scheduler.poll(clock.now());
+  EXPECT_EQ(started.size(), 1u);
+  clock.advance(20ms);
+  scheduler.poll(clock.now());
+  EXPECT_EQ(started.size(), 2u);
 }
 
 }  // namespace

@@ -1,36 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "net/curl_multi.h"
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <asio/io_context.hpp>
+#include <cerrno>
 #include <new>
 #include <stdexcept>
 
 namespace vigie {
 
-/// Asio's view of one socket curl asked us to watch. The descriptor never owns the fd: curl
-/// opens and closes it, so it is released, never closed, when curl lets go of it.
-struct CurlMulti::Watcher {
-  Watcher(const asio::any_io_executor& executor, curl_socket_t fd)
-      : descriptor(executor, fd), socket(fd) {}
-  ~Watcher() {
-    if (descriptor.is_open()) {
-      descriptor.release();
-    }
-  }
+namespace {
 
-  asio::posix::stream_descriptor descriptor;
-  curl_socket_t socket;
-  int wanted = 0;  ///< CURL_POLL_IN/OUT/INOUT
-  bool reading = false;
-  bool writing = false;
-  bool removed = false;
-};
+int newEpoll() {
+  const int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) {
+    throw std::runtime_error("epoll_create1 failed");
+  }
+  return fd;
+}
+
+}  // namespace
 
 CurlMulti::CurlMulti(asio::execution_context& context)
     : asio::execution_context::service(context),
       executor_(static_cast<asio::io_context&>(context).get_executor()),
       multi_(curl_multi_init()),
-      timer_(executor_) {
+      timer_(executor_),
+      sockets_(executor_, newEpoll()) {
   if (multi_ == nullptr) {
     throw std::runtime_error("curl_multi_init failed");
   }
@@ -56,9 +57,12 @@ void CurlMulti::shutdown() {
     curl_multi_remove_handle(multi_, easy);
   }
   pending_.clear();
-  watchers_.clear();
-  curl_multi_cleanup(multi_);
+  // Null first: the callbacks curl makes while it closes the connections it kept arm nothing.
+  CURLM* multi = multi_;
   multi_ = nullptr;
+  curl_multi_cleanup(multi);
+  asio::error_code ignored;
+  sockets_.close(ignored);
   for (CURL* easy : idle_) {
     curl_easy_cleanup(easy);
   }
@@ -104,6 +108,11 @@ void CurlMulti::giveBack(CURL* easy) {
 }
 
 void CurlMulti::start(CURL* easy, std::unique_ptr<PendingBase> pending) {
+  // Set per transfer: a handle given back is reset to curl's defaults.
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &CurlMulti::onOpenSocket);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &CurlMulti::onCloseSocket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
   pending_[easy] = std::move(pending);
   const CURLMcode code = curl_multi_add_handle(multi_, easy);
   if (code != CURLM_OK) {
@@ -119,6 +128,7 @@ void CurlMulti::abort(CURL* easy) {
     return;
   }
   curl_multi_remove_handle(multi_, easy);
+  dropUnwatched();
   node.mapped()->complete(CURLE_ABORTED_BY_CALLBACK);
 }
 
@@ -131,6 +141,7 @@ void CurlMulti::finishTransfers() {
     CURL* easy = message->easy_handle;
     const CURLcode result = message->data.result;
     curl_multi_remove_handle(multi_, easy);
+    dropUnwatched();
     auto node = pending_.extract(easy);
     if (!node.empty()) {
       node.mapped()->complete(result);
@@ -141,66 +152,138 @@ void CurlMulti::finishTransfers() {
 void CurlMulti::socketAction(curl_socket_t socket, int events) {
   int running = 0;
   curl_multi_socket_action(multi_, socket, events, &running);
+  dropUnwatched();
   finishTransfers();
 }
 
-void CurlMulti::watch(const std::shared_ptr<Watcher>& watcher) {
-  auto arm = [this, &watcher](bool& pending, asio::posix::stream_descriptor::wait_type type,
-                              int select) {
-    pending = true;
-    watcher->descriptor.async_wait(
-        type, [this, watcher, &pending, select](const asio::error_code& ec) {
-          pending = false;
-          if (watcher->removed) {
-            return;
-          }
-          if (!ec) {
-            socketAction(watcher->socket, select);
-          }
-          // Aborted waits were dropped because curl narrowed its interest: re-arm what it wants.
-          if (!watcher->removed && (!ec || ec == asio::error::operation_aborted)) {
-            watch(watcher);
-          }
-        });
-  };
-  if ((watcher->wanted & CURL_POLL_IN) != 0 && !watcher->reading) {
-    arm(watcher->reading, asio::posix::stream_descriptor::wait_read, CURL_CSELECT_IN);
+void CurlMulti::dropUnwatched() {
+  for (const curl_socket_t socket : unwatched_) {
+    epoll_ctl(sockets_.native_handle(), EPOLL_CTL_DEL, socket, nullptr);
+    registered_[static_cast<std::size_t>(socket)] = 0;
+    --watched_;
   }
-  if ((watcher->wanted & CURL_POLL_OUT) != 0 && !watcher->writing) {
-    arm(watcher->writing, asio::posix::stream_descriptor::wait_write, CURL_CSELECT_OUT);
+  unwatched_.clear();
+  stopWaitingWhenIdle();
+}
+
+void CurlMulti::stopWaitingWhenIdle() {
+  if (watched_ == 0 && sockets_waiting_) {
+    asio::error_code ignored;
+    sockets_.cancel(ignored);
   }
+}
+
+void CurlMulti::waitForSockets() {
+  if (sockets_waiting_ || multi_ == nullptr || watched_ == 0) {
+    return;
+  }
+  sockets_waiting_ = true;
+  sockets_.async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this](const asio::error_code& ec) {
+                        sockets_waiting_ = false;
+                        if (multi_ == nullptr) {
+                          return;
+                        }
+                        if (!ec) {
+                          onSocketsReady();
+                        } else if (ec == asio::error::operation_aborted) {
+                          waitForSockets();  // cancelled when idle: a socket may have come since
+                        }
+                      });
+}
+
+void CurlMulti::onSocketsReady() {
+  std::array<epoll_event, 64> events;
+  const int ready =
+      epoll_wait(sockets_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
+  for (int i = 0; i < ready; ++i) {
+    const auto socket = static_cast<curl_socket_t>(events[static_cast<std::size_t>(i)].data.fd);
+    const std::uint32_t happened = events[static_cast<std::size_t>(i)].events;
+    // An earlier socket_action of this round may have closed it: then it is not ours now.
+    if (registered_[static_cast<std::size_t>(socket)] == 0) {
+      continue;
+    }
+    int select = 0;
+    if ((happened & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+      select |= CURL_CSELECT_IN;
+    }
+    if ((happened & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+      select |= CURL_CSELECT_OUT;
+    }
+    if ((happened & EPOLLERR) != 0) {
+      select |= CURL_CSELECT_ERR;
+    }
+    socketAction(socket, select);
+  }
+  if (ready > 0) {
+    // The loop's own epoll sees this set edge-triggered: look again until it is empty, or a
+    // socket still ready would wait for an unrelated event. Posted: no wake-up, no recursion.
+    asio::post(executor_, [this] {
+      if (multi_ != nullptr) {
+        onSocketsReady();
+      }
+    });
+    return;
+  }
+  waitForSockets();
 }
 
 int CurlMulti::onSocket(CURL*, curl_socket_t socket, int what, void* self_ptr, void*) {
   auto* self = static_cast<CurlMulti*>(self_ptr);
-  auto it = self->watchers_.find(socket);
+  const auto index = static_cast<std::size_t>(socket);
+  if (index >= self->registered_.size()) {
+    self->registered_.resize(std::max(index + 1, self->registered_.size() * 2), 0);
+  }
+  std::uint32_t& registered = self->registered_[index];
+  auto& unwatched = self->unwatched_;
   if (what == CURL_POLL_REMOVE) {
-    if (it != self->watchers_.end()) {
-      // Released now, not when the last handler lets go: curl may reuse the fd number at once.
-      it->second->removed = true;
-      it->second->descriptor.release();
-      self->watchers_.erase(it);
+    // Most sockets are closed right after: leaving the set is then free.
+    if (registered != 0 &&
+        std::find(unwatched.begin(), unwatched.end(), socket) == unwatched.end()) {
+      unwatched.push_back(socket);
     }
     return 0;
   }
-  if (it == self->watchers_.end()) {
-    it = self->watchers_.emplace(socket, std::make_shared<Watcher>(self->executor_, socket)).first;
-  }
-  const auto& watcher = it->second;
-  const bool narrowed = (watcher->wanted & ~what) != 0;
-  watcher->wanted = what;
-  if (narrowed && (watcher->reading || watcher->writing)) {
-    // Drop waits curl no longer wants; they are re-armed below for what it still wants.
-    asio::error_code ignored;
-    watcher->descriptor.cancel(ignored);
-  }
-  // Armed from the loop, not from inside curl's callback.
-  asio::post(self->executor_, [self, watcher] {
-    if (!watcher->removed) {
-      self->watch(watcher);
+  unwatched.erase(std::remove(unwatched.begin(), unwatched.end(), socket), unwatched.end());
+  const std::uint32_t wanted =
+      ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+  if (wanted != registered) {
+    epoll_event event{};
+    event.events = wanted;
+    event.data.fd = socket;
+    const int epoll = self->sockets_.native_handle();
+    if (registered == 0) {
+      ++self->watched_;
     }
-  });
+    if (epoll_ctl(epoll, registered == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event) != 0 &&
+        errno == EEXIST) {
+      // Still in the set under an old registration (a socket closed behind our back).
+      epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event);
+    }
+    registered = wanted;
+  }
+  self->waitForSockets();
   return 0;
+}
+
+curl_socket_t CurlMulti::onOpenSocket(void*, curlsocktype, curl_sockaddr* address) {
+  // Non-blocking and close-on-exec in the one call: a plugin started later never inherits it.
+  return socket(address->family, address->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                address->protocol);
+}
+
+int CurlMulti::onCloseSocket(void* self_ptr, curl_socket_t socket) {
+  auto* self = static_cast<CurlMulti*>(self_ptr);
+  const auto index = static_cast<std::size_t>(socket);
+  if (index < self->registered_.size() && self->registered_[index] != 0) {
+    self->registered_[index] = 0;  // closing takes it out of the epoll set
+    --self->watched_;
+  }
+  auto& unwatched = self->unwatched_;
+  unwatched.erase(std::remove(unwatched.begin(), unwatched.end(), socket), unwatched.end());
+  const int result = close(socket);
+  self->stopWaitingWhenIdle();
+  return result;
 }
 
 int CurlMulti::onTimer(CURLM*, long timeout_ms, void* self_ptr) {

@@ -10,6 +10,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <cstdint>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -75,19 +76,21 @@ class CurlMulti : public asio::execution_context::service {
     }
     Handler handler;
   };
-  struct Watcher;
-
   void shutdown() override;
   void giveBack(CURL* easy);
   void start(CURL* easy, std::unique_ptr<PendingBase> pending);
   void abort(CURL* easy);
   void finishTransfers();
-  void onSocketEvent(curl_socket_t socket, int what);
-  void watch(const std::shared_ptr<Watcher>& watcher);
+  void waitForSockets();
+  void onSocketsReady();
   void socketAction(curl_socket_t socket, int events);
+  void dropUnwatched();
+  void stopWaitingWhenIdle();
 
   static int onSocket(CURL* easy, curl_socket_t socket, int what, void* self, void*);
   static int onTimer(CURLM* multi, long timeout_ms, void* self);
+  static curl_socket_t onOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int onCloseSocket(void* self, curl_socket_t socket);
 
   asio::any_io_executor executor_;
   CURLM* multi_;
@@ -95,7 +98,19 @@ class CurlMulti : public asio::execution_context::service {
   bool timer_armed_ = false;     ///< timer_ has a wait pending for curl
   bool timeout_posted_ = false;  ///< a CURL_SOCKET_TIMEOUT call is already posted
   std::unordered_map<CURL*, std::unique_ptr<PendingBase>> pending_;
-  std::unordered_map<curl_socket_t, std::shared_ptr<Watcher>> watchers_;
+  /// curl's sockets live in an epoll set of their own, level-triggered as curl expects; the
+  /// event loop watches that one descriptor. A batch of transfers then costs one wake-up and
+  /// one epoll_wait for all its sockets, and a socket costs one EPOLL_CTL_ADD, one MOD when
+  /// curl turns from writing to reading, and nothing when it is closed (close leaves the set).
+  asio::posix::stream_descriptor sockets_;
+  bool sockets_waiting_ = false;
+  /// Sockets in the set: with none, nothing waits on it, so an idle io_context can return.
+  std::size_t watched_ = 0;
+  /// The epoll events registered for each descriptor number, 0 when not in the set.
+  std::vector<std::uint32_t> registered_;
+  /// Sockets curl stopped watching but did not close (yet): taken out of the set after curl's
+  /// call returns, unless curl closed them meanwhile.
+  std::vector<curl_socket_t> unwatched_;
   /// Idle easy handles, most recently used last. A new handle and its cleanup cost more than a
   /// probe's own work; the bound keeps a burst from pinning memory.
   std::vector<CURL*> idle_;

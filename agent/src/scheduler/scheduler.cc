@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "scheduler/scheduler.h"
 
+#include <algorithm>
+#include <bit>
+
 namespace vigie {
 
 Millis phaseOf(std::string_view name, Millis interval) {
@@ -32,6 +35,18 @@ TimePoint nextDue(TimePoint due, TimePoint now, Millis interval) {
   return next;
 }
 
+Millis startWindow(Millis between_runs) {
+  constexpr Millis::rep kMin = 1;
+  constexpr Millis::rep kMax = 256;
+  const auto target = static_cast<std::uint64_t>(std::clamp(between_runs.count() / 64, kMin, kMax));
+  return Millis(static_cast<Millis::rep>(std::bit_floor(target)));
+}
+
+TimePoint batchStart(TimePoint due, Millis window) {
+  const auto since_epoch = std::chrono::duration_cast<Millis>(due.time_since_epoch());
+  return TimePoint(since_epoch - since_epoch % window);
+}
+
 Scheduler::Scheduler(std::size_t max_concurrent, StartFn start)
     : max_concurrent_(max_concurrent), start_(std::move(start)) {}
 
@@ -39,7 +54,11 @@ void Scheduler::add(ProbeId id, std::string_view name, Millis interval, TimePoin
   const Millis phase = phaseOf(name, interval);
   const TimePoint due = firstDue(now, interval, phase);
   entries_[id] = Entry{interval, phase, due, false, false};
-  heap_.push({due, id});
+  push(id, due, interval);
+}
+
+void Scheduler::push(ProbeId id, TimePoint due, Millis between_runs) {
+  heap_.push({batchStart(due, startWindow(between_runs)), due, id});
 }
 
 void Scheduler::remove(ProbeId id) {
@@ -67,7 +86,7 @@ std::optional<TimePoint> Scheduler::poll(TimePoint now) {
       start(id, it->second);
     }
   }
-  while (!heap_.empty() && heap_.top().due <= now) {
+  while (!heap_.empty() && heap_.top().start <= now) {
     const Due top = heap_.top();
     heap_.pop();
     auto it = entries_.find(top.id);
@@ -83,7 +102,7 @@ std::optional<TimePoint> Scheduler::poll(TimePoint now) {
   while (!heap_.empty()) {
     auto it = entries_.find(heap_.top().id);
     if (it != entries_.end() && it->second.due == heap_.top().due && !it->second.running) {
-      return heap_.top().due;
+      return heap_.top().start;
     }
     heap_.pop();
   }
@@ -112,7 +131,7 @@ void Scheduler::finished(ProbeId id, TimePoint now) {
   } else {
     entry->due = nextDue(entry->due, now, entry->interval);
   }
-  heap_.push({entry->due, id});
+  push(id, entry->due, entry->interval);
 }
 
 void Scheduler::finished(ProbeId id, TimePoint now, Millis retry_after) {
@@ -122,7 +141,7 @@ void Scheduler::finished(ProbeId id, TimePoint now, Millis retry_after) {
   }
   entry->retrying = true;
   entry->due = now + retry_after;
-  heap_.push({entry->due, id});
+  push(id, entry->due, retry_after);
 }
 
 }  // namespace vigie

@@ -25,10 +25,21 @@ TimePoint firstDue(TimePoint now, Millis interval, Millis phase);
 /// and skips the slots an overlong run missed.
 TimePoint nextDue(TimePoint due, TimePoint now, Millis interval);
 
+/// How early a probe may start so that it shares a wake-up with its neighbours: a power of two
+/// of milliseconds near 1/64th of the time between its runs, from 1 ms to 256 ms (15 s: 128 ms).
+/// Powers of two, so the windows of every interval fall on one grid and batch together.
+Millis startWindow(Millis between_runs);
+
+/// When a run due at `due` starts: at the start of its window on that grid, so every probe due
+/// in the same window starts in the same wake-up. Never after `due`.
+TimePoint batchStart(TimePoint due, Millis window);
+
 /// Decides when each probe runs. Pure bookkeeping, no I/O and no clock of its own: the owner
 /// calls poll() when the time returned by the previous poll() is reached and finished() when a
-/// run ends. A probe never runs twice at once; at most `max_concurrent` run together, the others
-/// wait in due order.
+/// run ends. Runs start up to their startWindow() ahead of their due time, all the runs due in
+/// one window together; a poll inside a window starts nothing the window's first poll did not.
+/// A probe never runs twice at once; at most `max_concurrent` run together, the others wait in
+/// due order.
 class Scheduler {
  public:
   using ProbeId = std::uint64_t;
@@ -42,8 +53,9 @@ class Scheduler {
   void remove(ProbeId id);
   void setMaxConcurrent(std::size_t max_concurrent) { max_concurrent_ = max_concurrent; }
 
-  /// Starts what is due at `now`, within the concurrency cap. Returns when to poll next, or
-  /// nothing when no probe is scheduled.
+  /// Starts what is due by the end of the window `now` is in, within the concurrency cap.
+  /// Returns when to poll next (the start of the next window with a run due), or nothing when no
+  /// probe is scheduled.
   std::optional<TimePoint> poll(TimePoint now);
   /// A run ended at `now`: frees its slot and schedules the probe's next run.
   void finished(ProbeId id, TimePoint now);
@@ -64,14 +76,19 @@ class Scheduler {
     bool retrying = false;
   };
   struct Due {
+    TimePoint start;  ///< batchStart() of `due`: the heap's order
     TimePoint due;
     ProbeId id;
     bool operator>(const Due& other) const {
+      if (start != other.start) {
+        return start > other.start;
+      }
       return due != other.due ? due > other.due : id > other.id;
     }
   };
 
   void start(ProbeId id, Entry& entry);
+  void push(ProbeId id, TimePoint due, Millis between_runs);
   /// Frees the slot of a run that ended; null if the probe is unknown or was not running.
   Entry* release(ProbeId id);
 
