@@ -77,7 +77,9 @@ class AnsibleRoleTest(unittest.TestCase):
                     "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
                     "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
                     "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-                    "ANSIBLE_LOCALHOST_WARNING": "0"}
+                    "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_PIPELINING": "1",
+                    "TMPDIR": os.path.join(self.scratch, "tmp")}
+        os.makedirs(self.env["TMPDIR"])
         self.probe_dir = os.path.join(self.scratch, "probes")
         os.makedirs(self.probe_dir)
 
@@ -143,18 +145,35 @@ class AnsibleRoleTest(unittest.TestCase):
             return parse_metrics(r.read().decode())
 
     def test_good_config_deployed_and_reloaded_then_bad_config_rolled_back(self):
+        # The agent already runs on a hand-written configuration, as after the package install.
+        etc = os.path.join(self.prefix, "etc")
+        os.makedirs(os.path.join(etc, "vigie", "probes.d"))
+        with open(os.path.join(etc, "vigie", "vigie.yaml"), "w") as f:
+            f.write(f"agent: {{ listen: '127.0.0.1:{self.port}', "
+                    f"state_dir: '{self.prefix}/var/lib/vigie' }}\n")
+        self.assertEqual(value(self.start_agent(), "vigie_probes_configured"), 0)
+
         web = self.probe_file("web.yaml", """probes:
   - name: web
     type: tcp
     labels: { app: SLA, environment: test, hosting_center: dc1, ci: SLA-WEB }
     tcp: { address: "127.0.0.1:9" }
 """)
-        first = self.play([web])
-        self.assertEqual(first.returncode, 0, first.stdout + first.stderr)
+        api = self.probe_file("api.yaml", """probes:
+  - name: api
+    type: http
+    labels: { app: SLA, environment: test, hosting_center: dc1, ci: SLA-API }
+    http: { url: "http://127.0.0.1:9/health" }
+""")
+        good = self.play([web, api], reload="http")
+        self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
         # No dnf on the Debian test host: the package step is skipped, not failed.
-        self.assertRegex(first.stdout, r"TASK \[vigie_agent : Install the vigie-agent package\]"
-                                       r"\s*\nskipping: \[localhost\]")
-        etc = os.path.join(self.prefix, "etc")
+        self.assertRegex(good.stdout, r"TASK \[vigie_agent : Install the vigie-agent package\]"
+                                      r"\s*\nskipping: \[localhost\]")
+        self.assertRegex(good.stdout, r"RUNNING HANDLER \[vigie_agent : Reload vigie-agent over "
+                                      r"HTTP\]\s*\nok: \[localhost\]")
+        samples = self.metrics()
+        self.assertEqual(value(samples, "vigie_probes_configured"), 3)  # db, web, api
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(etc, "vigie", "vigie.yaml")).st_mode),
                          0o640)
         secret = os.path.join(etc, "vigie", "credentials", "db-password")
@@ -170,46 +189,29 @@ class AnsibleRoleTest(unittest.TestCase):
         helper = os.path.join(self.prefix, "usr", "local", "sbin", "vigie-probe")
         checked = subprocess.run([helper, "--check-config"], capture_output=True, text=True)
         self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
-        self.assertIn("OK, 2 probes", checked.stdout)
+        self.assertIn("OK, 3 probes", checked.stdout)
+        deployed = tree_digest(etc)
 
-        samples = self.start_agent()
-        self.assertEqual(value(samples, "vigie_probes_configured"), 2)
-
-        # A second probe file, reloaded over HTTP by the role once validated.
-        api = self.probe_file("api.yaml", """probes:
-  - name: api
-    type: http
-    labels: { app: SLA, environment: test, hosting_center: dc1, ci: SLA-API }
-    http: { url: "http://127.0.0.1:9/health" }
-""")
-        second = self.play([web, api], reload="http")
-        self.assertEqual(second.returncode, 0, second.stdout + second.stderr)
-        self.assertRegex(second.stdout, r"RUNNING HANDLER \[vigie_agent : Reload vigie-agent over HTTP\]"
-                                        r"\s*\nok: \[localhost\]")
-        samples = self.metrics()
-        self.assertEqual(value(samples, "vigie_probes_configured"), 3)
-        good = tree_digest(etc)
-
-        # A mistake in a new probe file: the play fails, names the error, puts every file
-        # back, writes no stray file and does not reload.
+        # A mistake in a new probe file, and a new secret: the play fails, names the error, puts
+        # every file back (the old secret too), leaves no stray file and does not reload.
         broken = self.probe_file("broken.yaml", """probes:
   - name: broken
     type: http
     labels: { app: SLA, environment: test, hosting_center: dc1, ci: SLA-API }
     http: { url: "http://127.0.0.1:9/", valid_status_code: [200] }
 """)
-        third = self.play([web, api, broken], reload="http",
-                          extra={"vigie_credentials": {"db-password": "changed"}})
-        self.assertNotEqual(third.returncode, 0, third.stdout)
-        self.assertIn("rejected the new configuration", third.stdout)
-        self.assertIn("valid_status_code", third.stdout)
-        self.assertNotIn("RUNNING HANDLER", third.stdout)
-        self.assertEqual(tree_digest(etc), good)
+        bad = self.play([web, api, broken], reload="http",
+                        extra={"vigie_credentials": {"db-password": "changed"}})
+        self.assertNotEqual(bad.returncode, 0, bad.stdout)
+        self.assertIn("rejected the new configuration", bad.stdout)
+        self.assertIn("valid_status_code", bad.stdout)
+        self.assertNotIn("RUNNING HANDLER", bad.stdout)
+        self.assertEqual(tree_digest(etc), deployed)
         samples = self.metrics()
         self.assertEqual(value(samples, "vigie_probes_configured"), 3)
         self.assertEqual(value(samples, "vigie_config_last_reload_successful"), 1)
-        self.assertEqual([n for n in os.listdir(self.scratch) if n.startswith("vigie-rollback")],
-                         [])
+        self.assertEqual([n for n in os.listdir(self.env["TMPDIR"])
+                          if n.startswith("vigie-rollback")], [])
 
     def test_example_playbook_syntax(self):
         ansible_dir = os.path.join(SOURCE, "packaging", "ansible")
