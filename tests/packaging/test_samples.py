@@ -308,7 +308,7 @@ class HttpSamplesTest(unittest.TestCase):
     def test_front_not_sent_to_the_idp(self):
         probe = sample_probes("sla.yaml.sample")["sla-front-idp-redirect"]
         self.assertStatus(self.scratch.probe(self.local(probe, "/wrong")), 2, "header_regex",
-                          "Location")
+                          "header location does not match")
 
     def test_spring_boot_503_names_the_failing_component(self):
         for sample, name in (("sla.yaml.sample", "sla-back-health"),
@@ -338,7 +338,8 @@ class HttpSamplesTest(unittest.TestCase):
             self.assertStatus(self.scratch.probe(local), code, None, text)
         # The perfdata become metrics: nodes and unassigned shards.
         returncode, output = self.scratch.probe(local)
-        self.assertIn("nodes=2;;3:;0 unassigned_shards=0;;;0", output)
+        self.assertIn('vigie_nagios_perfdata{label="nodes",uom=""} 2\n', output)
+        self.assertIn('vigie_nagios_perfdata{label="unassigned_shards",uom=""} 0\n', output)
 
 
 class PostgresSamplesTest(unittest.TestCase):
