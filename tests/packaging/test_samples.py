@@ -64,7 +64,8 @@ class Scratch:
             f.write(value + "\n")
 
     def config(self, probes=None, include=None, name="vigie.yaml"):
-        document = {"agent": {"listen": "127.0.0.1:0", "state_dir": os.path.join(self.dir, "state")}}
+        document = {"agent": {"listen": "127.0.0.1:0",
+                              "state_dir": os.path.join(self.dir, "state")}}
         if include:
             document["include"] = include
         if probes:
@@ -257,10 +258,10 @@ SITE = "\n".join([
     "return 200 '<h1>Site en maintenance</h1>'; }",
     "location /affelnet/ { default_type text/html; return 200 'Affelnet'; }",
     "location /siecle/ { default_type text/html; return 200 'SIECLE'; }",
-    f"location = /green/_cluster/health {{ {literal('application/json', ES_HEALTH % ('green', 3, 0))} }}",
-    f"location = /yellow/_cluster/health {{ {literal('application/json', ES_HEALTH % ('yellow', 3, 5))} }}",
-    f"location = /red/_cluster/health {{ {literal('application/json', ES_HEALTH % ('red', 3, 12))} }}",
-    f"location = /two-nodes/_cluster/health {{ {literal('application/json', ES_HEALTH % ('green', 2, 0))} }}",
+] + [
+    f"location = /{name}/_cluster/health {{ {literal('application/json', ES_HEALTH % health)} }}"
+    for name, health in (("green", ("green", 3, 0)), ("yellow", ("yellow", 3, 5)),
+                         ("red", ("red", 3, 12)), ("two-nodes", ("green", 2, 0)))
 ])
 
 
