@@ -208,7 +208,7 @@ class RunbooksTest(unittest.TestCase):
         index_path = os.path.join(SOURCE, "docs", "runbooks", "README.md")
         with open(index_path) as f:
             index = f.read()
-        for kind in ("reasons", "alerts"):
+        for kind in ("reasons", "alerts", "agent"):
             for name in self.runbooks(kind):
                 self.assertIn(f"]({kind}/{name}.md)", index)
         for doc in glob.glob(os.path.join(SOURCE, "docs", "**", "*.md"), recursive=True) + [
