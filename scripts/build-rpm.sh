@@ -83,7 +83,6 @@ expect /usr/bin/vigie-agent 755 root root
 expect /etc/vigie 750 root vigie
 expect /etc/vigie/vigie.yaml 640 root vigie
 expect /etc/vigie/probes.d 750 root vigie
-expect /etc/vigie/probes.d/example.yaml.sample 640 root vigie
 expect /var/lib/vigie 750 vigie vigie
 expect /usr/lib/systemd/system/vigie-agent.service 644 root root
 expect /usr/lib/sysusers.d/vigie-agent.conf 644 root root
@@ -92,7 +91,21 @@ expect /usr/share/man/man5/vigie.yaml.5.gz 644 root root
 expect /usr/share/vigie-agent/prometheus/vigie-rules.yml 644 root root
 expect /usr/share/vigie-agent/grafana/vigie-dashboard.json 644 root root
 expect /usr/share/licenses/vigie-agent/LICENSE 644 root root
-expect /usr/share/doc/vigie-agent/CONFIGURATION.md 644 root root
+# Every doc ships, with the French runbooks and the Ansible role (docs/INSTALL.md).
+for doc in README INSTALL OPERATIONS CONFIGURATION ALERTING PLUGINS ARCHITECTURE; do
+  expect /usr/share/doc/vigie-agent/$doc.md 644 root root
+done
+expect /usr/share/doc/vigie-agent/runbooks/README.md 644 root root
+for runbook in docs/runbooks/*/*.md; do
+  expect "/usr/share/doc/vigie-agent/${runbook#docs/}" 644 root root
+done
+expect /usr/share/doc/vigie-agent/ansible/roles/vigie_agent/tasks/main.yml 644 root root
+# The portfolio's probe samples, each a noreplace configuration file.
+samples=()
+for sample in config/probes.d/*.yaml.sample; do
+  samples+=("/etc/vigie/probes.d/${sample##*/}")
+  expect "/etc/vigie/probes.d/${sample##*/}" 640 root vigie
+done
 expect /usr/include/vigie/probe.h 644 root root
 expect /usr/include/vigie/version.h 644 root root
 expect /usr/include/vigie/plugin_abi.h 644 root root
@@ -104,7 +117,7 @@ while read -r file; do
 done < <(rpm --root "$root" -qa --qf '[%{FILENAMES}\n]')
 main=$(printf '%s\n' "${rpms[@]}" | grep -v -- '-devel-')
 config=$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$main" | awk '$1 ~ /c/ && $1 ~ /n/ {print $2}')
-for file in /etc/vigie/vigie.yaml /etc/vigie/probes.d/example.yaml.sample; do
+for file in /etc/vigie/vigie.yaml "${samples[@]}"; do
   grep -qx "$file" <<<"$config" || { echo "FAIL: $file is not %config(noreplace)" >&2; fail=1; }
 done
 scripts=$(rpm -qp --scripts "$main")

@@ -23,6 +23,10 @@ PACKAGES=(
   # http probe: JSON assertions, body regexes (PCRE2: no recursion blow-up on large bodies),
   # nginx for the TLS/HTTP2 tests, blackbox_exporter and wrk for bench/http_bench
   nlohmann-json3-dev libpcre2-dev nginx prometheus-blackbox-exporter wrk
+  # packaging/ansible: the role is run by ansible-playbook in tests/packaging/test_ansible.py
+  # (ansible-core: only builtin modules are used); the probe samples are read by
+  # tests/packaging/test_samples.py with PyYAML
+  ansible-core python3-yaml
 )
 
 missing=()
