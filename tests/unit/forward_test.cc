@@ -347,6 +347,19 @@ TEST_F(AlertDbTest, StateAndEventsSurviveReopening) {
   EXPECT_EQ(nlohmann::json::parse(due[0].payload)["seq"], 1);
 }
 
+TEST_F(AlertDbTest, AForgottenStateGoesWithTheEventsThatCloseIt) {
+  {
+    AlertDb db(path(), 100);
+    ASSERT_EQ(db.commit({{"web", "{\"v\":1}"}, {"db", "{\"v\":2}"}}, {}), WriteResult::Ok);
+    ASSERT_EQ(db.commit({{"web", std::nullopt}}, {event("k1", "resolve")}), WriteResult::Ok);
+  }
+  AlertDb db(path(), 100);
+  const auto states = db.loadStates();
+  EXPECT_EQ(states.count("web"), 0u);
+  EXPECT_EQ(states.at("db"), "{\"v\":2}");
+  EXPECT_EQ(db.due("crt", 0, 10).size(), 1u);
+}
+
 TEST_F(AlertDbTest, UnsentEventsCoalescePerKeyAndKeepTheirHistory) {
   AlertDb db(path(), 100);
   for (int i = 0; i < 50; ++i) {

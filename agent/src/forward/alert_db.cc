@@ -120,11 +120,6 @@ std::map<std::string, std::string> AlertDb::loadStates() {
   return states;
 }
 
-void AlertDb::forgetState(const std::string& probe) {
-  Statement statement(db_, "DELETE FROM alert_state WHERE probe = ?");
-  statement.bind(1, probe).step();
-}
-
 std::string mergeActions(const std::string& earlier, const std::string& later) {
   const auto before = parseAction(earlier);
   const auto after = parseAction(later);
@@ -222,7 +217,7 @@ int AlertDb::enqueue(OutboxEvent& event) {
   return insert.step();
 }
 
-WriteResult AlertDb::commit(const std::vector<std::pair<std::string, std::string>>& states,
+WriteResult AlertDb::commit(const std::vector<StateWrite>& states,
                             std::vector<OutboxEvent> events) {
   // `code` is what the failed call returned: a finalized statement no longer leaves it in the
   // connection, and ROLLBACK would replace the message.
@@ -237,8 +232,15 @@ WriteResult AlertDb::commit(const std::vector<std::pair<std::string, std::string
     return failed(code);
   }
   for (const auto& [probe, state] : states) {
+    if (!state) {
+      Statement forget(db_, "DELETE FROM alert_state WHERE probe = ?");
+      if (const int code = forget.bind(1, probe).step(); code != SQLITE_DONE) {
+        return failed(code);
+      }
+      continue;
+    }
     Statement save(db_, "INSERT OR REPLACE INTO alert_state (probe, state) VALUES (?, ?)");
-    if (const int code = save.bind(1, probe).bind(2, state).step(); code != SQLITE_DONE) {
+    if (const int code = save.bind(1, probe).bind(2, *state).step(); code != SQLITE_DONE) {
       return failed(code);
     }
   }

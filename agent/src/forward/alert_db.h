@@ -36,6 +36,9 @@ struct TicketRef {
   bool creating = false;
 };
 
+/// A probe's alert state to persist (encoded), or nothing: forget the probe's saved state.
+using StateWrite = std::pair<std::string, std::optional<std::string>>;
+
 /// What a write reports: SQLITE_FULL and I/O errors must not crash the agent.
 enum class WriteResult { Ok, Full, Failed };
 
@@ -64,11 +67,10 @@ class AlertDb {
   /// Persisted alert states, probe name to JSON.
   std::map<std::string, std::string> loadStates();
 
-  /// Writes the probe's state and enqueues `events` (coalesced per destination and key) in one
-  /// durable transaction. Sequence numbers per dedup_key are assigned here, inside `payload`.
-  WriteResult commit(const std::vector<std::pair<std::string, std::string>>& states,
-                     std::vector<OutboxEvent> events);
-  void forgetState(const std::string& probe);
+  /// Writes (or forgets) probe states and enqueues `events` (coalesced per destination and key)
+  /// in one durable transaction: the only way states are written. Sequence numbers per
+  /// dedup_key are assigned here, inside `payload`.
+  WriteResult commit(const std::vector<StateWrite>& states, std::vector<OutboxEvent> events);
 
   /// The oldest undelivered event of each key for `destination`, due at `now_ms`, oldest first.
   std::vector<OutboxEvent> due(const std::string& destination, std::int64_t now_ms,

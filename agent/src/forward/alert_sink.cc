@@ -51,10 +51,9 @@ void AlertSink::deferState(const std::string& probe, std::string state) {
   });
 }
 
-std::vector<std::pair<std::string, std::string>> AlertSink::takeDeferred() {
-  std::vector<std::pair<std::string, std::string>> states(
-      std::make_move_iterator(deferred_states_.begin()),
-      std::make_move_iterator(deferred_states_.end()));
+std::vector<StateWrite> AlertSink::takeDeferred() {
+  std::vector<StateWrite> states(std::make_move_iterator(deferred_states_.begin()),
+                                 std::make_move_iterator(deferred_states_.end()));
   deferred_states_.clear();
   return states;
 }
@@ -93,13 +92,16 @@ void AlertSink::record(AlertUpdate update) {
 }
 
 void AlertSink::close(ClosedAlerts closed) {
+  if (closed.forgotten.empty() && closed.events.empty()) {
+    return;
+  }
+  std::vector<StateWrite> forgotten;
   for (const std::string& probe : closed.forgotten) {
     deferred_states_.erase(probe);
-    db_->forgetState(probe);
+    forgotten.emplace_back(probe, std::nullopt);
   }
-  if (!closed.events.empty()) {
-    forwarder_->record({}, std::move(closed.events));
-  }
+  // The saved states go with the events that close their alerts, in one transaction.
+  forwarder_->record(std::move(forgotten), std::move(closed.events));
 }
 
 void AlertSink::assumeFiring(const std::vector<Event>& firing) {

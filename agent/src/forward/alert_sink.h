@@ -46,7 +46,7 @@ class AlertSink {
 
  private:
   void deferState(const std::string& probe, std::string state);
-  std::vector<std::pair<std::string, std::string>> takeDeferred();
+  std::vector<StateWrite> takeDeferred();
 
   std::unique_ptr<AlertDb> db_;
   std::unique_ptr<Forwarder> forwarder_;

@@ -186,8 +186,7 @@ void Forwarder::remember(const Event& event) {
 
 void Forwarder::assumeFiring(const Event& event) { remember(event); }
 
-void Forwarder::record(std::vector<std::pair<std::string, std::string>> states,
-                       std::vector<Event> events) {
+void Forwarder::record(std::vector<StateWrite> states, std::vector<Event> events) {
   for (const auto& event : events) {
     remember(event);
   }
@@ -197,8 +196,7 @@ void Forwarder::record(std::vector<std::pair<std::string, std::string>> states,
   }
 }
 
-void Forwarder::hold(std::vector<std::pair<std::string, std::string>> states,
-                     std::vector<Event> events) {
+void Forwarder::hold(std::vector<StateWrite> states, std::vector<Event> events) {
   for (auto& [probe, state] : states) {
     pending_states_[probe] = std::move(state);
   }
@@ -242,8 +240,7 @@ bool Forwarder::flush() {
     rows.insert(rows.end(), std::make_move_iterator(fanned.begin()),
                 std::make_move_iterator(fanned.end()));
   }
-  const std::vector<std::pair<std::string, std::string>> states(pending_states_.begin(),
-                                                                pending_states_.end());
+  const std::vector<StateWrite> states(pending_states_.begin(), pending_states_.end());
   const WriteResult result = db_.commit(states, std::move(rows));
   if (result == WriteResult::Ok) {
     if (failed_writes_ > 0) {

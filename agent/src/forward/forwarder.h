@@ -46,7 +46,7 @@ class Forwarder {
   /// disk is full or the write fails, they wait in memory and the write is retried every
   /// second: the latest state per probe, events coalesced per key as the outbox would, at most
   /// unwritten_max_events of them (beyond, the outbox's eviction order, counted as lost).
-  void record(std::vector<std::pair<std::string, std::string>> states, std::vector<Event> events);
+  void record(std::vector<StateWrite> states, std::vector<Event> events);
   /// Probe states and events waiting in memory for the outbox to be writable.
   std::size_t pendingWrites() const { return pending_states_.size() + pending_events_.size(); }
   /// Alerts firing at start (restored state): re-asserted without being queued again.
@@ -65,7 +65,7 @@ class Forwarder {
   std::vector<Event> reassertions();
   void heartbeat();
   void stopDestinations();
-  void hold(std::vector<std::pair<std::string, std::string>> states, std::vector<Event> events);
+  void hold(std::vector<StateWrite> states, std::vector<Event> events);
   bool flush();
   void wake();
   void remember(const Event& event);
@@ -85,7 +85,7 @@ class Forwarder {
   std::shared_ptr<asio::cancellation_signal> periodic_cancel_;
   bool configured_ = false;
   std::mt19937_64 random_;
-  std::map<std::string, std::string> pending_states_;
+  std::map<std::string, std::optional<std::string>> pending_states_;
   std::vector<Event> pending_events_;  ///< one per key, in order of arrival
   asio::steady_timer retry_write_;
   bool retry_armed_ = false;
