@@ -316,7 +316,7 @@ std::optional<ConfigValue> Loader::convert(const std::string& file, const YAML::
       return items;
     }
     case FieldType::Node:
-      return YAML::Clone(node);
+      return toConfigNode(node, file);
   }
   return std::nullopt;
 }

@@ -151,7 +151,7 @@ nlohmann::json buildEvent(const EventSource& source, const AlertChange& change, 
   if (source.result != nullptr) {
     for (std::size_t i = 0; i < source.result->sampleCount(); ++i) {
       if (source.result->key(i).labels.empty()) {
-        metrics[source.result->key(i).name] = source.result->values[i];
+        metrics[source.result->key(i).name()] = source.result->values[i];
       }
     }
   }
