@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "config/loader.h"
+#include "config/yaml_parse.h"
 #include "daemon.h"
 #include "plugins/plugin_loader.h"
 #include "single_run.h"
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<vigie::ProbeRegistry> registry;
   vigie::AgentConfig config;
   try {
-    registry = vigie::plugins::buildRegistry(config_path);
+    registry = vigie::plugins::buildRegistry(vigie::readPluginDirs(config_path));
     config = vigie::loadConfig(config_path, *registry);
   } catch (const vigie::ConfigError& e) {
     for (const vigie::ConfigIssue& issue : e.issues()) {

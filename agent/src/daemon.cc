@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "config/loader.h"
+#include "config/yaml_parse.h"
 #include "http/web_config.h"
 #include "plugins/plugin_loader.h"
 #include "runner/probe_runner.h"
@@ -105,7 +106,7 @@ void Daemon::apply(AgentConfig config) {
 
 std::string Daemon::reload() {
   try {
-    auto registry = plugins::buildRegistry(config_path_);
+    auto registry = plugins::buildRegistry(readPluginDirs(config_path_));
     apply(loadConfig(config_path_, *registry));
     registry_ = std::move(registry);
   } catch (const ConfigError& e) {

@@ -46,14 +46,14 @@ std::string formatNagios(const ProbeSpec& spec, const RunOutcome& outcome) {
   std::string details;
   for (const Sample& sample : result.samples) {
     if (sample.labels.empty()) {
-      text += " " + sample.name + "=" + perfNumber(sample.value);
+      text += " " + sample.name() + "=" + perfNumber(sample.value);
       continue;
     }
     std::string labels;
     for (const auto& [name, value] : sample.labels) {
       labels += (labels.empty() ? "" : ",") + name + "=\"" + value + "\"";
     }
-    details += sample.name + "{" + labels + "} " + perfNumber(sample.value) + "\n";
+    details += sample.name() + "{" + labels + "} " + perfNumber(sample.value) + "\n";
   }
   text += "\n";
   for (const std::string& line : result.details) {

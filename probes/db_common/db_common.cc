@@ -190,9 +190,32 @@ CommonSettings parseCommon(const ProbeConfig& config) {
   return settings;
 }
 
+namespace {
+
+struct DbFamilies {
+  FamilyHandle connect = declareFamily("vigie_db_connect_duration_seconds",
+                                       "Time to connect and authenticate, TLS included");
+  FamilyHandle query = declareFamily("vigie_db_query_duration_seconds",
+                                     "Time from sending the query to its last result");
+  FamilyHandle rows = declareFamily("vigie_db_rows_returned", "Rows returned by the query");
+  FamilyHandle value = declareFamily("vigie_db_query_value", "Numeric columns of the first row");
+};
+
+const DbFamilies& dbFamilies() {
+  static const DbFamilies declared;
+  return declared;
+}
+
+}  // namespace
+
+const Families& families() {
+  static const Families all{dbFamilies().connect, dbFamilies().query, dbFamilies().rows,
+                            dbFamilies().value};
+  return all;
+}
+
 void RunReport::connected(double seconds, const std::string& detail) {
-  samples_.push_back({"vigie_db_connect_duration_seconds",
-                      "Time to connect and authenticate, TLS included", seconds});
+  samples_.push_back({dbFamilies().connect, seconds});
   details_.push_back(detail + " in " + milliseconds(seconds));
 }
 
@@ -200,8 +223,7 @@ void RunReport::reusedConnection() { details_.push_back("reused the kept connect
 
 void RunReport::queried(double seconds) {
   query_seconds_ = seconds;
-  samples_.push_back({"vigie_db_query_duration_seconds",
-                      "Time from sending the query to its last result", seconds});
+  samples_.push_back({dbFamilies().query, seconds});
 }
 
 ProbeResult RunReport::finish(ProbeResult result) {
@@ -215,17 +237,13 @@ ProbeResult RunReport::fail(std::string reason, std::string message) {
 }
 
 ProbeResult RunReport::evaluate(const CommonSettings& settings, const QueryResult& result) {
-  samples_.push_back(
-      {"vigie_db_rows_returned", "Rows returned by the query", static_cast<double>(result.rows)});
+  samples_.push_back({dbFamilies().rows, static_cast<double>(result.rows)});
   for (std::size_t i = 0; i < result.first_row.size() && i < result.columns.size(); ++i) {
     if (!result.first_row[i]) {
       continue;
     }
     if (const auto number = parseNumber(*result.first_row[i])) {
-      samples_.push_back({"vigie_db_query_value",
-                          "Numeric columns of the first row",
-                          *number,
-                          {{"column", result.columns[i]}}});
+      samples_.push_back({dbFamilies().value, *number, {{"column", result.columns[i]}}});
     }
   }
   const std::string rows_text = std::to_string(result.rows) + (result.rows == 1 ? " row" : " rows");

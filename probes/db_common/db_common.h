@@ -60,6 +60,9 @@ void appendCommonSchema(ConfigSchema& schema, const std::string& default_query);
 /// Reads those keys; invalid values fail through `config.fail`.
 CommonSettings parseCommon(const ProbeConfig& config);
 
+/// The metric families every database type reports.
+const Families& families();
+
 /// What a driver hands over once the query ran: the row count and the first row as text.
 struct QueryResult {
   std::int64_t rows = 0;
@@ -87,6 +90,19 @@ class RunReport {
   double query_seconds_ = 0;
 };
 
+/// One run of an SQL engine that may keep its connection between runs (fresh_connection:
+/// false): take the kept connection or open one, run the query, keep the connection for the next
+/// run, evaluate the expectations. `engine` provides
+///   bool usable(const Connection&) const;  // the kept one may be reused
+///   awaitable<Handle> connect(ProbeContext&, SocketWaiter&, RunReport&,
+///                             std::optional<ProbeResult>& failure) const;  // null on failure
+///   awaitable<std::optional<ProbeResult>> query(Connection&, ProbeContext&, SocketWaiter&,
+///                                               RunReport&, QueryResult&) const;
+/// where Handle owns a Connection (a unique_ptr). `kept` and `settings` outlive the run.
+template <typename Engine, typename Handle>
+asio::awaitable<ProbeResult> runKeptConnection(const Engine& engine, Handle& kept,
+                                               const CommonSettings& settings, ProbeContext& ctx);
+
 /// Waits, on the loop, until a socket owned by a client library is readable and/or writable.
 /// The socket stays registered with the loop from one wait to the next (registering it for each
 /// wait cost three system calls every time); it is borrowed, never closed here. The waiter lets
@@ -109,5 +125,32 @@ class SocketWaiter {
   /// (fallback to the next address, or to plain text), which must be registered anew.
   ino_t inode_ = 0;
 };
+
+template <typename Engine, typename Handle>
+asio::awaitable<ProbeResult> runKeptConnection(const Engine& engine, Handle& kept,
+                                               const CommonSettings& settings, ProbeContext& ctx) {
+  RunReport report;
+  // Taken out while in use: a cancelled or failed run drops it, mid-protocol as it may be.
+  Handle conn = std::move(kept);
+  // Declared after the connection, so it lets go of the socket before the library closes it.
+  SocketWaiter waiter(ctx.executor);
+  if (conn && engine.usable(*conn)) {
+    report.reusedConnection();
+  } else {
+    std::optional<ProbeResult> failure;
+    conn = co_await engine.connect(ctx, waiter, report, failure);
+    if (!conn) {
+      co_return std::move(*failure);
+    }
+  }
+  QueryResult result;
+  if (auto failure = co_await engine.query(*conn, ctx, waiter, report, result)) {
+    co_return std::move(*failure);
+  }
+  if (!settings.fresh_connection) {
+    kept = std::move(conn);
+  }
+  co_return report.evaluate(settings, result);
+}
 
 }  // namespace vigie::probes::db

@@ -96,13 +96,13 @@ bool Regex::search(std::string_view text) const {
   return rc >= 0;
 }
 
-StatusCodeSet StatusCodeSet::parse(const YAML::Node& node) {
-  if (!node.IsSequence() || node.size() == 0) {
+StatusCodeSet StatusCodeSet::parse(const ConfigNode& node) {
+  if (!node.isSequence() || node.size() == 0) {
     throw std::invalid_argument("expected a non-empty list of codes (200) or ranges (\"200-299\")");
   }
   std::vector<std::pair<long, long>> ranges;
-  for (const auto& item : node) {
-    const std::string text = item.IsScalar() ? item.Scalar() : "";
+  for (const ConfigNode& item : node.items()) {
+    const std::string& text = item.text();
     const std::size_t dash = text.find('-');
     const auto low = parseCode(std::string_view(text).substr(0, dash));
     const auto high =
@@ -125,50 +125,52 @@ bool StatusCodeSet::contains(long code) const {
   return false;
 }
 
-std::vector<HeaderCheck> parseHeaderChecks(const YAML::Node& node) {
-  if (!node.IsSequence()) {
+std::vector<HeaderCheck> parseHeaderChecks(const ConfigNode& node) {
+  if (!node.isSequence()) {
     throw std::invalid_argument("expected a list of {header, regexp, allow_missing}");
   }
   std::vector<HeaderCheck> checks;
-  for (const auto& item : node) {
-    if (!item.IsMap() || !item["header"] || !item["regexp"]) {
+  for (const ConfigNode& item : node.items()) {
+    const ConfigNode* header_node = item.find("header");
+    const ConfigNode* regexp = item.find("regexp");
+    if (!item.isMap() || header_node == nullptr || regexp == nullptr) {
       throw std::invalid_argument("each entry needs header and regexp");
     }
-    for (const auto& key : item) {
-      const std::string name = key.first.Scalar();
+    for (const auto& [name, value] : item.entries()) {
       if (name != "header" && name != "regexp" && name != "allow_missing") {
         throw std::invalid_argument("unknown key '" + name +
                                     "' (allowed: header, regexp, allow_missing)");
       }
     }
-    std::string header = item["header"].Scalar();
+    std::string header = header_node->text();
     for (char& c : header) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    const bool allow_missing = item["allow_missing"] && item["allow_missing"].Scalar() == "true";
-    checks.push_back({std::move(header), Regex(item["regexp"].Scalar()), allow_missing});
+    const ConfigNode* allow_missing = item.find("allow_missing");
+    checks.push_back({std::move(header), Regex(regexp->text()),
+                      allow_missing != nullptr && allow_missing->text() == "true"});
   }
   return checks;
 }
 
-JsonAssertion JsonAssertion::parse(const YAML::Node& node) {
-  if (!node.IsMap() || !node["path"] || !node["path"].IsScalar()) {
+JsonAssertion JsonAssertion::parse(const ConfigNode& node) {
+  const ConfigNode* path = node.find("path");
+  if (path == nullptr || !path->isScalar()) {
     throw std::invalid_argument("each assertion needs a path, e.g. { path: $.status, equals: UP }");
   }
   JsonAssertion assertion;
-  assertion.path_ = node["path"].Scalar();
+  assertion.path_ = path->text();
   assertion.steps_ = parsePath(assertion.path_);
   int operators = 0;
-  for (const auto& item : node) {
-    const std::string key = item.first.Scalar();
+  for (const auto& [key, value] : node.entries()) {
     if (key == "path") {
       continue;
     }
-    if (!item.second.IsScalar()) {
+    if (!value.isScalar()) {
       throw std::invalid_argument(key + ": expected a scalar");
     }
     ++operators;
-    assertion.expected_ = item.second.Scalar();
+    assertion.expected_ = value.text();
     if (key == "equals") {
       assertion.kind_ = Kind::Equals;
     } else if (key == "matches") {

@@ -3,7 +3,6 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-#include <yaml-cpp/yaml.h>
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -12,6 +11,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "vigie/config_node.h"
 
 namespace vigie::probes {
 
@@ -35,8 +36,8 @@ class Regex {
 /// HTTP status codes accepted as success: single codes and inclusive ranges.
 class StatusCodeSet {
  public:
-  /// From a YAML list of codes (200) and ranges ("200-299"); throws std::invalid_argument.
-  static StatusCodeSet parse(const YAML::Node& node);
+  /// From a config list of codes (200) and ranges ("200-299"); throws std::invalid_argument.
+  static StatusCodeSet parse(const ConfigNode& node);
   static StatusCodeSet successOnly() { return StatusCodeSet({{200, 299}}); }
   bool contains(long code) const;
 
@@ -51,8 +52,8 @@ struct HeaderCheck {
   Regex regex;
   bool allow_missing = false;
 };
-/// From a YAML list of `{header, regexp, allow_missing}`; throws std::invalid_argument.
-std::vector<HeaderCheck> parseHeaderChecks(const YAML::Node& node);
+/// From a config list of `{header, regexp, allow_missing}`; throws std::invalid_argument.
+std::vector<HeaderCheck> parseHeaderChecks(const ConfigNode& node);
 
 /// One assertion on a JSON body: `path` (subset of JSONPath: `$.a.b[0]`, `$['key']`) and one of
 /// `equals` (string form of the value), `matches` (regex on that form), `less_than`,
@@ -60,7 +61,7 @@ std::vector<HeaderCheck> parseHeaderChecks(const YAML::Node& node);
 class JsonAssertion {
  public:
   /// Throws std::invalid_argument naming the faulty key.
-  static JsonAssertion parse(const YAML::Node& node);
+  static JsonAssertion parse(const ConfigNode& node);
   /// nullopt when `document` satisfies the assertion, else why not.
   std::optional<std::string> check(const nlohmann::json& document) const;
   std::string describe() const;

@@ -19,7 +19,7 @@
 #include "http/http_checks.h"
 #include "net/curl_multi.h"
 #include "net/tls_inspect.h"
-#include "util/log.h"
+#include "tls/tls_options.h"
 #include "util/timing.h"
 #include "vigie/version.h"
 
@@ -46,9 +46,7 @@ struct Settings {
   std::string username;
   std::string password;
   std::string bearer_token;
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
+  tls::Files tls;
   bool insecure_skip_verify = false;
   std::string proxy_url;
   std::string no_proxy;
@@ -243,6 +241,49 @@ std::string versionName(long version) {
   }
 }
 
+struct HttpFamilies {
+  FamilyHandle duration =
+      declareFamily("probe_http_duration_seconds",
+                    "Duration of http request by phase, summed over all redirects");
+  FamilyHandle status_code = declareFamily("probe_http_status_code", "Response HTTP status code");
+  FamilyHandle content_length =
+      declareFamily("probe_http_content_length", "Length of http content response");
+  FamilyHandle body_length =
+      declareFamily("probe_http_uncompressed_body_length", "Length of uncompressed response body");
+  FamilyHandle redirects = declareFamily("probe_http_redirects", "The number of redirects");
+  FamilyHandle ssl =
+      declareFamily("probe_http_ssl", "Indicates if SSL was used for the final redirect");
+  FamilyHandle version =
+      declareFamily("probe_http_version", "Returns the version of HTTP of the probe response");
+  FamilyHandle last_modified =
+      declareFamily("probe_http_last_modified_timestamp_seconds",
+                    "Returns the Last-Modified HTTP response header in unixtime");
+  FamilyHandle failed_due_to_regex =
+      declareFamily("probe_failed_due_to_regex", "Indicates if probe failed due to regex");
+
+  Families all() const {
+    return {duration,
+            status_code,
+            content_length,
+            body_length,
+            redirects,
+            ssl,
+            version,
+            last_modified,
+            failed_due_to_regex,
+            families::dnsLookupTime(),
+            families::ipProtocol(),
+            families::tlsVersionInfo(),
+            families::sslEarliestCertExpiry(),
+            families::sslLastChainExpiry()};
+  }
+};
+
+const HttpFamilies& httpFamilies() {
+  static const HttpFamilies declared;
+  return declared;
+}
+
 class HttpProbe final : public Probe {
  public:
   HttpProbe(Settings settings, Slist headers, Slist resolve)
@@ -308,12 +349,12 @@ void HttpProbe::prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeo
   curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, &transfer.tls);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, settings_.insecure_skip_verify ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, settings_.insecure_skip_verify ? 0L : 2L);
-  if (!settings_.ca_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, settings_.ca_file.c_str());
+  if (!settings_.tls.ca_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, settings_.tls.ca_file.c_str());
   }
-  if (!settings_.cert_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_SSLCERT, settings_.cert_file.c_str());
-    curl_easy_setopt(e, CURLOPT_SSLKEY, settings_.key_file.c_str());
+  if (!settings_.tls.cert_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, settings_.tls.cert_file.c_str());
+    curl_easy_setopt(e, CURLOPT_SSLKEY, settings_.tls.key_file.c_str());
   }
   if (!settings_.username.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
@@ -330,114 +371,118 @@ void HttpProbe::prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeo
   }
 }
 
-ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) const {
-  std::vector<Sample> samples;
-  std::vector<std::string> details;
-  auto gauge = [&samples](const char* name, const char* help, double value, Labels labels = {}) {
-    samples.push_back({name, help, value, std::move(labels)});
-  };
-
+/// What curl measured of one transfer, read once after it ended.
+struct CurlInfo {
   long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  std::string version;  ///< "HTTP/1.1"; empty when no response came
+  long redirects = 0;
+  curl_off_t content_length = -1;
+  curl_off_t last_modified = -1;
+  bool ssl = false;  ///< the final URL is https
+  std::string address;
+  long port = 0;
+  // Phases, as curl adds each hop's together (blackbox sums its phases across redirects too).
+  double resolve = 0;
+  double connect = 0;
+  double tls = 0;
+  double processing = 0;
+  double transfer = 0;
+  double total = 0;
+
+  static CurlInfo read(CURL* easy);
+};
+
+CurlInfo CurlInfo::read(CURL* easy) {
+  CurlInfo info;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &info.status);
   long version = 0;
   curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
-  long redirects = 0;
-  curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
-  curl_off_t content_length = -1;
-  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length);
-  curl_off_t last_modified = -1;
-  curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &last_modified);
+  info.version = versionName(version);
+  curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &info.redirects);
+  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &info.content_length);
+  curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &info.last_modified);
   const char* effective_url = nullptr;
   curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective_url);
+  info.ssl = effective_url != nullptr && std::string_view(effective_url).rfind("https:", 0) == 0;
   const char* primary_ip = nullptr;
   curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &primary_ip);
-  long primary_port = 0;
-  curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &primary_port);
+  info.address = primary_ip == nullptr ? "" : primary_ip;
+  curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &info.port);
 
-  // curl adds each hop's phase times together, as blackbox sums its phases across redirects.
-  const double resolve = infoSeconds(easy, CURLINFO_NAMELOOKUP_TIME_T);
+  info.resolve = infoSeconds(easy, CURLINFO_NAMELOOKUP_TIME_T);
   const double connected = infoSeconds(easy, CURLINFO_CONNECT_TIME_T);
   const double tls_done = infoSeconds(easy, CURLINFO_APPCONNECT_TIME_T);
   const double pretransfer = infoSeconds(easy, CURLINFO_PRETRANSFER_TIME_T);
   const double first_byte = infoSeconds(easy, CURLINFO_STARTTRANSFER_TIME_T);
-  const double total = infoSeconds(easy, CURLINFO_TOTAL_TIME_T);
-  const double connect = connected > resolve ? connected - resolve : 0;
-  const double tls = tls_done > connected ? tls_done - connected : 0;
-  const double processing = first_byte > pretransfer ? first_byte - pretransfer : 0;
-  const double transfer_time = first_byte > 0 && total > first_byte ? total - first_byte : 0;
-  const char* phase_help = "Duration of http request by phase, summed over all redirects";
-  gauge("probe_http_duration_seconds", phase_help, resolve, {{"phase", "resolve"}});
-  gauge("probe_http_duration_seconds", phase_help, connect, {{"phase", "connect"}});
-  gauge("probe_http_duration_seconds", phase_help, tls, {{"phase", "tls"}});
-  gauge("probe_http_duration_seconds", phase_help, processing, {{"phase", "processing"}});
-  gauge("probe_http_duration_seconds", phase_help, transfer_time, {{"phase", "transfer"}});
-  gauge("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds",
-        resolve);
-  gauge("probe_http_status_code", "Response HTTP status code", static_cast<double>(status));
-  gauge("probe_http_content_length", "Length of http content response",
-        static_cast<double>(content_length));
-  gauge("probe_http_uncompressed_body_length", "Length of uncompressed response body",
-        static_cast<double>(transfer.body_bytes));
-  gauge("probe_http_redirects", "The number of redirects", static_cast<double>(redirects));
-  const bool ssl =
-      effective_url != nullptr && std::string_view(effective_url).rfind("https:", 0) == 0;
-  gauge("probe_http_ssl", "Indicates if SSL was used for the final redirect", ssl ? 1 : 0);
-  const std::string version_text = versionName(version);
-  if (!version_text.empty()) {
-    gauge("probe_http_version", "Returns the version of HTTP of the probe response",
-          std::stod(version_text.substr(5)));
+  info.total = infoSeconds(easy, CURLINFO_TOTAL_TIME_T);
+  info.connect = connected > info.resolve ? connected - info.resolve : 0;
+  info.tls = tls_done > connected ? tls_done - connected : 0;
+  info.processing = first_byte > pretransfer ? first_byte - pretransfer : 0;
+  info.transfer = first_byte > 0 && info.total > first_byte ? info.total - first_byte : 0;
+  return info;
+}
+
+/// The samples and `--probe` details of one transfer, whatever its outcome.
+void describe(const CurlInfo& info, const Transfer& transfer, std::vector<Sample>& samples,
+              std::vector<std::string>& details) {
+  const HttpFamilies& f = httpFamilies();
+  auto gauge = [&samples](const FamilyHandle& family, double value, Labels labels = {}) {
+    samples.push_back({family, value, std::move(labels)});
+  };
+  gauge(f.duration, info.resolve, {{"phase", "resolve"}});
+  gauge(f.duration, info.connect, {{"phase", "connect"}});
+  gauge(f.duration, info.tls, {{"phase", "tls"}});
+  gauge(f.duration, info.processing, {{"phase", "processing"}});
+  gauge(f.duration, info.transfer, {{"phase", "transfer"}});
+  gauge(families::dnsLookupTime(), info.resolve);
+  gauge(f.status_code, static_cast<double>(info.status));
+  gauge(f.content_length, static_cast<double>(info.content_length));
+  gauge(f.body_length, static_cast<double>(transfer.body_bytes));
+  gauge(f.redirects, static_cast<double>(info.redirects));
+  gauge(f.ssl, info.ssl ? 1 : 0);
+  if (!info.version.empty()) {
+    gauge(f.version, std::stod(info.version.substr(5)));
   }
-  if (last_modified >= 0) {
-    gauge("probe_http_last_modified_timestamp_seconds",
-          "Returns the Last-Modified HTTP response header in unixtime",
-          static_cast<double>(last_modified));
+  if (info.last_modified >= 0) {
+    gauge(f.last_modified, static_cast<double>(info.last_modified));
   }
-  const std::string address = primary_ip == nullptr ? "" : primary_ip;
-  if (!address.empty()) {
-    const bool v6 = address.find(':') != std::string::npos;
-    gauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", v6 ? 6 : 4);
-    details.push_back("connected to " + (v6 ? "[" + address + "]" : address) + ":" +
-                      std::to_string(primary_port));
+  if (!info.address.empty()) {
+    const bool v6 = info.address.find(':') != std::string::npos;
+    gauge(families::ipProtocol(), v6 ? 6 : 4);
+    details.push_back("connected to " + (v6 ? "[" + info.address + "]" : info.address) + ":" +
+                      std::to_string(info.port));
   }
-  details.push_back("phases: resolve " + milliseconds(resolve) + ", connect " +
-                    milliseconds(connect) + ", tls " + milliseconds(tls) + ", processing " +
-                    milliseconds(processing) + ", transfer " + milliseconds(transfer_time));
-  if (transfer.tls.seen) {
-    gauge("probe_tls_version_info", "Returns the TLS version used, or NaN when unknown", 1,
-          {{"version", transfer.tls.version}});
-    if (transfer.tls.peer.earliest_expiry) {
-      gauge("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime",
-            *transfer.tls.peer.earliest_expiry);
+  details.push_back("phases: resolve " + milliseconds(info.resolve) + ", connect " +
+                    milliseconds(info.connect) + ", tls " + milliseconds(info.tls) +
+                    ", processing " + milliseconds(info.processing) + ", transfer " +
+                    milliseconds(info.transfer));
+  const TlsCapture& tls = transfer.tls;
+  if (tls.seen) {
+    gauge(families::tlsVersionInfo(), 1, {{"version", tls.version}});
+    if (tls.peer.earliest_expiry) {
+      gauge(families::sslEarliestCertExpiry(), *tls.peer.earliest_expiry);
     }
-    if (transfer.tls.verify_error.empty() && transfer.tls.verified_chain_expiry) {
-      gauge("probe_ssl_last_chain_expiry_timestamp_seconds",
-            "Returns last SSL chain expiry in timestamp", *transfer.tls.verified_chain_expiry);
+    if (tls.verify_error.empty() && tls.verified_chain_expiry) {
+      gauge(families::sslLastChainExpiry(), *tls.verified_chain_expiry);
     }
-    details.push_back(transfer.tls.version +
-                      (transfer.tls.verify_error.empty()
-                           ? std::string(", certificate verified")
-                           : ", certificate does not verify: " + transfer.tls.verify_error));
-    for (const std::string& description : transfer.tls.peer.descriptions) {
+    details.push_back(tls.version + (tls.verify_error.empty()
+                                         ? std::string(", certificate verified")
+                                         : ", certificate does not verify: " + tls.verify_error));
+    for (const std::string& description : tls.peer.descriptions) {
       details.push_back("certificate: " + description);
     }
   }
   for (std::size_t i = 0; i < transfer.hops.size(); ++i) {
     details.push_back("response " + std::to_string(i + 1) + ": " + transfer.hops[i]);
   }
+}
 
-  bool failed_due_to_regex = false;
-  auto finish = [&](ProbeResult result) {
-    gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex",
-          failed_due_to_regex ? 1 : 0);
-    result.samples = std::move(samples);
-    result.details = std::move(details);
-    return result;
-  };
-
+/// Why the transfer itself failed (too large, curl error), if it did.
+std::optional<ProbeResult> transferFailure(CURLcode code, const Transfer& transfer) {
   if (transfer.too_large) {
-    return finish(ProbeResult::critical("too_large", "body larger than max_body_bytes (" +
-                                                         std::to_string(settings_.max_body_bytes) +
-                                                         " bytes)"));
+    return ProbeResult::critical("too_large", "body larger than max_body_bytes (" +
+                                                  std::to_string(transfer.settings.max_body_bytes) +
+                                                  " bytes)");
   }
   if (code != CURLE_OK) {
     std::string message = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);
@@ -445,18 +490,13 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
         message.find(transfer.tls.verify_error) == std::string::npos) {
       message += " (" + transfer.tls.verify_error + ")";
     }
-    return finish(ProbeResult::critical(reasonFor(code), message));
+    return ProbeResult::critical(reasonFor(code), message);
   }
-  const std::string status_text = "HTTP " + std::to_string(status);
-  if (!settings_.valid_status.contains(status)) {
-    return finish(ProbeResult::critical("http_status", status_text + " is not a valid status"));
-  }
-  if (!settings_.valid_http_versions.empty() &&
-      std::find(settings_.valid_http_versions.begin(), settings_.valid_http_versions.end(),
-                version_text) == settings_.valid_http_versions.end()) {
-    return finish(
-        ProbeResult::critical("http_version", version_text + " is not among valid_http_versions"));
-  }
+  return std::nullopt;
+}
+
+/// The first header or body regex that fails, if any.
+std::optional<ProbeResult> regexFailure(const Settings& settings, const Transfer& transfer) {
   auto header_values = [&transfer](const std::string& name) {
     std::vector<const std::string*> values;
     for (const auto& [key, value] : transfer.headers) {
@@ -466,16 +506,15 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     }
     return values;
   };
-  for (const HeaderCheck& check : settings_.fail_if_header_matches) {
+  for (const HeaderCheck& check : settings.fail_if_header_matches) {
     for (const std::string* value : header_values(check.header)) {
       if (check.regex.search(*value)) {
-        failed_due_to_regex = true;
-        return finish(ProbeResult::critical(
-            "header_regex", "header " + check.header + " matches " + check.regex.pattern()));
+        return ProbeResult::critical(
+            "header_regex", "header " + check.header + " matches " + check.regex.pattern());
       }
     }
   }
-  for (const HeaderCheck& check : settings_.fail_if_header_not_matches) {
+  for (const HeaderCheck& check : settings.fail_if_header_not_matches) {
     const auto values = header_values(check.header);
     if (values.empty() && check.allow_missing) {
       continue;
@@ -483,33 +522,62 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     const bool matched = std::any_of(values.begin(), values.end(),
                                      [&](const std::string* v) { return check.regex.search(*v); });
     if (!matched) {
-      failed_due_to_regex = true;
-      return finish(ProbeResult::critical(
+      return ProbeResult::critical(
           "header_regex",
           values.empty() ? "header " + check.header + " is missing"
-                         : "header " + check.header + " does not match " + check.regex.pattern()));
+                         : "header " + check.header + " does not match " + check.regex.pattern());
     }
   }
-  for (const Regex& regex : settings_.fail_if_body_matches) {
+  for (const Regex& regex : settings.fail_if_body_matches) {
     if (regex.search(transfer.body)) {
-      failed_due_to_regex = true;
-      return finish(ProbeResult::critical("body_regex", "body matches " + regex.pattern()));
+      return ProbeResult::critical("body_regex", "body matches " + regex.pattern());
     }
   }
-  for (const Regex& regex : settings_.fail_if_body_not_matches) {
+  for (const Regex& regex : settings.fail_if_body_not_matches) {
     if (!regex.search(transfer.body)) {
+      return ProbeResult::critical("body_regex", "body does not match " + regex.pattern());
+    }
+  }
+  return std::nullopt;
+}
+
+ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) const {
+  const CurlInfo info = CurlInfo::read(easy);
+  std::vector<Sample> samples;
+  std::vector<std::string> details;
+  describe(info, transfer, samples, details);
+  bool failed_due_to_regex = false;
+  ProbeResult result = [&] {
+    if (auto failure = transferFailure(code, transfer)) {
+      return std::move(*failure);
+    }
+    const std::string status_text = "HTTP " + std::to_string(info.status);
+    if (!settings_.valid_status.contains(info.status)) {
+      return ProbeResult::critical("http_status", status_text + " is not a valid status");
+    }
+    const auto& versions = settings_.valid_http_versions;
+    if (!versions.empty() &&
+        std::find(versions.begin(), versions.end(), info.version) == versions.end()) {
+      return ProbeResult::critical("http_version",
+                                   info.version + " is not among valid_http_versions");
+    }
+    if (auto failure = regexFailure(settings_, transfer)) {
       failed_due_to_regex = true;
-      return finish(ProbeResult::critical("body_regex", "body does not match " + regex.pattern()));
+      return std::move(*failure);
     }
-  }
-  if (!settings_.json.empty()) {
-    if (auto failure = checkJson(transfer.body, settings_.json)) {
-      return finish(ProbeResult::critical("json_assertion", *failure));
+    if (!settings_.json.empty()) {
+      if (auto failure = checkJson(transfer.body, settings_.json)) {
+        return ProbeResult::critical("json_assertion", *failure);
+      }
     }
-  }
-  return finish(ProbeResult::ok(
-      status_text + " (" + version_text + ") in " + milliseconds(total) +
-      (redirects > 0 ? " after " + std::to_string(redirects) + " redirect(s)" : "")));
+    return ProbeResult::ok(
+        status_text + " (" + info.version + ") in " + milliseconds(info.total) +
+        (info.redirects > 0 ? " after " + std::to_string(info.redirects) + " redirect(s)" : ""));
+  }();
+  samples.push_back({httpFamilies().failed_due_to_regex, failed_due_to_regex ? 1.0 : 0.0});
+  result.samples = std::move(samples);
+  result.details = std::move(details);
+  return result;
 }
 
 asio::awaitable<ProbeResult> HttpProbe::once(ProbeContext& ctx, long ip_resolve) const {
@@ -596,68 +664,85 @@ class HttpProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "http"; }
 
+  const Families& families() const override {
+    static const Families declared = httpFamilies().all();
+    return declared;
+  }
+
   const ConfigSchema& schema() const override {
-    static const ConfigSchema schema{
-        {"url", FieldType::String, true, {}, "http:// or https:// URL to request"},
-        {"method", FieldType::String, false, "GET", "HTTP method"},
-        {"headers", FieldType::StringMap, false, {}, "Request headers; values expand ${ENV}"},
-        {"body", FieldType::Secret, false, {}, "Request body (or body_file)"},
-        {"valid_status_codes",
-         FieldType::Node,
-         false,
-         {},
-         "Accepted codes and ranges, e.g. [200, \"300-399\"] (default 200-299)"},
-        {"valid_http_versions",
-         FieldType::StringList,
-         false,
-         {},
-         "Accepted versions: HTTP/1.0, HTTP/1.1, HTTP/2.0 (default any)"},
-        {"fail_if_body_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
-        {"fail_if_body_not_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
-        {"fail_if_header_matches",
-         FieldType::Node,
-         false,
-         {},
-         "List of {header, regexp, allow_missing}"},
-        {"fail_if_header_not_matches",
-         FieldType::Node,
-         false,
-         {},
-         "List of {header, regexp, allow_missing}"},
-        {"json",
-         FieldType::Node,
-         false,
-         {},
-         "List of {path, equals|matches|less_than|greater_than}"},
-        {"follow_redirects", FieldType::Bool, false, "true", "Follow 3xx Location"},
-        {"max_redirects", FieldType::Int, false, "10", "Redirects followed at most"},
-        {"basic_auth_username", FieldType::String, false, {}, "Basic authentication user"},
-        {"basic_auth_password", FieldType::Secret, false, {}, "Basic authentication password"},
-        {"bearer_token", FieldType::Secret, false, {}, "Authorization: Bearer token"},
-        {"tls_ca_file", FieldType::String, false, {}, "CA bundle (default: the system's)"},
-        {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM) for mTLS"},
-        {"tls_key_file", FieldType::String, false, {}, "Client key (PEM) for mTLS"},
-        {"insecure_skip_verify", FieldType::Bool, false, "false",
-         "Accept any certificate and host name. Logged loudly; never for production"},
-        {"proxy_url", FieldType::String, false, {}, "Proxy URL (default: none, env ignored)"},
-        {"no_proxy", FieldType::String, false, {}, "Comma-separated hosts not proxied"},
-        {"ip_protocol",
-         FieldType::String,
-         false,
-         "auto",
-         "Address family: auto, ip4, ip6, or both (each probed and labelled)",
-         {"auto", "ip4", "ip6", "both"}},
-        {"resolve",
-         FieldType::String,
-         false,
-         {},
-         "IP address to connect to instead of resolving the URL's host (Host and SNI kept)"},
-        {"max_body_bytes", FieldType::Int, false, "10485760",
-         "Larger bodies fail with reason too_large"},
-        {"compression", FieldType::Bool, false, "true", "Accept gzip, deflate, br, zstd"},
-        {"reuse_connections", FieldType::Bool, false, "false",
-         "Keep connections between runs (default: a fresh connection each run)"},
-    };
+    static const ConfigSchema schema = [] {
+      ConfigSchema fields{
+          {"url", FieldType::String, true, {}, "http:// or https:// URL to request"},
+          {"method", FieldType::String, false, "GET", "HTTP method"},
+          {"headers", FieldType::StringMap, false, {}, "Request headers; values expand ${ENV}"},
+          {"body", FieldType::Secret, false, {}, "Request body (or body_file)"},
+          {"valid_status_codes",
+           FieldType::Node,
+           false,
+           {},
+           "Accepted codes and ranges, e.g. [200, \"300-399\"] (default 200-299)"},
+          {"valid_http_versions",
+           FieldType::StringList,
+           false,
+           {},
+           "Accepted versions: HTTP/1.0, HTTP/1.1, HTTP/2.0 (default any)"},
+          {"fail_if_body_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
+          {"fail_if_body_not_matches", FieldType::StringList, false, {}, "PCRE2 regexes"},
+          {"fail_if_header_matches",
+           FieldType::Node,
+           false,
+           {},
+           "List of {header, regexp, allow_missing}"},
+          {"fail_if_header_not_matches",
+           FieldType::Node,
+           false,
+           {},
+           "List of {header, regexp, allow_missing}"},
+          {"json",
+           FieldType::Node,
+           false,
+           {},
+           "List of {path, equals|matches|less_than|greater_than}"},
+          {"follow_redirects", FieldType::Bool, false, "true", "Follow 3xx Location"},
+          {"max_redirects", FieldType::Int, false, "10", "Redirects followed at most"},
+          {"basic_auth_username", FieldType::String, false, {}, "Basic authentication user"},
+          {"basic_auth_password", FieldType::Secret, false, {}, "Basic authentication password"},
+          {"bearer_token", FieldType::Secret, false, {}, "Authorization: Bearer token"},
+          {"proxy_url", FieldType::String, false, {}, "Proxy URL (default: none, env ignored)"},
+          {"no_proxy", FieldType::String, false, {}, "Comma-separated hosts not proxied"},
+          {"ip_protocol",
+           FieldType::String,
+           false,
+           "auto",
+           "Address family: auto, ip4, ip6, or both (each probed and labelled)",
+           {"auto", "ip4", "ip6", "both"}},
+          {"resolve",
+           FieldType::String,
+           false,
+           {},
+           "IP address to connect to instead of resolving the URL's host (Host and SNI kept)"},
+          {"max_body_bytes", FieldType::Int, false, "10485760",
+           "Larger bodies fail with reason too_large"},
+          {"compression", FieldType::Bool, false, "true", "Accept gzip, deflate, br, zstd"},
+          {"reuse_connections", FieldType::Bool, false, "false",
+           "Keep connections between runs (default: a fresh connection each run)"},
+      };
+      tls::KeySpec keys;
+      keys.ca_doc = "CA bundle (default: the system's)";
+      keys.cert_doc = "Client certificate (PEM) for mTLS";
+      keys.key_doc = "Client key (PEM) for mTLS";
+      keys.insecure_key = "insecure_skip_verify";
+      keys.insecure_doc =
+          "Accept any certificate and host name. Logged loudly; never for production";
+      ConfigSchema tls_keys;
+      tls::appendSchema(tls_keys, keys);
+      // Before the proxy keys, where they always were: the order of "allowed:" in errors.
+      const auto proxy = std::find_if(fields.begin(), fields.end(), [](const FieldSpec& field) {
+        return field.key == "proxy_url";
+      });
+      fields.insert(proxy, tls_keys.begin(), tls_keys.end());
+      return fields;
+    }();
     return schema;
   }
 
@@ -668,6 +753,18 @@ class HttpProbeFactory final : public ProbeFactory {
     if (!url) {
       config.fail("url", "expected an http:// or https:// URL, got '" + s.url + "'");
     }
+    std::vector<std::string> header_lines = parseRequest(config, s);
+    parseChecks(config, s);
+    parseAuthentication(config, s);
+    parseTls(config, s);
+    std::vector<std::string> resolve_lines = parseConnection(config, *url, s);
+    return std::make_unique<HttpProbe>(std::move(s), makeSlist(header_lines),
+                                       makeSlist(resolve_lines));
+  }
+
+ private:
+  /// Method, body and headers; returns the header lines for curl.
+  static std::vector<std::string> parseRequest(const ProbeConfig& config, Settings& s) {
     s.method = config.getString("method");
     if (s.method.empty() ||
         !std::all_of(s.method.begin(), s.method.end(), [](char c) { return std::isupper(c); })) {
@@ -684,6 +781,11 @@ class HttpProbeFactory final : public ProbeFactory {
         header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
       }
     }
+    return header_lines;
+  }
+
+  /// What the response must satisfy: status, version, regexes, JSON assertions.
+  static void parseChecks(const ProbeConfig& config, Settings& s) {
     auto node = [&config](const std::string& key, auto parse) {
       try {
         return parse(config.getNode(key));
@@ -723,14 +825,14 @@ class HttpProbeFactory final : public ProbeFactory {
       s.fail_if_header_not_matches = node("fail_if_header_not_matches", &parseHeaderChecks);
     }
     if (config.has("json")) {
-      s.json = node("json", [](const YAML::Node& list) {
-        if (!list.IsSequence() || list.size() == 0) {
+      s.json = node("json", [](const ConfigNode& list) {
+        if (!list.isSequence() || list.size() == 0) {
           throw std::invalid_argument("expected a list of {path, equals|matches|...}");
         }
         std::vector<JsonAssertion> assertions;
         for (std::size_t i = 0; i < list.size(); ++i) {
           try {
-            assertions.push_back(JsonAssertion::parse(list[i]));
+            assertions.push_back(JsonAssertion::parse(list.items()[i]));
           } catch (const std::invalid_argument& e) {
             throw std::invalid_argument("[" + std::to_string(i) + "]: " + e.what());
           }
@@ -738,11 +840,10 @@ class HttpProbeFactory final : public ProbeFactory {
         return assertions;
       });
     }
-    s.follow_redirects = config.getBool("follow_redirects");
-    s.max_redirects = static_cast<long>(config.getInt("max_redirects"));
-    if (s.max_redirects < 0) {
-      config.fail("max_redirects", "must be 0 or more");
-    }
+  }
+
+  /// Basic authentication or a bearer token, not both.
+  static void parseAuthentication(const ProbeConfig& config, Settings& s) {
     if (config.has("basic_auth_username")) {
       s.username = config.getString("basic_auth_username");
       s.password = config.has("basic_auth_password") ? config.getString("basic_auth_password") : "";
@@ -755,27 +856,38 @@ class HttpProbeFactory final : public ProbeFactory {
       }
       s.bearer_token = config.getString("bearer_token");
     }
-    for (auto [key, out] :
-         {std::pair{"tls_ca_file", &s.ca_file}, std::pair{"tls_cert_file", &s.cert_file},
-          std::pair{"tls_key_file", &s.key_file}}) {
-      if (config.has(key)) {
-        *out = config.getString(key);
-        if (FILE* file = std::fopen(out->c_str(), "r")) {
-          std::fclose(file);
-        } else {
-          config.fail(key, "cannot read '" + *out + "'");
-        }
+  }
+
+  /// CA and client certificate files, each readable now rather than failing every run.
+  static void parseTls(const ProbeConfig& config, Settings& s) {
+    s.tls = tls::parseFiles(config);
+    for (auto [key, path] :
+         {std::pair{"tls_ca_file", &s.tls.ca_file}, std::pair{"tls_cert_file", &s.tls.cert_file},
+          std::pair{"tls_key_file", &s.tls.key_file}}) {
+      if (path->empty()) {
+        continue;
       }
-    }
-    if (s.cert_file.empty() != s.key_file.empty()) {
-      config.fail(s.cert_file.empty() ? "tls_cert_file" : "tls_key_file",
-                  "tls_cert_file and tls_key_file go together");
+      if (FILE* file = std::fopen(path->c_str(), "r")) {
+        std::fclose(file);
+      } else {
+        config.fail(key, "cannot read '" + *path + "'");
+      }
     }
     s.insecure_skip_verify = config.getBool("insecure_skip_verify");
     if (s.insecure_skip_verify) {
-      logLine(LogLevel::Warning, config.probeName(),
-              "insecure_skip_verify is on: any certificate and host name are accepted, the server "
-              "is not authenticated");
+      tls::warnInsecure(config, "insecure_skip_verify",
+                        "any certificate and host name are accepted");
+    }
+  }
+
+  /// Redirects, proxy, address family, fixed address, body limit, compression, reuse; returns
+  /// the CURLOPT_RESOLVE lines.
+  static std::vector<std::string> parseConnection(const ProbeConfig& config, const UrlParts& url,
+                                                  Settings& s) {
+    s.follow_redirects = config.getBool("follow_redirects");
+    s.max_redirects = static_cast<long>(config.getInt("max_redirects"));
+    if (s.max_redirects < 0) {
+      config.fail("max_redirects", "must be 0 or more");
     }
     if (config.has("proxy_url")) {
       s.proxy_url = config.getString("proxy_url");
@@ -802,7 +914,7 @@ class HttpProbeFactory final : public ProbeFactory {
       if (s.ip_mode == IpMode::Both) {
         config.fail("resolve", "a single address cannot be probed with ip_protocol: both");
       }
-      resolve_lines.push_back(url->host + ":" + url->port + ":" +
+      resolve_lines.push_back(url.host + ":" + url.port + ":" +
                               (parsed.is_v6() ? "[" + address + "]" : address));
     }
     s.max_body_bytes = config.getInt("max_body_bytes");
@@ -811,8 +923,7 @@ class HttpProbeFactory final : public ProbeFactory {
     }
     s.compression = config.getBool("compression");
     s.reuse_connections = config.getBool("reuse_connections");
-    return std::make_unique<HttpProbe>(std::move(s), makeSlist(header_lines),
-                                       makeSlist(resolve_lines));
+    return resolve_lines;
   }
 };
 

@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "db_common/db_common.h"
-#include "util/log.h"
+#include "tls/tls_options.h"
 #include "util/no_throw.h"
 
 namespace vigie::probes {
@@ -33,9 +33,7 @@ struct Settings {
   std::string password;
   bool tls = false;
   bool verify = true;
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
+  tls::Files files;
   db::CommonSettings common;
 };
 
@@ -122,9 +120,13 @@ class MysqlProbe final : public Probe {
  public:
   explicit MysqlProbe(Settings settings) : settings_(std::move(settings)) {}
 
-  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
+  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override {
+    co_return co_await db::runKeptConnection(*this, kept_, settings_.common, ctx);
+  }
 
- private:
+  // What db::runKeptConnection drives. A kept connection is reused as it is (the library has no
+  // non-blocking liveness check): a dead one fails that run's query and is dropped.
+  bool usable(const Connection&) const { return true; }
   asio::awaitable<std::unique_ptr<Connection>> connect(ProbeContext& ctx, db::SocketWaiter& waiter,
                                                        db::RunReport& report,
                                                        std::optional<ProbeResult>& failure) const;
@@ -132,6 +134,7 @@ class MysqlProbe final : public Probe {
                                                     db::SocketWaiter& waiter, db::RunReport& report,
                                                     db::QueryResult& result) const;
 
+ private:
   Settings settings_;
   std::unique_ptr<Connection> kept_;
 };
@@ -183,12 +186,12 @@ asio::awaitable<std::unique_ptr<Connection>> MysqlProbe::connect(
     const my_bool verify = settings_.verify ? 1 : 0;
     mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
     mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    if (!settings_.ca_file.empty()) {
-      mysql_options(mysql, MYSQL_OPT_SSL_CA, settings_.ca_file.c_str());
+    if (!settings_.files.ca_file.empty()) {
+      mysql_options(mysql, MYSQL_OPT_SSL_CA, settings_.files.ca_file.c_str());
     }
-    if (!settings_.cert_file.empty()) {
-      mysql_options(mysql, MYSQL_OPT_SSL_CERT, settings_.cert_file.c_str());
-      mysql_options(mysql, MYSQL_OPT_SSL_KEY, settings_.key_file.c_str());
+    if (!settings_.files.cert_file.empty()) {
+      mysql_options(mysql, MYSQL_OPT_SSL_CERT, settings_.files.cert_file.c_str());
+      mysql_options(mysql, MYSQL_OPT_SSL_KEY, settings_.files.key_file.c_str());
     }
   }
   auto nullable = [](const std::string& text) { return text.empty() ? nullptr : text.c_str(); };
@@ -270,34 +273,10 @@ asio::awaitable<std::optional<ProbeResult>> MysqlProbe::query(Connection& conn, 
   co_return std::nullopt;
 }
 
-asio::awaitable<ProbeResult> MysqlProbe::run(ProbeContext& ctx) {
-  db::RunReport report;
-  // Taken out while in use: a cancelled or failed run drops it.
-  std::unique_ptr<Connection> conn = std::move(kept_);
-  // Declared after the connection, so it lets go of the socket before the library closes it.
-  db::SocketWaiter waiter(ctx.executor);
-  if (conn) {
-    report.reusedConnection();
-  } else {
-    std::optional<ProbeResult> failure;
-    conn = co_await connect(ctx, waiter, report, failure);
-    if (!conn) {
-      co_return std::move(*failure);
-    }
-  }
-  db::QueryResult result;
-  if (auto failure = co_await query(*conn, ctx, waiter, report, result)) {
-    co_return std::move(*failure);
-  }
-  if (!settings_.common.fresh_connection) {
-    kept_ = std::move(conn);
-  }
-  co_return report.evaluate(settings_.common, result);
-}
-
 class MysqlProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "mysql"; }
+  const Families& families() const override { return db::families(); }
 
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema = [] {
@@ -312,12 +291,10 @@ class MysqlProbeFactory final : public ProbeFactory {
           {"user", FieldType::String, true, {}, "Account to log in as"},
           {"password", FieldType::Secret, false, {}, "Password; or password_file"},
           {"tls", FieldType::Bool, false, "false", "Require TLS, verified unless told otherwise"},
-          {"tls_ca_file", FieldType::String, false, {}, "CA bundle to verify the server with"},
-          {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM)"},
-          {"tls_key_file", FieldType::String, false, {}, "Client key (PEM)"},
-          {"tls_insecure_skip_verify", FieldType::Bool, false, "false",
-           "Accept any server certificate. Logged loudly; never for production"},
       };
+      tls::KeySpec keys;
+      keys.ca_doc = "CA bundle to verify the server with";
+      tls::appendSchema(fields, keys);
       db::appendCommonSchema(fields, "SELECT 1");
       return fields;
     }();
@@ -345,29 +322,16 @@ class MysqlProbeFactory final : public ProbeFactory {
     }
     settings.tls = config.getBool("tls");
     settings.verify = !config.getBool("tls_insecure_skip_verify");
-    for (const char* key : {"tls_ca_file", "tls_cert_file", "tls_key_file"}) {
-      if (!settings.tls && config.has(key)) {
-        config.fail(key, "only meaningful with tls: true");
+    if (!settings.tls) {
+      tls::refuseKeys(config, {"tls_ca_file", "tls_cert_file", "tls_key_file"},
+                      "only meaningful with tls: true");
+      if (!settings.verify) {
+        config.fail("tls_insecure_skip_verify", "only meaningful with tls: true");
       }
     }
-    if (!settings.tls && !settings.verify) {
-      config.fail("tls_insecure_skip_verify", "only meaningful with tls: true");
-    }
-    if (config.has("tls_cert_file") != config.has("tls_key_file")) {
-      config.fail(config.has("tls_cert_file") ? "tls_key_file" : "tls_cert_file",
-                  "tls_cert_file and tls_key_file go together");
-    }
-    if (config.has("tls_ca_file")) {
-      settings.ca_file = config.getString("tls_ca_file");
-    }
-    if (config.has("tls_cert_file")) {
-      settings.cert_file = config.getString("tls_cert_file");
-      settings.key_file = config.getString("tls_key_file");
-    }
+    settings.files = tls::parseFiles(config);
     if (settings.tls && !settings.verify) {
-      logLine(LogLevel::Warning, config.probeName(),
-              "tls_insecure_skip_verify is on: any certificate is accepted, the server is not "
-              "authenticated");
+      tls::warnInsecure(config, "tls_insecure_skip_verify", "any certificate is accepted");
     }
     settings.common = db::parseCommon(config);
     return std::make_unique<MysqlProbe>(std::move(settings));

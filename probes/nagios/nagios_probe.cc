@@ -32,25 +32,42 @@ std::string signalName(int signal) {
          (description ? std::string(" (") + description + ")" : std::string());
 }
 
-void addPerfdataSamples(const std::vector<PerfDatum>& perfdata, std::vector<Sample>& samples) {
-  static constexpr struct {
-    const char* suffix;
-    const char* help;
-    std::optional<double> PerfDatum::*field;
-  } kSeries[] = {
-      {"", "Performance data value reported by the Nagios plugin", &PerfDatum::value},
-      {"_warning", "Warning threshold reported with the perfdata value", &PerfDatum::warning},
-      {"_critical", "Critical threshold reported with the perfdata value", &PerfDatum::critical},
-      {"_min", "Minimum reported with the perfdata value", &PerfDatum::min},
-      {"_max", "Maximum reported with the perfdata value", &PerfDatum::max},
+/// One perfdata field and the family its values go to.
+struct PerfdataSeries {
+  FamilyHandle family;
+  std::optional<double> PerfDatum::*field;
+};
+
+const std::vector<PerfdataSeries>& perfdataSeries() {
+  static const std::vector<PerfdataSeries> series{
+      {declareFamily("vigie_nagios_perfdata",
+                     "Performance data value reported by the Nagios plugin"),
+       &PerfDatum::value},
+      {declareFamily("vigie_nagios_perfdata_warning",
+                     "Warning threshold reported with the perfdata value"),
+       &PerfDatum::warning},
+      {declareFamily("vigie_nagios_perfdata_critical",
+                     "Critical threshold reported with the perfdata value"),
+       &PerfDatum::critical},
+      {declareFamily("vigie_nagios_perfdata_min", "Minimum reported with the perfdata value"),
+       &PerfDatum::min},
+      {declareFamily("vigie_nagios_perfdata_max", "Maximum reported with the perfdata value"),
+       &PerfDatum::max},
   };
-  for (const auto& series : kSeries) {
+  return series;
+}
+
+const FamilyHandle& exitCodeFamily() {
+  static const FamilyHandle family =
+      declareFamily("vigie_nagios_exit_code", "Exit code of the Nagios plugin");
+  return family;
+}
+
+void addPerfdataSamples(const std::vector<PerfDatum>& perfdata, std::vector<Sample>& samples) {
+  for (const PerfdataSeries& series : perfdataSeries()) {
     for (const PerfDatum& datum : perfdata) {
       if (const auto& value = datum.*series.field) {
-        std::string name = "vigie_nagios_perfdata";
-        name.append(series.suffix);
-        samples.push_back(
-            {std::move(name), series.help, *value, {{"label", datum.label}, {"uom", datum.uom}}});
+        samples.push_back({series.family, *value, {{"label", datum.label}, {"uom", datum.uom}}});
       }
     }
   }
@@ -125,8 +142,7 @@ class NagiosProbe final : public Probe {
       result.details.push_back(problem);
     }
     if (outcome.end == ProcessOutcome::End::Exited) {
-      result.samples.push_back({"vigie_nagios_exit_code", "Exit code of the Nagios plugin",
-                                static_cast<double>(outcome.exit_code)});
+      result.samples.push_back({exitCodeFamily(), static_cast<double>(outcome.exit_code)});
     }
     if (settings_.perfdata) {
       addPerfdataSamples(parsed.perfdata, result.samples);
@@ -141,6 +157,17 @@ class NagiosProbe final : public Probe {
 class NagiosProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "nagios"; }
+
+  const Families& families() const override {
+    static const Families declared = [] {
+      Families all{exitCodeFamily()};
+      for (const PerfdataSeries& series : perfdataSeries()) {
+        all.push_back(series.family);
+      }
+      return all;
+    }();
+    return declared;
+  }
 
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema{

@@ -374,6 +374,7 @@ std::string braced(const std::string& value) {
 class OdbcProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "odbc"; }
+  const Families& families() const override { return db::families(); }
 
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema = [] {

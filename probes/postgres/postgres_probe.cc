@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "db_common/db_common.h"
+#include "tls/tls_options.h"
 #include "util/no_throw.h"
 
 namespace vigie::probes {
@@ -37,9 +38,7 @@ struct Settings {
   std::string password;
   std::string sslmode;
   std::string gssencmode;
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
+  tls::Files files;
   db::CommonSettings common;
 };
 
@@ -74,16 +73,20 @@ class PostgresProbe final : public Probe {
  public:
   explicit PostgresProbe(Settings settings) : settings_(std::move(settings)) {}
 
-  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
+  asio::awaitable<ProbeResult> run(ProbeContext& ctx) override {
+    co_return co_await db::runKeptConnection(*this, kept_, settings_.common, ctx);
+  }
 
- private:
+  // What db::runKeptConnection drives.
+  bool usable(const PGconn& conn) const { return PQstatus(&conn) == CONNECTION_OK; }
   /// A connected handle, or the failure already turned into a result.
   asio::awaitable<PgConn> connect(ProbeContext& ctx, db::SocketWaiter& waiter,
                                   db::RunReport& report, std::optional<ProbeResult>& failure) const;
-  asio::awaitable<std::optional<ProbeResult>> query(PGconn* conn, ProbeContext& ctx,
+  asio::awaitable<std::optional<ProbeResult>> query(PGconn& conn, ProbeContext& ctx,
                                                     db::SocketWaiter& waiter, db::RunReport& report,
                                                     db::QueryResult& result) const;
 
+ private:
   Settings settings_;
   /// With fresh_connection: false, the connection kept between runs.
   PgConn kept_;
@@ -146,9 +149,9 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::SocketWait
   add("password", settings_.password);
   add("sslmode", settings_.sslmode);
   add("gssencmode", settings_.gssencmode);
-  add("sslrootcert", settings_.ca_file);
-  add("sslcert", settings_.cert_file);
-  add("sslkey", settings_.key_file);
+  add("sslrootcert", settings_.files.ca_file);
+  add("sslcert", settings_.files.cert_file);
+  add("sslkey", settings_.files.key_file);
   add("options", options);
   add("application_name", application_name);
   keys.push_back(nullptr);
@@ -189,10 +192,12 @@ asio::awaitable<PgConn> PostgresProbe::connect(ProbeContext& ctx, db::SocketWait
   co_return conn;
 }
 
-asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, ProbeContext& ctx,
+asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn& connection,
+                                                                 ProbeContext& ctx,
                                                                  db::SocketWaiter& waiter,
                                                                  db::RunReport& report,
                                                                  db::QueryResult& result) const {
+  PGconn* conn = &connection;
   ctx.phase = "query";
   const auto started = std::chrono::steady_clock::now();
   auto lost = [&]() -> std::optional<ProbeResult> {
@@ -277,34 +282,10 @@ asio::awaitable<std::optional<ProbeResult>> PostgresProbe::query(PGconn* conn, P
   co_return std::nullopt;
 }
 
-asio::awaitable<ProbeResult> PostgresProbe::run(ProbeContext& ctx) {
-  db::RunReport report;
-  // Taken out while in use: a cancelled run simply drops it, mid-protocol as it may be.
-  PgConn conn = std::move(kept_);
-  // Declared after the connection, so it lets go of the socket before libpq closes it.
-  db::SocketWaiter waiter(ctx.executor);
-  if (conn && PQstatus(conn.get()) == CONNECTION_OK) {
-    report.reusedConnection();
-  } else {
-    std::optional<ProbeResult> failure;
-    conn = co_await connect(ctx, waiter, report, failure);
-    if (!conn) {
-      co_return std::move(*failure);
-    }
-  }
-  db::QueryResult result;
-  if (auto failure = co_await query(conn.get(), ctx, waiter, report, result)) {
-    co_return std::move(*failure);
-  }
-  if (!settings_.common.fresh_connection) {
-    kept_ = std::move(conn);
-  }
-  co_return report.evaluate(settings_.common, result);
-}
-
 class PostgresProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "postgres"; }
+  const Families& families() const override { return db::families(); }
 
   const ConfigSchema& schema() const override {
     static const ConfigSchema schema = [] {
@@ -332,14 +313,11 @@ class PostgresProbeFactory final : public ProbeFactory {
            "disable",
            "libpq's gssencmode: GSSAPI (Kerberos) encryption",
            {"disable", "prefer", "require"}},
-          {"tls_ca_file",
-           FieldType::String,
-           false,
-           {},
-           "CA bundle for verify-ca and verify-full (libpq's sslrootcert)"},
-          {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM)"},
-          {"tls_key_file", FieldType::String, false, {}, "Client key (PEM)"},
       };
+      tls::KeySpec keys;
+      keys.ca_doc = "CA bundle for verify-ca and verify-full (libpq's sslrootcert)";
+      keys.insecure_key.clear();  // sslmode says how much is verified
+      tls::appendSchema(fields, keys);
       db::appendCommonSchema(fields, "SELECT 1");
       return fields;
     }();
@@ -363,25 +341,12 @@ class PostgresProbeFactory final : public ProbeFactory {
     }
     settings.sslmode = config.getString("sslmode");
     settings.gssencmode = config.getString("gssencmode");
-    if (config.has("tls_ca_file")) {
-      settings.ca_file = config.getString("tls_ca_file");
-    }
-    if (config.has("tls_cert_file") != config.has("tls_key_file")) {
-      config.fail(config.has("tls_cert_file") ? "tls_key_file" : "tls_cert_file",
-                  "tls_cert_file and tls_key_file go together");
-    }
-    if (config.has("tls_cert_file")) {
-      settings.cert_file = config.getString("tls_cert_file");
-      settings.key_file = config.getString("tls_key_file");
-    }
+    settings.files = tls::parseFiles(config);
     if (settings.sslmode == "disable") {
-      for (const char* key : {"tls_ca_file", "tls_cert_file", "tls_key_file"}) {
-        if (config.has(key)) {
-          config.fail(key, "not used with sslmode: disable");
-        }
-      }
+      tls::refuseKeys(config, {"tls_ca_file", "tls_cert_file", "tls_key_file"},
+                      "not used with sslmode: disable");
     }
-    if (settings.sslmode.rfind("verify-", 0) == 0 && settings.ca_file.empty()) {
+    if (settings.sslmode.rfind("verify-", 0) == 0 && settings.files.ca_file.empty()) {
       // libpq 15 would look in ~/.postgresql/root.crt, a surprise under a service account.
       config.fail("sslmode", settings.sslmode + " needs tls_ca_file");
     }

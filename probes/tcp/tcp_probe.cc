@@ -16,7 +16,7 @@
 
 #include "net/host_port.h"
 #include "net/tls_inspect.h"
-#include "util/log.h"
+#include "tls/tls_options.h"
 #include "util/no_throw.h"
 #include "util/timing.h"
 
@@ -125,8 +125,7 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
     }
   }
   const double dns_seconds = secondsSince(started);
-  samples.push_back({"probe_dns_lookup_time_seconds",
-                     "Returns the time taken for probe dns lookup in seconds", dns_seconds});
+  samples.push_back({families::dnsLookupTime(), dns_seconds});
 
   ctx.phase = "connect";
   tcp::socket socket(ctx.executor);
@@ -140,8 +139,7 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
                                   std::to_string(settings_.target.port) +
                                   " failed: " + connect_ec.message());
   }
-  samples.push_back({"probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6",
-                     endpoint.address().is_v6() ? 6.0 : 4.0});
+  samples.push_back({families::ipProtocol(), endpoint.address().is_v6() ? 6.0 : 4.0});
   details.push_back("resolved in " + milliseconds(dns_seconds) + ", connected to " + where +
                     " in " + milliseconds(secondsSince(started) - dns_seconds));
 
@@ -191,13 +189,9 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
   }
   const PeerCertificates certificates = inspectPeerCertificates(ssl);
   const std::string version = tlsVersionName(ssl);
-  samples.push_back({"probe_tls_version_info",
-                     "Returns the TLS version used or NaN when unknown",
-                     1.0,
-                     {{"version", version}}});
+  samples.push_back({families::tlsVersionInfo(), 1.0, {{"version", version}}});
   if (certificates.earliest_expiry) {
-    samples.push_back({"probe_ssl_earliest_cert_expiry",
-                       "Returns last SSL chain expiry in unixtime", *certificates.earliest_expiry});
+    samples.push_back({families::sslEarliestCertExpiry(), *certificates.earliest_expiry});
   }
   details.push_back(version + " handshake done");
   for (const std::string& description : certificates.descriptions) {
@@ -223,36 +217,42 @@ class TcpProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "tcp"; }
 
+  const Families& families() const override {
+    static const Families declared{families::dnsLookupTime(), families::ipProtocol(),
+                                   families::tlsVersionInfo(), families::sslEarliestCertExpiry()};
+    return declared;
+  }
+
   const ConfigSchema& schema() const override {
-    static const ConfigSchema schema{
-        {"address", FieldType::String, true, {}, "HOST:PORT to connect to, [v6]:PORT for IPv6"},
-        {"ip_protocol",
-         FieldType::String,
-         false,
-         "ip6",
-         "Preferred address family when the host has both",
-         {"ip4", "ip6"}},
-        {"ip_protocol_fallback", FieldType::Bool, false, "true",
-         "Use the other family when the preferred one has no address"},
-        {"tls", FieldType::Bool, false, "false", "Complete a TLS handshake after connecting"},
-        {"tls_ca_file",
-         FieldType::String,
-         false,
-         {},
-         "CA bundle to verify the server with (default: the system's)"},
-        {"tls_cert_file", FieldType::String, false, {}, "Client certificate (PEM) for mTLS"},
-        {"tls_key_file", FieldType::String, false, {}, "Client key (PEM) for mTLS"},
-        {"tls_server_name",
-         FieldType::String,
-         false,
-         {},
-         "Name sent as SNI and verified (default: the address's host)"},
-        {"tls_insecure_skip_verify", FieldType::Bool, false, "false",
-         "Accept any certificate. Logged loudly; never for production"},
-        {"send", FieldType::String, false, "", "Bytes to send once connected"},
-        {"expect", FieldType::String, false, "",
-         "Regular expression (ECMAScript) the answer must contain"},
-    };
+    static const ConfigSchema schema = [] {
+      ConfigSchema fields{
+          {"address", FieldType::String, true, {}, "HOST:PORT to connect to, [v6]:PORT for IPv6"},
+          {"ip_protocol",
+           FieldType::String,
+           false,
+           "ip6",
+           "Preferred address family when the host has both",
+           {"ip4", "ip6"}},
+          {"ip_protocol_fallback", FieldType::Bool, false, "true",
+           "Use the other family when the preferred one has no address"},
+          {"tls", FieldType::Bool, false, "false", "Complete a TLS handshake after connecting"},
+      };
+      tls::KeySpec keys;
+      keys.ca_doc = "CA bundle to verify the server with (default: the system's)";
+      keys.cert_doc = "Client certificate (PEM) for mTLS";
+      keys.key_doc = "Client key (PEM) for mTLS";
+      tls::appendFileKeys(fields, keys);
+      fields.push_back({"tls_server_name",
+                        FieldType::String,
+                        false,
+                        {},
+                        "Name sent as SNI and verified (default: the address's host)"});
+      fields.push_back(tls::insecureKey(keys));
+      fields.push_back({"send", FieldType::String, false, "", "Bytes to send once connected"});
+      fields.push_back({"expect", FieldType::String, false, "",
+                        "Regular expression (ECMAScript) the answer must contain"});
+      return fields;
+    }();
     return schema;
   }
 
@@ -281,41 +281,34 @@ class TcpProbeFactory final : public ProbeFactory {
         config.fail("expect", std::string("invalid regular expression: ") + e.what());
       }
     }
-    for (const char* key : {"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
-                            "tls_insecure_skip_verify"}) {
-      if (!settings.tls && config.has(key) && std::string(key) != "tls_insecure_skip_verify") {
-        config.fail(key, "only meaningful with tls: true");
-      }
+    if (!settings.tls) {
+      // tls_insecure_skip_verify: false is harmless without TLS, and common in shared defaults.
+      tls::refuseKeys(config, {"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"},
+                      "only meaningful with tls: true");
     }
-    if (config.has("tls_cert_file") != config.has("tls_key_file")) {
-      config.fail(config.has("tls_cert_file") ? "tls_key_file" : "tls_cert_file",
-                  "tls_cert_file and tls_key_file go together");
-    }
+    const tls::Files files = tls::parseFiles(config);
     if (settings.tls && settings.insecure_skip_verify) {
-      logLine(LogLevel::Warning, config.probeName(),
-              "tls_insecure_skip_verify is on: any certificate is accepted, the server is not "
-              "authenticated");
+      tls::warnInsecure(config, "tls_insecure_skip_verify", "any certificate is accepted");
     }
     std::shared_ptr<asio::ssl::context> context;
     if (settings.tls) {
       context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
       asio::error_code ec;
-      if (config.has("tls_ca_file")) {
-        context->load_verify_file(config.getString("tls_ca_file"), ec);
+      if (!files.ca_file.empty()) {
+        context->load_verify_file(files.ca_file, ec);
         if (ec) {
-          config.fail("tls_ca_file", "cannot load CA bundle '" + config.getString("tls_ca_file") +
-                                         "': " + ec.message());
+          config.fail("tls_ca_file",
+                      "cannot load CA bundle '" + files.ca_file + "': " + ec.message());
         }
       } else {
         context->set_default_verify_paths(ec);
       }
-      if (config.has("tls_cert_file")) {
-        context->use_certificate_chain_file(config.getString("tls_cert_file"), ec);
+      if (!files.cert_file.empty()) {
+        context->use_certificate_chain_file(files.cert_file, ec);
         if (ec) {
           config.fail("tls_cert_file", "cannot load certificate: " + ec.message());
         }
-        context->use_private_key_file(config.getString("tls_key_file"), asio::ssl::context::pem,
-                                      ec);
+        context->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
         if (ec) {
           config.fail("tls_key_file", "cannot load key: " + ec.message());
         }

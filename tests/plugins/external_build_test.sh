@@ -10,6 +10,19 @@ trap 'rm -rf "$work"' EXIT
 cmake --install "$build_dir" --component devel --prefix "$work/prefix" >/dev/null
 test -f "$work/prefix/include/vigie/plugin_abi.h"
 test -f "$work/prefix/include/vigie/plugin_sdk.hpp"
+
+# No yaml-cpp behind the public headers: each one compiles on its own with a yaml-cpp that fails
+# when reached (first on the include path), the installed SDK and the agent's C++ API alike.
+mkdir -p "$work/poison/yaml-cpp"
+echo '#error "yaml-cpp reached from a public vigie header"' > "$work/poison/yaml-cpp/yaml.h"
+for header in "$work"/prefix/include/vigie/* "$source_dir"/agent/include/vigie/*.h; do
+  include_dir=$(dirname "$(dirname "$header")")
+  echo "#include <vigie/$(basename "$header")>" |
+    "${CXX:-c++}" -std=c++20 -fsyntax-only -I"$work/poison" -I"$include_dir" -x c++ - || {
+    echo "$header does not compile without yaml-cpp" >&2
+    exit 1
+  }
+done
 cmake -S "$source_dir/examples/plugins/file_age" -B "$work/build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A plugin in plain C that breaks the contract on purpose, one way per `mode`, to show that the
  * agent survives it. Built several times (CMakeLists.txt): MISBEHAVE_WRONG_ABI reports ABI 99,
- * MISBEHAVE_NO_ENTRY exports no entry point. */
+ * MISBEHAVE_NO_ENTRY exports no entry point, MISBEHAVE_ABI_V1 answers only an agent of ABI 1 as
+ * a plugin built with the v1 SDK does, MISBEHAVE_FAMILY_CLASH declares probe_ip_protocol (a
+ * built-in family) with another help text. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,13 +20,24 @@ typedef struct instance {
   void* op;
 } instance;
 
-static const char* const kModes[] = {"never", "twice", "late", "garbage", "null_result",
-                                     "start_fails", "ok"};
+static const char* const kModes[] = {"never",       "twice",       "late", "garbage",
+                                     "null_result", "start_fails", "ok"};
 
 static const vigie_field kFields[] = {
     {"mode", VIGIE_FIELD_STRING, 1, NULL, "How to misbehave", kModes, 7},
     {"delay", VIGIE_FIELD_DURATION, 0, "500ms", "Delay of a late completion"},
 };
+
+#ifdef MISBEHAVE_FAMILY_CLASH
+static const vigie_family kFamilies[] = {
+    {"probe_ip_protocol", "Not the help the built-in types declared", VIGIE_METRIC_GAUGE},
+};
+#else
+static const vigie_family kFamilies[] = {
+    {"nan_value", "A value that is not a number", VIGIE_METRIC_GAUGE},
+    {"reserved_label", "Reported with a label the agent reserves", VIGIE_METRIC_GAUGE},
+};
+#endif
 
 static int32_t create(const vigie_host_api* host, const char* name, const vigie_kv* config,
                       size_t count, void** out, char* error, size_t error_size) {
@@ -84,13 +97,13 @@ static void complete_garbage(vigie_complete_fn complete, void* op) {
   static const vigie_label kGood[] = {{"disk", "sda"}};
   vigie_sample samples[3];
   memset(samples, 0, sizeof samples);
-  samples[0].name = "nan_value";
+  samples[0].family = 0;
   samples[0].value = NAN;
   samples[0].labels = kGood;
   samples[0].label_count = 1;
-  samples[1].name = "1 bad name";
+  samples[1].family = 7; /* not declared */
   samples[1].value = 1;
-  samples[2].name = "reserved_label";
+  samples[2].family = 1;
   samples[2].labels = kLabels;
   samples[2].label_count = 1;
   vigie_result result;
@@ -139,10 +152,21 @@ static int32_t start(void* opaque, int64_t timeout_ms, vigie_complete_fn complet
   return 0;
 }
 
-static vigie_probe_type kType = {
-    sizeof(vigie_probe_type), VIGIE_PLUGIN_ABI_MAJOR, VIGIE_PLUGIN_ABI_MINOR, sizeof(vigie_field),
-    "misbehaving", "Breaks the plugin contract on purpose", kFields, 2, create, destroy, start,
-    NULL};
+static vigie_probe_type kType = {sizeof(vigie_probe_type),
+                                 VIGIE_PLUGIN_ABI_MAJOR,
+                                 VIGIE_PLUGIN_ABI_MINOR,
+                                 sizeof(vigie_field),
+                                 sizeof(vigie_family),
+                                 "misbehaving",
+                                 "Breaks the plugin contract on purpose",
+                                 kFields,
+                                 2,
+                                 kFamilies,
+                                 sizeof kFamilies / sizeof kFamilies[0],
+                                 create,
+                                 destroy,
+                                 start,
+                                 NULL};
 
 #ifdef MISBEHAVE_NO_ENTRY
 VIGIE_PLUGIN_EXPORT const vigie_probe_type* not_the_entry_point(uint32_t host_abi_major) {
@@ -152,6 +176,12 @@ VIGIE_PLUGIN_EXPORT const vigie_probe_type* not_the_entry_point(uint32_t host_ab
 #else
 VIGIE_PLUGIN_EXPORT const vigie_probe_type* vigie_plugin_entry(uint32_t host_abi_major) {
   (void)host_abi_major;
+#ifdef MISBEHAVE_ABI_V1
+  if (host_abi_major != 1) {
+    return NULL;
+  }
+  kType.abi_major = 1;
+#endif
 #ifdef MISBEHAVE_WRONG_ABI
   kType.abi_major = 99;
 #endif

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "config/yaml_parse.h"
 #include "plugins/c_abi_probe.h"
 #include "plugins/plugin_loader.h"
 #include "test_certs.h"
@@ -38,7 +39,7 @@ class PluginTest : public ::testing::Test {
   Loaded load(const std::string& yaml) {
     const std::string path = write(yaml);
     Loaded loaded;
-    loaded.registry = plugins::buildRegistry(path);
+    loaded.registry = plugins::buildRegistry(readPluginDirs(path));
     loaded.config = loadConfig(path, *loaded.registry);
     return loaded;
   }
@@ -84,7 +85,12 @@ TEST_F(PluginTest, ExamplePluginLoadsValidatesAndRuns) {
   const RunOutcome fresh = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(fresh.result.status, Status::Ok) << fresh.result.message;
   ASSERT_EQ(fresh.result.samples.size(), 1u);
-  EXPECT_EQ(fresh.result.samples[0].name, "file_age_seconds");
+  EXPECT_EQ(fresh.result.samples[0].name(), "file_age_seconds");
+  EXPECT_EQ(fresh.result.samples[0].family->help, "Seconds since the file was last modified");
+  // The type declared its family once, at registration; the sample points at that declaration.
+  const Families& declared = loaded.registry->find("file_age")->families();
+  ASSERT_EQ(declared.size(), 1u);
+  EXPECT_EQ(fresh.result.samples[0].family, declared[0]);
   EXPECT_LT(fresh.result.samples[0].value, 60);
   const RunOutcome gone = test::runSpec(loaded.config.probes[1]);
   EXPECT_EQ(gone.result.status, Status::Critical);
@@ -112,7 +118,7 @@ TEST_F(PluginTest, PluginSchemaErrorsAreConfigErrors) {
 
 TEST_F(PluginTest, ConfigsWithoutPluginDirsGetTheBuiltinTypes) {
   for (const char* yaml : {"agent: { name: a }\nprobes: []\n", "probes: []\n", "agent: [1]\n"}) {
-    const auto registry = plugins::buildRegistry(write(yaml));
+    const auto registry = plugins::buildRegistry(readPluginDirs(write(yaml)));
     EXPECT_NE(registry->find("nagios"), nullptr) << yaml;
     EXPECT_EQ(registry->find("file_age"), nullptr) << yaml;
   }
@@ -122,7 +128,28 @@ TEST_F(PluginTest, WrongAbiMajorIsRefused) {
   const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_WRONG_ABI_DIR "\"] }\n");
   EXPECT_NE(text.find("agent.plugin_dirs: plugin " VIGIE_PLUGIN_WRONG_ABI_DIR
                       "/wrong_abi.so refused: it was built for plugin ABI 99.0, this agent "
-                      "speaks 1.0"),
+                      "speaks 2.0"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PluginTest, PluginBuiltForAbiV1IsRefusedAsSuch) {
+  // Its entry point, like the v1 SDK's, answers only an agent of ABI 1.
+  const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_ABI_V1_DIR "\"] }\n");
+  EXPECT_NE(text.find("abi_v1.so refused: it was built for plugin ABI 1.0, this agent speaks "
+                      "2.0 (rebuild it against this agent's SDK; docs/PLUGINS.md says what "
+                      "changed)"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PluginTest, FamilyDeclaredWithAnotherHelpThanABuiltinTypeIsRefused) {
+  const std::string text =
+      errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_FAMILY_CLASH_DIR "\"] }\n");
+  EXPECT_NE(text.find("family_clash.so refused: probe type 'misbehaving' declares metric family "
+                      "'probe_ip_protocol' as gauge \"Not the help the built-in types declared\", "
+                      "but 'http' declared it as gauge \"" +
+                      families::ipProtocol()->help + "\""),
             std::string::npos)
       << text;
 }
@@ -191,10 +218,12 @@ TEST_F(PluginTest, GarbageResultIsMadeSafe) {
   EXPECT_NE(outcome.result.message.find("invalid status 7"), std::string::npos);
   EXPECT_NE(outcome.result.message.find("\xEF\xBF\xBD"), std::string::npos);
   ASSERT_EQ(outcome.result.samples.size(), 1u);
-  EXPECT_EQ(outcome.result.samples[0].name, "nan_value");
+  EXPECT_EQ(outcome.result.samples[0].name(), "nan_value");
   EXPECT_TRUE(std::isnan(outcome.result.samples[0].value));
   ASSERT_EQ(outcome.result.details.size(), 1u);
-  EXPECT_EQ(outcome.result.details[0], "2 samples dropped: invalid metric or label name");
+  // One sample names a family the type never declared, one uses the reserved label "probe".
+  EXPECT_EQ(outcome.result.details[0],
+            "2 samples dropped: undeclared family or invalid label name");
 }
 
 TEST_F(PluginTest, NullResultAndFailedStartAreUnknown) {

@@ -10,6 +10,8 @@ class ThrowingProbe {
   static constexpr const char* kTypeName = "throwing";
   static constexpr const char* kDescription = "Throws from create or start";
 
+  static std::vector<vigie::sdk::Family> families() { return {}; }
+
   static std::vector<vigie::sdk::Field> schema() {
     return {{"reject", vigie::sdk::FieldType::Bool, false, "false", "Throw from the constructor"}};
   }

@@ -98,7 +98,7 @@ TEST(Event, CanonicalEventCarriesTheSchemaFields) {
   AlertPolicy policy;
   policy.max_attempts = 1;
   ProbeResult result = ProbeResult::critical("connect", "connection refused");
-  result.samples.push_back({"probe_dns_lookup_time_seconds", "", 0.002, {}});
+  result.samples.push_back({families::dnsLookupTime(), 0.002, {}});
   const WallTime now{1'700'000'000s};
   const auto outcome = step(state, policy, Status::Critical, now, {});
   ASSERT_EQ(outcome.changes.size(), 1u);

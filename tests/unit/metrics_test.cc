@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "vigie/registry.h"
+
 namespace vigie {
 namespace {
 
@@ -24,7 +28,7 @@ TEST(Metrics, RenderedFromTheStateAtScrapeTime) {
   SelfMetrics self;
   store.configure({spec("up", "1"), spec("down", "1"), spec("fresh", "1")});
   ProbeResult ok = ProbeResult::ok("fine");
-  ok.samples.push_back({"probe_ip_protocol", "ip protocol", 6});
+  ok.samples.push_back({families::ipProtocol(), 6});
   store.record("up", ok, 0.25, std::chrono::system_clock::time_point(std::chrono::seconds(1000)));
   store.record("down", ProbeResult::critical("connect", "refused"), 0.5,
                std::chrono::system_clock::now());
@@ -95,7 +99,8 @@ TEST(Metrics, LabelValuesAndHelpAreEscaped) {
   odd.labels = {{"app", "say \"hi\"\\\nbye"}};
   store.configure({odd});
   ProbeResult result = ProbeResult::critical("connect", "refused");
-  result.samples.push_back({"probe_custom", "line one\nline two \\", 0.5, {{"path", "/a\"b"}}});
+  result.samples.push_back(
+      {declareFamily("probe_custom", "line one\nline two \\"), 0.5, {{"path", "/a\"b"}}});
   store.record("odd", result, 1e-7, std::chrono::system_clock::now());
   const std::string text = renderMetrics(store, self);
   EXPECT_TRUE(contains(
@@ -118,11 +123,11 @@ TEST(StateStore, KeepsResultsWithoutTheirDetails) {
   store.configure({spec("p", "1")});
   ProbeResult result = ProbeResult::ok("fine");
   result.details = {"resolved in 0.1ms", "certificate: CN=x"};
-  result.samples.push_back({"probe_ip_protocol", "ip protocol", 4});
+  result.samples.push_back({families::ipProtocol(), 4});
   store.record("p", result, 0.1, std::chrono::system_clock::now());
   ASSERT_TRUE(store.find("p")->last_result);
   EXPECT_EQ(store.find("p")->last_result->sampleCount(), 1u);
-  EXPECT_EQ(store.find("p")->last_result->key(0).name, "probe_ip_protocol");
+  EXPECT_EQ(store.find("p")->last_result->key(0).name(), "probe_ip_protocol");
   EXPECT_EQ(store.find("p")->last_result->values[0], 4);
   EXPECT_EQ(store.find("p")->last_result->message, "fine");
 }
@@ -130,10 +135,12 @@ TEST(StateStore, KeepsResultsWithoutTheirDetails) {
 TEST(StateStore, ProbesWithTheSameSampleKeysShareOneLayout) {
   StateStore store;
   store.configure({spec("a", "1"), spec("b", "1"), spec("c", "1")});
-  auto result = [](double value, const std::string& phase) {
+  const FamilyHandle duration = declareFamily("probe_http_duration_seconds", "by phase");
+  const FamilyHandle status_code = declareFamily("probe_http_status_code", "status");
+  auto result = [&](double value, const std::string& phase) {
     ProbeResult r = ProbeResult::ok("fine");
-    r.samples.push_back({"probe_http_duration_seconds", "by phase", value, {{"phase", phase}}});
-    r.samples.push_back({"probe_http_status_code", "status", 200});
+    r.samples.push_back({duration, value, {{"phase", phase}}});
+    r.samples.push_back({status_code, 200});
     return r;
   };
   const auto now = std::chrono::system_clock::now();
@@ -153,6 +160,105 @@ TEST(StateStore, ProbesWithTheSameSampleKeysShareOneLayout) {
   store.record("c", result(0.4, "connect"), 0.1, now);
   EXPECT_TRUE(old_c.expired());
   EXPECT_EQ(store.find("c")->last_result->layout, a.layout);
+}
+
+}  // namespace
+}  // namespace vigie
+
+namespace vigie {
+namespace {
+
+/// A type that only declares families, enough for the registry's checks.
+class DeclaringFactory final : public ProbeFactory {
+ public:
+  DeclaringFactory(std::string type, Families families)
+      : type_(std::move(type)), families_(std::move(families)) {}
+  std::string_view type() const override { return type_; }
+  const ConfigSchema& schema() const override { return schema_; }
+  const Families& families() const override { return families_; }
+  ProbePtr create(const ProbeConfig&) const override { return nullptr; }
+
+ private:
+  std::string type_;
+  ConfigSchema schema_;
+  Families families_;
+};
+
+std::string refusal(ProbeRegistry& registry, std::string type, Families families) {
+  try {
+    registry.add(std::make_unique<DeclaringFactory>(std::move(type), std::move(families)));
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(MetricFamilies, AFamilyNameMeansOneHelpAndTypeAcrossProbeTypes) {
+  ProbeRegistry registry;
+  const FamilyHandle latency = declareFamily("probe_x_latency_seconds", "Latency of x");
+  EXPECT_EQ(refusal(registry, "first", {latency, families::ipProtocol()}), "");
+  // The same declaration again, or an equal one, is welcome: that is what sharing means.
+  EXPECT_EQ(
+      refusal(registry, "second",
+              {families::ipProtocol(), declareFamily("probe_x_latency_seconds", "Latency of x")}),
+      "");
+  EXPECT_EQ(
+      refusal(registry, "other_help", {declareFamily("probe_x_latency_seconds", "Latency of y")}),
+      "probe type 'other_help' declares metric family 'probe_x_latency_seconds' as gauge "
+      "\"Latency of y\", but 'first' declared it as gauge \"Latency of x\"");
+  EXPECT_NE(refusal(registry, "other_type",
+                    {declareFamily("probe_x_latency_seconds", "Latency of x", MetricType::Counter)})
+                .find("as counter \"Latency of x\", but 'first' declared it as gauge"),
+            std::string::npos);
+  EXPECT_NE(refusal(registry, "self_clash",
+                    {declareFamily("probe_y", "one"), declareFamily("probe_y", "two")})
+                .find("but 'self_clash' declared it as gauge \"one\""),
+            std::string::npos);
+  // A refused type is not registered, and its other families are not kept either.
+  EXPECT_EQ(registry.find("other_help"), nullptr);
+  EXPECT_EQ(refusal(registry, "third", {declareFamily("probe_y", "three")}), "");
+}
+
+TEST(MetricFamilies, TheAgentsOwnFamiliesCannotBeDeclared) {
+  ProbeRegistry registry;
+  for (const char* name : {"probe_success", "probe_duration_seconds", "vigie_probe_state"}) {
+    EXPECT_NE(refusal(registry, "t", {declareFamily(name, "mine")}).find("only the agent reports"),
+              std::string::npos)
+        << name;
+  }
+}
+
+TEST(MetricFamilies, BuiltinTypesAgreeOnTheirSharedFamilies) {
+  ProbeRegistry registry;
+  registerBuiltinProbes(registry);  // throws on any clash between two built-in types
+  for (const char* type : {"tcp", "http"}) {
+    const Families& declared = registry.find(type)->families();
+    EXPECT_NE(std::find(declared.begin(), declared.end(), families::tlsVersionInfo()),
+              declared.end())
+        << type;
+  }
+}
+
+TEST(MetricFamilies, HelpAndTypeLinesComeFromTheDeclaredFamily) {
+  StateStore store;
+  SelfMetrics self;
+  store.configure({spec("a", "1"), spec("b", "1")});
+  const FamilyHandle hits = declareFamily("probe_hits_total", "Hits so far", MetricType::Counter);
+  for (const char* name : {"b", "a"}) {
+    ProbeResult result = ProbeResult::ok("fine");
+    result.samples.push_back({hits, 3});
+    result.samples.push_back({families::sslEarliestCertExpiry(), 1e9});
+    store.record(name, result, 0.1, std::chrono::system_clock::now());
+  }
+  const std::string text = renderMetrics(store, self);
+  EXPECT_TRUE(
+      contains(text, "# HELP probe_hits_total Hits so far\n# TYPE probe_hits_total counter\n"));
+  EXPECT_TRUE(contains(text, "# HELP probe_ssl_earliest_cert_expiry " +
+                                 families::sslEarliestCertExpiry()->help + "\n"));
+  // One header per family, whatever the number of probes reporting it.
+  EXPECT_EQ(text.find("# HELP probe_hits_total"), text.rfind("# HELP probe_hits_total"));
+  EXPECT_TRUE(
+      contains(text, "# HELP probe_success Displays whether or not the probe was a success\n"));
 }
 
 }  // namespace

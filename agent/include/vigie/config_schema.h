@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,14 +11,9 @@
 #include <variant>
 #include <vector>
 
-namespace vigie {
+#include "vigie/config_node.h"
 
-/// A place in a config file, 1-based as editors show it.
-struct ConfigLocation {
-  std::string file;
-  int line = 0;
-  int column = 0;
-};
+namespace vigie {
 
 /// One problem in a config file, with where it is and which key.
 struct ConfigIssue {
@@ -52,7 +45,7 @@ enum class FieldType {
   Duration,    ///< "500ms", "30s", "1m30s"
   StringList,  ///< a string, or a list of strings
   StringMap,   ///< string keys to string values
-  Node,        ///< raw YAML, validated by the probe type itself (e.g. a list of assertions)
+  Node,        ///< a ConfigNode tree, validated by the probe type itself (e.g. assertions)
 };
 
 std::string_view fieldTypeName(FieldType type);
@@ -72,7 +65,7 @@ using ConfigSchema = std::vector<FieldSpec>;
 
 using ConfigValue = std::variant<std::string, std::int64_t, double, bool, std::chrono::milliseconds,
                                  std::vector<std::string>,
-                                 std::vector<std::pair<std::string, std::string>>, YAML::Node>;
+                                 std::vector<std::pair<std::string, std::string>>, ConfigNode>;
 
 /// A probe type's block, validated against its schema: every key present has the declared type.
 class ProbeConfig {
@@ -90,7 +83,7 @@ class ProbeConfig {
   const std::vector<std::string>& getStringList(const std::string& key) const;
   const std::vector<std::pair<std::string, std::string>>& getStringMap(
       const std::string& key) const;
-  const YAML::Node& getNode(const std::string& key) const;
+  const ConfigNode& getNode(const std::string& key) const;
 
   /// Throws a ConfigError that points at `key` (or at the block when the key is absent).
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;

@@ -21,7 +21,9 @@
 extern "C" {
 #endif
 
-#define VIGIE_PLUGIN_ABI_MAJOR 1
+/* 2: metric families are declared with the probe type (vigie_family); a sample names its
+ * family by index instead of carrying a name and help text. See docs/PLUGINS.md, "v1 to v2". */
+#define VIGIE_PLUGIN_ABI_MAJOR 2
 #define VIGIE_PLUGIN_ABI_MINOR 0
 
 /* The one symbol a plugin exports. */
@@ -75,10 +77,21 @@ typedef struct vigie_label {
   const char* value;
 } vigie_label;
 
-/* One gauge value. The agent adds the probe, type and configured labels. */
-typedef struct vigie_sample {
+/* Kinds of metric families, as in the Prometheus text format. */
+enum { VIGIE_METRIC_GAUGE = 0, VIGIE_METRIC_COUNTER = 1 };
+
+/* One metric family the probe type reports, declared once with the type: the agent exports its
+ * HELP and TYPE lines from here. A name another probe type already declared must come with the
+ * same help and type; probe_success, probe_duration_seconds and vigie_probe_* are the agent's. */
+typedef struct vigie_family {
   const char* name; /* [a-zA-Z_:][a-zA-Z0-9_:]* */
   const char* help;
+  int32_t type; /* VIGIE_METRIC_* */
+} vigie_family;
+
+/* One value of a declared family. The agent adds the probe, type and configured labels. */
+typedef struct vigie_sample {
+  uint32_t family; /* index into vigie_probe_type.families */
   double value;
   const vigie_label* labels;
   size_t label_count;
@@ -119,11 +132,14 @@ typedef struct vigie_probe_type {
   uint32_t struct_size; /* sizeof(vigie_probe_type) */
   uint32_t abi_major;   /* VIGIE_PLUGIN_ABI_MAJOR the plugin was built with */
   uint32_t abi_minor;
-  uint32_t field_struct_size; /* sizeof(vigie_field), the stride of `fields` */
-  const char* type_name;      /* [a-z0-9_]+, unique in the agent */
+  uint32_t field_struct_size;  /* sizeof(vigie_field), the stride of `fields` */
+  uint32_t family_struct_size; /* sizeof(vigie_family), the stride of `families` */
+  const char* type_name;       /* [a-z0-9_]+, unique in the agent */
   const char* description;
   const vigie_field* fields;
   size_t field_count;
+  const vigie_family* families; /* every family the type's samples refer to */
+  size_t family_count;
   /* Builds one configured probe from its validated block. Returns 0 and sets *instance, or
    * non-zero with a message in `error` (a config error pointing at the probe's block). */
   int32_t (*create)(const vigie_host_api* host, const char* probe_name, const vigie_kv* config,
@@ -141,7 +157,8 @@ typedef struct vigie_probe_type {
 } vigie_probe_type;
 
 /* The entry point: returns the plugin's probe type, or NULL when it cannot serve an agent that
- * speaks `host_abi_major`. */
+ * speaks `host_abi_major`. The agent may call it again with an older major to tell which ABI a
+ * plugin it cannot load was built for; only the first three fields of that answer are read. */
 typedef const vigie_probe_type* (*vigie_plugin_entry_fn)(uint32_t host_abi_major);
 
 #ifdef __cplusplus

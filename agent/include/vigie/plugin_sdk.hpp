@@ -77,9 +77,21 @@ class Config {
   std::map<std::string, std::string> values_;
 };
 
-struct Sample {
+enum class MetricType : std::int32_t {
+  Gauge = VIGIE_METRIC_GAUGE,
+  Counter = VIGIE_METRIC_COUNTER,
+};
+
+/// A metric family the probe type reports, declared once in the class's families().
+struct Family {
   std::string name;
   std::string help;
+  MetricType type = MetricType::Gauge;
+};
+
+/// One value of a declared family: `family` is its index in families().
+struct Sample {
+  std::uint32_t family = 0;
   double value = 0;
   std::vector<std::pair<std::string, std::string>> labels{};
 };
@@ -135,8 +147,7 @@ class Completion {
       for (const auto& [name, value] : sample.labels) {
         labels[i].push_back({name.c_str(), value.c_str()});
       }
-      samples[i] = {sample.name.c_str(), sample.help.c_str(), sample.value, labels[i].data(),
-                    labels[i].size()};
+      samples[i] = {sample.family, sample.value, labels[i].data(), labels[i].size()};
     }
     std::vector<const char*> details;
     for (const std::string& line : result.details) {
@@ -180,6 +191,7 @@ inline void copyError(char* error, std::size_t size, const char* text) {
 // The probe class provides:
 //   static constexpr const char* kTypeName, kDescription;
 //   static std::vector<vigie::sdk::Field> schema();
+//   static std::vector<vigie::sdk::Family> families();       // Sample::family indexes it
 //   Probe(const Config&, const Host&);                        // throw to reject the config
 //   void start(Completion done, std::chrono::milliseconds timeout);  // throw: UNKNOWN
 //   void cancel();                                           // stop early, best effort
@@ -244,8 +256,10 @@ struct Adapter {
   // The probe type and its schema as C structs, built once.
   struct Storage {
     std::vector<Field> fields = Probe::schema();
+    std::vector<Family> families = Probe::families();
     std::vector<std::vector<const char*>> choices;
     std::vector<vigie_field> c_fields;
+    std::vector<vigie_family> c_families;
     vigie_probe_type type{};
 
     Storage() {
@@ -263,14 +277,21 @@ struct Adapter {
              field.default_value ? field.default_value->c_str() : nullptr, field.doc.c_str(),
              choices[i].empty() ? nullptr : choices[i].data(), choices[i].size()});
       }
+      for (const Family& family : families) {
+        c_families.push_back(
+            {family.name.c_str(), family.help.c_str(), static_cast<std::int32_t>(family.type)});
+      }
       type.struct_size = sizeof(vigie_probe_type);
       type.abi_major = VIGIE_PLUGIN_ABI_MAJOR;
       type.abi_minor = VIGIE_PLUGIN_ABI_MINOR;
       type.field_struct_size = sizeof(vigie_field);
+      type.family_struct_size = sizeof(vigie_family);
       type.type_name = Probe::kTypeName;
       type.description = Probe::kDescription;
       type.fields = c_fields.data();
       type.field_count = c_fields.size();
+      type.families = c_families.data();
+      type.family_count = c_families.size();
       type.create = &Adapter::create;
       type.destroy = &Adapter::destroy;
       type.start = &Adapter::start;

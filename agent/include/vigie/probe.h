@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vigie/config_schema.h"
+#include "vigie/metric_family.h"
 
 namespace vigie {
 
@@ -22,13 +23,14 @@ std::string_view statusName(Status status);
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-/// One gauge value a probe reports, e.g. probe_ssl_earliest_cert_expiry. The runner adds the
-/// probe's identity labels (probe, type, configured labels) when it is exported.
+/// One value of a family its probe type declared, e.g. probe_ssl_earliest_cert_expiry. The
+/// agent adds the probe's identity labels (probe, type, configured labels) when it is exported.
 struct Sample {
-  std::string name;
-  std::string help;
+  FamilyHandle family;
   double value = 0;
   Labels labels{};
+
+  const std::string& name() const { return family->name; }
 };
 
 /// The outcome of one execution. A target that is down is an ordinary result (Critical with a
@@ -83,6 +85,12 @@ class ProbeFactory {
   /// The keys of the type's config block; the loader validates the block against it before
   /// create() is called, so create() only checks relations between keys.
   virtual const ConfigSchema& schema() const = 0;
+  /// Every metric family the type's results may carry, declared once. The registry refuses a
+  /// type that declares a name another type declared with a different help or type.
+  virtual const Families& families() const {
+    static const Families none;
+    return none;
+  }
   /// Builds a probe. Throws ConfigError (through `config.fail(key, ...)`) on invalid values.
   virtual ProbePtr create(const ProbeConfig& config) const = 0;
 };

@@ -234,7 +234,7 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
   if (source.result != nullptr) {
     for (std::size_t i = 0; i < source.result->sampleCount(); ++i) {
       if (source.result->key(i).labels.empty()) {
-        event.metrics.emplace_back(source.result->key(i).name, source.result->values[i]);
+        event.metrics.emplace_back(source.result->key(i).name(), source.result->values[i]);
       }
     }
   }

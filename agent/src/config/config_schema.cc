@@ -36,12 +36,8 @@ std::string canonical(const ConfigValue& value) {
           for (const auto& [k, item] : v) {
             out << k.size() << ':' << k << '=' << item.size() << ':' << item << ',';
           }
-        } else if constexpr (std::is_same_v<T, YAML::Node>) {
-          YAML::Emitter emitter;
-          emitter.SetMapFormat(YAML::Flow);
-          emitter.SetSeqFormat(YAML::Flow);
-          emitter << v;
-          out << emitter.c_str();
+        } else if constexpr (std::is_same_v<T, ConfigNode>) {
+          out << v.canonical();
         } else {
           out << v;
         }
@@ -123,8 +119,79 @@ const std::vector<std::pair<std::string, std::string>>& ProbeConfig::getStringMa
     const std::string& key) const {
   return get<std::vector<std::pair<std::string, std::string>>>(key);
 }
-const YAML::Node& ProbeConfig::getNode(const std::string& key) const {
-  return get<YAML::Node>(key);
+const ConfigNode& ProbeConfig::getNode(const std::string& key) const {
+  return get<ConfigNode>(key);
+}
+
+ConfigNode ConfigNode::null(ConfigLocation where) {
+  ConfigNode node;
+  node.location_ = std::move(where);
+  return node;
+}
+
+ConfigNode ConfigNode::scalar(std::string text, ConfigLocation where) {
+  ConfigNode node = null(std::move(where));
+  node.kind_ = Kind::Scalar;
+  node.text_ = std::move(text);
+  return node;
+}
+
+ConfigNode ConfigNode::sequence(std::vector<ConfigNode> items, ConfigLocation where) {
+  ConfigNode node = null(std::move(where));
+  node.kind_ = Kind::Sequence;
+  node.items_ = std::move(items);
+  return node;
+}
+
+ConfigNode ConfigNode::map(std::vector<Entry> entries, ConfigLocation where) {
+  ConfigNode node = null(std::move(where));
+  node.kind_ = Kind::Map;
+  node.entries_ = std::move(entries);
+  return node;
+}
+
+const ConfigNode* ConfigNode::find(std::string_view key) const {
+  for (const auto& [name, value] : entries_) {
+    if (name == key) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+std::size_t ConfigNode::size() const {
+  return kind_ == Kind::Sequence ? items_.size() : kind_ == Kind::Map ? entries_.size() : 0;
+}
+
+std::string ConfigNode::canonical() const {
+  auto quoted = [](const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    return out + '"';
+  };
+  std::string out;
+  switch (kind_) {
+    case Kind::Null:
+      return "~";
+    case Kind::Scalar:
+      return quoted(text_);
+    case Kind::Sequence:
+      for (const ConfigNode& item : items_) {
+        out += (out.empty() ? "" : ", ") + item.canonical();
+      }
+      return "[" + out + "]";
+    case Kind::Map:
+      for (const auto& [key, value] : entries_) {
+        out += (out.empty() ? "" : ", ") + quoted(key) + ": " + value.canonical();
+      }
+      return "{" + out + "}";
+  }
+  return out;
 }
 
 ConfigLocation ProbeConfig::locationOf(const std::string& key) const {

@@ -239,7 +239,7 @@ std::optional<ConfigValue> SectionReader::convert(const YAML::Node& node, const 
       return items;
     }
     case FieldType::Node:
-      return YAML::Clone(node);
+      return toConfigNode(node, file);
   }
   return std::nullopt;
 }

@@ -14,8 +14,8 @@ namespace {
 
 /// One per-probe gauge whose value derives from the probe's state.
 struct ProbeGauge {
-  const char* name;
-  const char* help;
+  std::string_view name;
+  std::string_view help;
   /// Only exported once the probe has produced a result.
   bool needs_result;
   double (*value)(const ProbeState& state);
@@ -26,9 +26,9 @@ double seconds(std::chrono::system_clock::time_point when) {
 }
 
 const ProbeGauge kProbeGauges[] = {
-    {"probe_success", "Displays whether or not the probe was a success", true,
+    {families::probeSuccess()->name, families::probeSuccess()->help, true,
      [](const ProbeState& s) { return s.last_result->status == Status::Ok ? 1.0 : 0.0; }},
-    {"probe_duration_seconds", "Returns how long the probe took to complete in seconds", true,
+    {families::probeDuration()->name, families::probeDuration()->help, true,
      [](const ProbeState& s) { return s.last_duration_seconds; }},
     {"vigie_probe_status", "Last result of the probe: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN", true,
      [](const ProbeState& s) { return static_cast<double>(s.last_result->status); }},
@@ -193,7 +193,8 @@ void appendProbeMetrics(const StateStore& store, std::string& out) {
                    static_cast<double>(state->runs[s]));
     }
   }
-  // What probes reported themselves, one family per metric name across probes.
+  // What probes reported themselves, grouped by family name: the registry guarantees that the
+  // types of one configuration declare a name with one help and type.
   struct Reported {
     std::size_t row;
     const SampleKey* key;
@@ -204,12 +205,13 @@ void appendProbeMetrics(const StateStore& store, std::string& out) {
     if (const auto& result = rows[row].first->last_result) {
       for (std::size_t i = 0; i < result->sampleCount(); ++i) {
         const SampleKey& key = result->key(i);
-        samples[key.name].push_back({row, &key, result->values[i]});
+        samples[key.name()].push_back({row, &key, result->values[i]});
       }
     }
   }
   for (const auto& [name, reported] : samples) {
-    appendHeader(out, name, reported.front().key->help, "gauge");
+    const MetricFamily& family = *reported.front().key->family;
+    appendHeader(out, name, family.help, metricTypeName(family.type));
     for (const Reported& sample : reported) {
       appendSeries(out, name, rows[sample.row].second, labelText(sample.key->labels), sample.value);
     }

@@ -41,21 +41,26 @@ std::string text(const char* value, std::size_t max_bytes = 4096) {
 // the cancellation, a failed start) owns its one and only completion.
 class PendingRun {
  public:
-  explicit PendingRun(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+  PendingRun(asio::any_io_executor executor, std::shared_ptr<const Families> families)
+      : executor_(std::move(executor)), families_(std::move(families)) {}
   virtual ~PendingRun() = default;
   /// On the loop's thread.
   virtual void finish(ProbeResult result) = 0;
   const asio::any_io_executor& executor() const { return executor_; }
+  /// The families of the plugin's type, which the result's samples index.
+  const Families& families() const { return *families_; }
 
  private:
   asio::any_io_executor executor_;
+  std::shared_ptr<const Families> families_;
 };
 
 template <typename Handler>
 class PendingRunFor final : public PendingRun {
  public:
-  PendingRunFor(asio::any_io_executor executor, Handler handler)
-      : PendingRun(std::move(executor)), handler_(std::move(handler)) {}
+  PendingRunFor(asio::any_io_executor executor, std::shared_ptr<const Families> families,
+                Handler handler)
+      : PendingRun(std::move(executor), std::move(families)), handler_(std::move(handler)) {}
 
   void finish(ProbeResult result) override {
     auto slot = asio::get_associated_cancellation_slot(handler_);
@@ -117,7 +122,8 @@ void onComplete(void* op, const vigie_result* result) {
     return;
   }
   // Copied here: the plugin's strings are only valid until we return.
-  finishOnLoop(std::move(run), convertPluginResult(result));
+  ProbeResult converted = convertPluginResult(result, run->families());
+  finishOnLoop(std::move(run), std::move(converted));
 }
 
 void hostLog(void* host, std::int32_t level, const char* message) {
@@ -149,10 +155,12 @@ std::string formatValue(const ProbeConfig& config, const FieldSpec& field) {
 
 class CAbiProbe final : public Probe {
  public:
-  CAbiProbe(std::shared_ptr<LoadedLibrary> library, const vigie_probe_type* type, void* instance,
+  CAbiProbe(std::shared_ptr<LoadedLibrary> library, const vigie_probe_type* type,
+            std::shared_ptr<const Families> families, void* instance,
             std::unique_ptr<std::string> probe_name, std::unique_ptr<vigie_host_api> host)
       : library_(std::move(library)),
         type_(type),
+        families_(std::move(families)),
         instance_(instance),
         probe_name_(std::move(probe_name)),
         host_(std::move(host)) {}
@@ -180,7 +188,7 @@ class CAbiProbe final : public Probe {
   void start(Handler handler, const asio::any_io_executor& executor,
              std::chrono::milliseconds timeout) {
     auto slot = asio::get_associated_cancellation_slot(handler);
-    auto run = std::make_shared<PendingRunFor<Handler>>(executor, std::move(handler));
+    auto run = std::make_shared<PendingRunFor<Handler>>(executor, families_, std::move(handler));
     const std::uint64_t id = pendingRuns().add(run);
     void* const op = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
     if (slot.is_connected()) {
@@ -207,6 +215,7 @@ class CAbiProbe final : public Probe {
 
   std::shared_ptr<LoadedLibrary> library_;
   const vigie_probe_type* type_;
+  std::shared_ptr<const Families> families_;
   void* instance_;
   std::unique_ptr<std::string> probe_name_;  // stable address: the host pointer for logging
   std::unique_ptr<vigie_host_api> host_;
@@ -221,10 +230,23 @@ class CAbiFactory final : public ProbeFactory {
           reinterpret_cast<const char*>(type->fields) + i * type->field_struct_size);
       schema_.push_back(translate(*field, i));
     }
+    auto families = std::make_shared<Families>();
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < type->family_count; ++i) {
+      const auto* family = reinterpret_cast<const vigie_family*>(
+          reinterpret_cast<const char*>(type->families) + i * type->family_struct_size);
+      families->push_back(translate(*family, i));
+      if (!names.insert(families->back()->name).second) {
+        throw std::runtime_error("family " + std::to_string(i) + " of type '" + name_ +
+                                 "' repeats the name '" + families->back()->name + "'");
+      }
+    }
+    families_ = std::move(families);
   }
 
   std::string_view type() const override { return name_; }
   const ConfigSchema& schema() const override { return schema_; }
+  const Families& families() const override { return *families_; }
 
   ProbePtr create(const ProbeConfig& config) const override {
     std::vector<std::pair<std::string, std::string>> values;
@@ -257,11 +279,25 @@ class CAbiFactory final : public ProbeFactory {
           {ConfigIssue{config.locationOf(""), path,
                        "plugin " + library_->path() + " rejected the probe: " + reason}});
     }
-    return std::make_unique<CAbiProbe>(library_, type_, instance, std::move(probe_name),
+    return std::make_unique<CAbiProbe>(library_, type_, families_, instance, std::move(probe_name),
                                        std::move(host));
   }
 
  private:
+  FamilyHandle translate(const vigie_family& family, std::size_t index) const {
+    const std::string where = "family " + std::to_string(index) + " of type '" + name_ + "'";
+    if (family.name == nullptr || !std::regex_match(family.name, kMetricName)) {
+      throw std::runtime_error(where + " has an invalid name (use [a-zA-Z_:][a-zA-Z0-9_:]*)");
+    }
+    if (family.type != VIGIE_METRIC_GAUGE && family.type != VIGIE_METRIC_COUNTER) {
+      throw std::runtime_error(where + " ('" + std::string(family.name) + "') has unknown type " +
+                               std::to_string(family.type));
+    }
+    return declareFamily(
+        family.name, text(family.help, 512),
+        family.type == VIGIE_METRIC_COUNTER ? MetricType::Counter : MetricType::Gauge);
+  }
+
   FieldSpec translate(const vigie_field& field, std::size_t index) const {
     const std::string where = "field " + std::to_string(index) + " of type '" + name_ + "'";
     if (field.key == nullptr || !std::regex_match(field.key, kWord)) {
@@ -311,6 +347,7 @@ class CAbiFactory final : public ProbeFactory {
   const vigie_probe_type* type_;
   std::string name_;
   ConfigSchema schema_;
+  std::shared_ptr<const Families> families_;
 };
 
 }  // namespace
@@ -319,7 +356,7 @@ LoadedLibrary::~LoadedLibrary() { dlclose(handle_); }
 
 std::size_t ignoredPluginCompletions() { return ignored_completions.load(); }
 
-ProbeResult convertPluginResult(const vigie_result* result) {
+ProbeResult convertPluginResult(const vigie_result* result, const Families& families) {
   if (result == nullptr) {
     return ProbeResult::unknown("plugin_error", "the plugin completed without a result");
   }
@@ -363,11 +400,11 @@ ProbeResult convertPluginResult(const vigie_result* result) {
   for (std::size_t i = 0; i < result->sample_count && i < kMaxSamples; ++i) {
     const auto& sample = *reinterpret_cast<const vigie_sample*>(
         reinterpret_cast<const char*>(result->samples) + i * result->sample_struct_size);
-    if (sample.name == nullptr || !std::regex_match(sample.name, kMetricName)) {
+    if (sample.family >= families.size()) {
       ++dropped;
       continue;
     }
-    Sample converted{sample.name, text(sample.help, 512), sample.value, {}};
+    Sample converted{families[sample.family], sample.value, {}};
     bool valid = true;
     if (sample.label_count > 0 && sample.labels == nullptr) {
       valid = false;
@@ -389,7 +426,7 @@ ProbeResult convertPluginResult(const vigie_result* result) {
   }
   if (dropped != 0) {
     out.details.push_back(std::to_string(dropped) +
-                          " samples dropped: invalid metric or label name");
+                          " samples dropped: undeclared family or invalid label name");
   }
   return out;
 }

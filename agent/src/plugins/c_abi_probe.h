@@ -28,14 +28,16 @@ class LoadedLibrary {
 };
 
 /// Makes a plugin's probe type look like any other ProbeFactory: its schema becomes a
-/// ConfigSchema the loader validates, its start/complete pair becomes Probe::run(). Throws
-/// std::runtime_error when the type table itself is unusable (bad names, bad schema).
+/// ConfigSchema the loader validates, its families become FamilyHandles, its start/complete pair
+/// becomes Probe::run(). Throws std::runtime_error when the type table itself is unusable (bad
+/// names, bad schema, bad or repeated family names).
 ProbeFactoryPtr makeCAbiFactory(std::shared_ptr<LoadedLibrary> library,
                                 const vigie_probe_type* type);
 
 /// Converts a result a plugin reported, trusting nothing in it: bad status, NULL or invalid
-/// UTF-8 strings, bad metric names, absurd counts all become a safe ProbeResult.
-ProbeResult convertPluginResult(const vigie_result* result);
+/// UTF-8 strings, samples of undeclared families, absurd counts all become a safe ProbeResult.
+/// `families` are the ones the plugin's type declared, which its samples index.
+ProbeResult convertPluginResult(const vigie_result* result, const Families& families);
 
 /// Completions that arrived after their run had ended (second completion, after a timeout or a
 /// cancellation) and were ignored, since the start of the process.

@@ -6,9 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <stdexcept>
 
 #include "plugins/c_abi_probe.h"
@@ -22,6 +20,7 @@ namespace fs = std::filesystem;
 
 const std::regex kTypeName("[a-z0-9_]+");
 constexpr std::size_t kMaxFields = 256;
+constexpr std::size_t kMaxFamilies = 256;
 
 std::string abiText(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -40,7 +39,7 @@ std::string checkType(const vigie_probe_type* type) {
   if (type->abi_major != VIGIE_PLUGIN_ABI_MAJOR) {
     return "it was built for plugin ABI " + abiText(type->abi_major, type->abi_minor) +
            ", this agent speaks " + abiText(VIGIE_PLUGIN_ABI_MAJOR, VIGIE_PLUGIN_ABI_MINOR) +
-           " (rebuild it against this agent's SDK)";
+           " (rebuild it against this agent's SDK; docs/PLUGINS.md says what changed)";
   }
   if (type->struct_size < sizeof(vigie_probe_type)) {
     return "its probe type is smaller than ABI " + std::to_string(VIGIE_PLUGIN_ABI_MAJOR) +
@@ -58,33 +57,22 @@ std::string checkType(const vigie_probe_type* type) {
        (type->fields == nullptr || type->field_struct_size < sizeof(vigie_field)))) {
     return "type '" + std::string(type->type_name) + "' has an invalid schema table";
   }
+  if (type->family_count > kMaxFamilies ||
+      (type->family_count > 0 &&
+       (type->families == nullptr || type->family_struct_size < sizeof(vigie_family)))) {
+    return "type '" + std::string(type->type_name) + "' has an invalid metric family table";
+  }
   return {};
 }
 
-std::vector<std::string> pluginDirs(const YAML::Node& root) {
-  std::vector<std::string> dirs;
-  // Absent keys give invalid nodes, on which yaml-cpp throws: test each level before using it.
-  if (!root.IsMap()) {
-    return dirs;
+// The type a plugin serves this agent; when it serves none, asks for each older major so that
+// a plugin built with an older SDK is named as such rather than as broken.
+const vigie_probe_type* askType(vigie_plugin_entry_fn entry) {
+  const vigie_probe_type* type = entry(VIGIE_PLUGIN_ABI_MAJOR);
+  for (std::uint32_t major = VIGIE_PLUGIN_ABI_MAJOR - 1; type == nullptr && major >= 1; --major) {
+    type = entry(major);
   }
-  const YAML::Node agent = root["agent"];
-  if (!agent || !agent.IsMap()) {
-    return dirs;
-  }
-  const YAML::Node node = agent["plugin_dirs"];
-  if (!node) {
-    return dirs;
-  }
-  if (node.IsScalar()) {
-    dirs.push_back(node.Scalar());
-  } else if (node.IsSequence()) {
-    for (const auto& item : node) {
-      if (item.IsScalar()) {
-        dirs.push_back(item.Scalar());
-      }
-    }
-  }
-  return dirs;
+  return type;
 }
 
 }  // namespace
@@ -103,7 +91,7 @@ std::string loadPlugin(const std::string& path, ProbeRegistry& registry) {
     return refused + "it does not export " + VIGIE_PLUGIN_ENTRY_SYMBOL +
            " (not a Vigie plugin, or built without VIGIE_PLUGIN_EXPORT)";
   }
-  const vigie_probe_type* type = entry(VIGIE_PLUGIN_ABI_MAJOR);
+  const vigie_probe_type* type = askType(entry);
   if (std::string problem = checkType(type); !problem.empty()) {
     return refused + problem;
   }
@@ -122,29 +110,16 @@ std::string loadPlugin(const std::string& path, ProbeRegistry& registry) {
   return {};
 }
 
-std::shared_ptr<ProbeRegistry> buildRegistry(const std::string& config_path) {
+std::shared_ptr<ProbeRegistry> buildRegistry(const PluginDirs& plugin_dirs) {
   auto registry = std::make_shared<ProbeRegistry>();
   registerBuiltinProbes(*registry);
-  YAML::Node root;
-  try {
-    std::ifstream in(config_path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    root = parseYamlInOwnArena(text.str());
-  } catch (const YAML::Exception&) {
-    return registry;  // loadConfig() reports the file with its position
-  }
-  const std::vector<std::string> dirs = pluginDirs(root);
-  if (dirs.empty()) {
-    return registry;
-  }
-  const YAML::Mark mark = root["agent"]["plugin_dirs"].Mark();
-  const ConfigLocation where{config_path, mark.line + 1, mark.column + 1};
+  const std::vector<std::string>& dirs = plugin_dirs.dirs;
+  const ConfigLocation& where = plugin_dirs.where;
   std::vector<ConfigIssue> issues;
   for (const std::string& dir : dirs) {
     fs::path folder(dir);
     if (folder.is_relative()) {
-      folder = fs::path(config_path).parent_path() / folder;
+      folder = fs::path(plugin_dirs.base_dir) / folder;
     }
     std::error_code ec;
     std::vector<std::string> libraries;

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vigie/registry.h"
 
@@ -13,10 +14,16 @@ namespace vigie::plugins {
 /// or an empty string when it was registered.
 std::string loadPlugin(const std::string& path, ProbeRegistry& registry);
 
-/// Every probe type for the configuration at `config_path`: the built-in ones, then every *.so
-/// in its agent.plugin_dirs (read by a small pre-pass, since the probes cannot be validated
-/// before their types are known). Throws ConfigError naming each plugin that was refused; a file
-/// that cannot be parsed is left to loadConfig() to report.
-std::shared_ptr<ProbeRegistry> buildRegistry(const std::string& config_path);
+/// agent.plugin_dirs as the config layer read it, before the probes (which cannot be validated
+/// before their types are known).
+struct PluginDirs {
+  std::vector<std::string> dirs;  ///< relative ones are relative to base_dir
+  std::string base_dir;           ///< the config file's folder
+  ConfigLocation where;           ///< where agent.plugin_dirs is written, for errors
+};
+
+/// Every probe type: the built-in ones, then every *.so in `plugin_dirs`. Throws ConfigError
+/// naming each plugin that was refused.
+std::shared_ptr<ProbeRegistry> buildRegistry(const PluginDirs& plugin_dirs);
 
 }  // namespace vigie::plugins

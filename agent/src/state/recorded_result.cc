@@ -14,8 +14,8 @@ std::size_t hashOf(const std::vector<Sample>& samples) {
     hash ^= std::hash<std::string_view>{}(text) + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
   };
   for (const Sample& sample : samples) {
-    mix(sample.name);
-    mix(sample.help);
+    hash ^= std::hash<const MetricFamily*>{}(sample.family.get()) + 0x9e3779b97f4a7c15ULL +
+            (hash << 6) + (hash >> 2);
     for (const auto& [name, value] : sample.labels) {
       mix(name);
       mix(value);
@@ -29,8 +29,7 @@ bool sameKeys(const SampleLayout& layout, const std::vector<Sample>& samples) {
     return false;
   }
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    if (layout[i].name != samples[i].name || layout[i].help != samples[i].help ||
-        layout[i].labels != samples[i].labels) {
+    if (layout[i].family != samples[i].family || layout[i].labels != samples[i].labels) {
       return false;
     }
   }
@@ -63,7 +62,7 @@ std::shared_ptr<const SampleLayout> SampleLayouts::intern(std::vector<Sample>& s
   auto layout = std::make_shared<SampleLayout>();
   layout->reserve(samples.size());
   for (Sample& sample : samples) {
-    layout->push_back({std::move(sample.name), std::move(sample.help), std::move(sample.labels)});
+    layout->push_back({std::move(sample.family), std::move(sample.labels)});
   }
   layouts_.emplace(hash, layout);
   if (layouts_.size() >= sweep_at_) {

@@ -10,6 +10,7 @@
 
 namespace {
 
+using vigie::sdk::Family;
 using vigie::sdk::Field;
 using vigie::sdk::FieldType;
 using vigie::sdk::Result;
@@ -18,6 +19,13 @@ class FileAgeProbe {
  public:
   static constexpr const char* kTypeName = "file_age";
   static constexpr const char* kDescription = "Age of a file (backups, exports, heartbeats)";
+
+  /// Indexes into families(), what a Sample refers to.
+  enum Metric : std::uint32_t { kFileAge };
+
+  static std::vector<Family> families() {
+    return {{"file_age_seconds", "Seconds since the file was last modified"}};
+  }
 
   static std::vector<Field> schema() {
     return {
@@ -48,7 +56,7 @@ class FileAgeProbe {
             ? Result::critical("too_old",
                                path_ + " is " + std::to_string(static_cast<long>(age)) + "s old")
             : Result::ok(path_ + " is " + std::to_string(static_cast<long>(age)) + "s old");
-    result.samples.push_back({"file_age_seconds", "Seconds since the file was last modified", age});
+    result.samples.push_back({kFileAge, age});
     done(result);
   }
 

@@ -38,7 +38,7 @@ RunOutcome runNagios(const std::vector<std::string>& command, const std::string&
 const Sample* findSample(const RunOutcome& outcome, const std::string& name,
                          const std::string& label) {
   for (const Sample& s : outcome.result.samples) {
-    if (s.name == name && !s.labels.empty() && s.labels[0].second == label) {
+    if (s.name() == name && !s.labels.empty() && s.labels[0].second == label) {
       return &s;
     }
   }

@@ -25,7 +25,7 @@ using test::dbEnv;
 std::optional<double> sample(const RunOutcome& outcome, const std::string& name,
                              const Labels& labels = {}) {
   for (const Sample& s : outcome.result.samples) {
-    if (s.name == name && s.labels == labels) {
+    if (s.name() == name && s.labels == labels) {
       return s.value;
     }
   }

@@ -17,7 +17,7 @@ using test::TestTcpServer;
 
 std::optional<double> sample(const RunOutcome& outcome, const std::string& name) {
   for (const Sample& s : outcome.result.samples) {
-    if (s.name == name) {
+    if (s.name() == name) {
       return s.value;
     }
   }
@@ -130,7 +130,7 @@ TEST_F(TcpTlsProbe, TrustedCertificateSucceedsAndReportsExpiry) {
   EXPECT_NEAR(*expiry, leaf.not_after_unix, 5);
   const auto version =
       std::find_if(outcome.result.samples.begin(), outcome.result.samples.end(),
-                   [](const Sample& s) { return s.name == "probe_tls_version_info"; });
+                   [](const Sample& s) { return s.name() == "probe_tls_version_info"; });
   ASSERT_NE(version, outcome.result.samples.end());
   EXPECT_EQ(version->labels, (Labels{{"version", "TLS 1.3"}}));
 }
@@ -190,8 +190,8 @@ TEST(SingleRun, NagiosLineCarriesStatusReasonAndPerfdata) {
   spec.name = "front";
   RunOutcome outcome;
   outcome.result = ProbeResult::critical("connect", "connect to x:1 failed: Connection refused");
-  outcome.result.samples.push_back({"probe_ip_protocol", "", 4});
-  outcome.result.samples.push_back({"probe_ssl_earliest_cert_expiry", "", 1796783782.5});
+  outcome.result.samples.push_back({families::ipProtocol(), 4});
+  outcome.result.samples.push_back({families::sslEarliestCertExpiry(), 1796783782.5});
   outcome.result.details.push_back("resolved in 0.1ms");
   outcome.duration_seconds = 0.5;
   EXPECT_EQ(formatNagios(spec, outcome),

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <initializer_list>
+#include <string>
+
+#include "vigie/config_schema.h"
+
+/// The TLS keys the probe types share (tcp, http, mysql, postgres): declared and read in one
+/// place, so their names, docs and checks cannot drift apart.
+namespace vigie::probes::tls {
+
+/// How a type documents its TLS keys.
+struct KeySpec {
+  std::string ca_doc;
+  /// The key that turns verification off; empty when the type has none (postgres: sslmode).
+  std::string insecure_key = "tls_insecure_skip_verify";
+  std::string insecure_doc = "Accept any server certificate. Logged loudly; never for production";
+  std::string cert_doc = "Client certificate (PEM)";
+  std::string key_doc = "Client key (PEM)";
+};
+
+/// Appends tls_ca_file, tls_cert_file, tls_key_file and the insecure key to `schema`.
+void appendSchema(ConfigSchema& schema, const KeySpec& spec);
+/// The same keys, in two parts for a type that has its own keys between them (the schema's
+/// order is the order of "allowed:" lists in config errors).
+void appendFileKeys(ConfigSchema& schema, const KeySpec& spec);
+FieldSpec insecureKey(const KeySpec& spec);
+
+struct Files {
+  std::string ca_file;  ///< empty: the system's bundle (or the library's default)
+  std::string cert_file;
+  std::string key_file;
+};
+
+/// Reads the three file keys; tls_cert_file and tls_key_file go together.
+Files parseFiles(const ProbeConfig& config);
+
+/// Fails on the first of `keys` that is set, with `message` (e.g. "only meaningful with tls:
+/// true"): for keys that mean nothing in the probe's configuration.
+void refuseKeys(const ProbeConfig& config, std::initializer_list<const char*> keys,
+                const std::string& message);
+
+/// Logs, once per probe creation, that `key` leaves the server unauthenticated; `accepted` says
+/// what is then accepted ("any certificate is accepted").
+void warnInsecure(const ProbeConfig& config, const std::string& key, const std::string& accepted);
+
+}  // namespace vigie::probes::tls
