@@ -9,7 +9,7 @@
 #include <string>
 
 #include "config/loader.h"
-#include "single_run.h"
+#include "daemon/single_run.h"
 #include "vigie/registry.h"
 
 namespace {

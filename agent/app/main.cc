@@ -9,10 +9,8 @@
 #include <system_error>
 
 #include "config/loader.h"
-#include "config/yaml_parse.h"
-#include "daemon.h"
-#include "plugins/plugin_loader.h"
-#include "single_run.h"
+#include "daemon/daemon.h"
+#include "daemon/single_run.h"
 #include "util/log.h"
 #include "vigie/registry.h"
 #include "vigie/version.h"
@@ -77,11 +75,12 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   // Built-in types plus the plugins of agent.plugin_dirs; declared before `config`, whose probes
   // it created.
-  std::shared_ptr<vigie::ProbeRegistry> registry;
+  std::shared_ptr<const vigie::ProbeRegistry> registry;
   vigie::AgentConfig config;
   try {
-    registry = vigie::plugins::buildRegistry(vigie::readPluginDirs(config_path));
-    config = vigie::loadConfig(config_path, *registry);
+    vigie::LoadedConfig loaded = vigie::loadConfig(config_path);
+    registry = std::move(loaded.registry);
+    config = std::move(loaded.config);
   } catch (const vigie::ConfigError& e) {
     for (const vigie::ConfigIssue& issue : e.issues()) {
       std::cerr << issue.format() << "\n";

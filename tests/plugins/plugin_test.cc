@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "config/loader.h"
-#include "config/yaml_parse.h"
 #include "plugins/c_abi_probe.h"
 #include "plugins/plugin_loader.h"
 #include "test_certs.h"
@@ -19,11 +18,6 @@ namespace vigie {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Loaded {
-  std::shared_ptr<ProbeRegistry> registry;
-  AgentConfig config;  // after the registry: its probes go first
-};
 
 class PluginTest : public ::testing::Test {
  protected:
@@ -36,13 +30,7 @@ class PluginTest : public ::testing::Test {
     return path;
   }
 
-  Loaded load(const std::string& yaml) {
-    const std::string path = write(yaml);
-    Loaded loaded;
-    loaded.registry = plugins::buildRegistry(readPluginDirs(path));
-    loaded.config = loadConfig(path, *loaded.registry);
-    return loaded;
-  }
+  LoadedConfig load(const std::string& yaml) { return loadConfig(write(yaml)); }
 
   /// The config errors of `yaml`, one per line.
   std::string errors(const std::string& yaml) {
@@ -71,16 +59,16 @@ class PluginTest : public ::testing::Test {
 TEST_F(PluginTest, ExamplePluginLoadsValidatesAndRuns) {
   const std::string watched = dir_ + "/backup.tar";
   std::ofstream(watched) << "data";
-  const Loaded loaded = load("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR
-                             "\"] }\n"
-                             "probes:\n"
-                             "  - name: fresh\n    type: file_age\n"
-                             "    file_age: { path: \"" +
-                             watched +
-                             "\", max_age: 1h }\n"
-                             "  - name: gone\n    type: file_age\n"
-                             "    file_age: { path: \"" +
-                             dir_ + "/missing\" }\n");
+  const LoadedConfig loaded = load("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_EXAMPLE_DIR
+                                   "\"] }\n"
+                                   "probes:\n"
+                                   "  - name: fresh\n    type: file_age\n"
+                                   "    file_age: { path: \"" +
+                                   watched +
+                                   "\", max_age: 1h }\n"
+                                   "  - name: gone\n    type: file_age\n"
+                                   "    file_age: { path: \"" +
+                                   dir_ + "/missing\" }\n");
   ASSERT_EQ(loaded.config.probes.size(), 2u);
   const RunOutcome fresh = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(fresh.result.status, Status::Ok) << fresh.result.message;
@@ -117,8 +105,8 @@ TEST_F(PluginTest, PluginSchemaErrorsAreConfigErrors) {
 }
 
 TEST_F(PluginTest, ConfigsWithoutPluginDirsGetTheBuiltinTypes) {
-  for (const char* yaml : {"agent: { name: a }\nprobes: []\n", "probes: []\n", "agent: [1]\n"}) {
-    const auto registry = plugins::buildRegistry(readPluginDirs(write(yaml)));
+  for (const char* yaml : {"agent: { name: a }\nprobes: []\n", "probes: []\n"}) {
+    const auto registry = loadConfig(write(yaml)).registry;
     EXPECT_NE(registry->find("nagios"), nullptr) << yaml;
     EXPECT_EQ(registry->find("file_age"), nullptr) << yaml;
   }
@@ -176,7 +164,7 @@ TEST_F(PluginTest, NotALibraryAndMissingFolderAreRefused) {
 }
 
 TEST_F(PluginTest, NeverCompletingPluginTimesOut) {
-  const Loaded loaded = load(misbehaving("never", "200ms"));
+  const LoadedConfig loaded = load(misbehaving("never", "200ms"));
   const auto started = Clock::now();
   const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(outcome.result.status, Status::Critical);
@@ -185,7 +173,7 @@ TEST_F(PluginTest, NeverCompletingPluginTimesOut) {
 }
 
 TEST_F(PluginTest, SecondCompletionIsIgnored) {
-  const Loaded loaded = load(misbehaving("twice"));
+  const LoadedConfig loaded = load(misbehaving("twice"));
   const std::size_t ignored_before = plugins::ignoredPluginCompletions();
   const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(outcome.result.status, Status::Ok);
@@ -199,7 +187,7 @@ TEST_F(PluginTest, SecondCompletionIsIgnored) {
 }
 
 TEST_F(PluginTest, CompletionAfterTheTimeoutIsIgnored) {
-  const Loaded loaded = load(misbehaving("late", "200ms"));
+  const LoadedConfig loaded = load(misbehaving("late", "200ms"));
   const std::size_t ignored_before = plugins::ignoredPluginCompletions();
   const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(outcome.result.reason, "timeout");
@@ -211,7 +199,7 @@ TEST_F(PluginTest, CompletionAfterTheTimeoutIsIgnored) {
 }
 
 TEST_F(PluginTest, GarbageResultIsMadeSafe) {
-  const Loaded loaded = load(misbehaving("garbage"));
+  const LoadedConfig loaded = load(misbehaving("garbage"));
   const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(outcome.result.status, Status::Unknown);
   EXPECT_EQ(outcome.result.reason, "plugin_error");
@@ -228,7 +216,7 @@ TEST_F(PluginTest, GarbageResultIsMadeSafe) {
 
 TEST_F(PluginTest, NullResultAndFailedStartAreUnknown) {
   for (const char* mode : {"null_result", "start_fails"}) {
-    const Loaded loaded = load(misbehaving(mode));
+    const LoadedConfig loaded = load(misbehaving(mode));
     const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
     EXPECT_EQ(outcome.result.status, Status::Unknown) << mode;
     EXPECT_EQ(outcome.result.reason, "plugin_error") << mode;
@@ -239,7 +227,7 @@ TEST_F(PluginTest, ExceptionsStopAtTheCBoundary) {
   const std::string head = "agent: { plugin_dirs: [\"" VIGIE_PLUGIN_THROWING_DIR
                            "\"] }\n"
                            "probes:\n  - name: t\n    type: throwing\n";
-  const Loaded loaded = load(head);
+  const LoadedConfig loaded = load(head);
   const RunOutcome outcome = test::runSpec(loaded.config.probes[0]);
   EXPECT_EQ(outcome.result.status, Status::Unknown);
   EXPECT_EQ(outcome.result.reason, "plugin_error");

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "config/loader.h"
-#include "single_run.h"
+#include "daemon/single_run.h"
 #include "test_certs.h"
 
 namespace vigie::test {

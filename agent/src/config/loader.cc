@@ -20,9 +20,10 @@
 #include "config/section_reader.h"
 #include "config/sections.h"
 #include "config/web_config_file.h"
+#include "config/yaml_parse.h"
 #include "net/host_port.h"
+#include "plugins/plugin_loader.h"
 #include "util/duration.h"
-#include "util/yaml_parse.h"
 
 namespace vigie {
 namespace {
@@ -37,9 +38,11 @@ const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
 // Collects every problem instead of stopping at the first, so --check-config lists them all.
 class Loader {
  public:
-  explicit Loader(const ProbeRegistry& registry) : registry_(registry) {}
+  /// With no registry, the loader builds one from agent.plugin_dirs (loadedRegistry()).
+  explicit Loader(const ProbeRegistry* registry) : registry_(registry) {}
 
   AgentConfig load(const std::string& path);
+  std::shared_ptr<const ProbeRegistry> loadedRegistry() const { return loaded_registry_; }
 
  private:
   struct ProbeNode {
@@ -86,7 +89,11 @@ class Loader {
                                            const std::string& name, const std::string& path,
                                            const ProbeFactory& factory);
 
-  const ProbeRegistry& registry_;
+  void loadPlugins(const AgentSettings& agent);
+
+  const ProbeRegistry* registry_;
+  std::shared_ptr<const ProbeRegistry> loaded_registry_;
+  ConfigLocation plugin_dirs_at_;
   std::vector<ConfigIssue> issues_;
   fs::path base_dir_;
 };
@@ -130,8 +137,8 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   };
   text("name", agent.name);
   text("state_dir", agent.state_dir);
-  // Already loaded by plugins::buildRegistry() before this; kept here for the record.
   if (node["plugin_dirs"]) {
+    plugin_dirs_at_ = locate(file, node["plugin_dirs"]);
     if (auto dirs =
             convert(file, node["plugin_dirs"], "agent.plugin_dirs", FieldType::StringList)) {
       for (const std::string& dir : std::get<std::vector<std::string>>(*dirs)) {
@@ -340,13 +347,13 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
   const ProbeFactory* factory = nullptr;
   if (!node["type"]) {
     report(file, node, path + ".type",
-           "required field is missing (known types: " + joined(registry_.names()) + ")");
+           "required field is missing (known types: " + joined(registry_->names()) + ")");
   } else if (auto type = convert(file, node["type"], path + ".type", FieldType::String)) {
     spec.type = std::get<std::string>(*type);
-    factory = registry_.find(spec.type);
+    factory = registry_->find(spec.type);
     if (factory == nullptr) {
       report(file, node["type"], path + ".type",
-             "unknown probe type '" + spec.type + "' (known types: " + joined(registry_.names()) +
+             "unknown probe type '" + spec.type + "' (known types: " + joined(registry_->names()) +
                  ")");
     }
   }
@@ -436,6 +443,9 @@ AgentConfig Loader::load(const std::string& path) {
     throw ConfigError(issues_);
   }
   loadAgentSection(path, (*root)["agent"], config);
+  if (registry_ == nullptr) {
+    loadPlugins(config.agent);
+  }
   loadDefaults(path, (*root)["defaults"], config);
   loadMaintenance(readerFor(path), (*root)["maintenance"], config);
   loadForwarding(readerFor(path), (*root)["forwarding"], config);
@@ -469,11 +479,31 @@ AgentConfig Loader::load(const std::string& path) {
   return config;
 }
 
+// The probes cannot be validated before their types are known: a plugin refused stops the load
+// here, with what the agent section had, rather than as one "unknown type" per probe.
+void Loader::loadPlugins(const AgentSettings& agent) {
+  try {
+    loaded_registry_ =
+        plugins::buildRegistry({agent.plugin_dirs, base_dir_.string(), plugin_dirs_at_});
+  } catch (const ConfigError& e) {
+    issues_.insert(issues_.end(), e.issues().begin(), e.issues().end());
+    throw ConfigError(issues_);
+  }
+  registry_ = loaded_registry_.get();
+}
+
 }  // namespace
 
-AgentConfig loadConfig(const std::string& path, const ProbeRegistry& registry) {
-  AgentConfig config = Loader(registry).load(path);
+LoadedConfig loadConfig(const std::string& path) {
+  Loader loader(nullptr);
+  AgentConfig config = loader.load(path);
   // The parsed documents are gone now: hand their pages back to the system.
+  malloc_trim(0);
+  return {loader.loadedRegistry(), std::move(config)};
+}
+
+AgentConfig loadConfig(const std::string& path, const ProbeRegistry& registry) {
+  AgentConfig config = Loader(&registry).load(path);
   malloc_trim(0);
   return config;
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/yaml_parse.h"
 #include "util/duration.h"
 
 namespace vigie {
@@ -239,7 +240,7 @@ std::optional<ConfigValue> SectionReader::convert(const YAML::Node& node, const 
       return items;
     }
     case FieldType::Node:
-      return toConfigNode(node, file);
+      return toConfigNode(node, file_);
   }
   return std::nullopt;
 }

@@ -11,7 +11,6 @@
 
 #include "plugins/c_abi_probe.h"
 #include "util/log.h"
-#include "util/yaml_parse.h"
 
 namespace vigie::plugins {
 namespace {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "single_run.h"
+#include "daemon/single_run.h"
 #include "test_certs.h"
 #include "test_config.h"
 #include "test_server.h"

@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "util/yaml_parse.h"
+#include "config/yaml_parse.h"
 
 #include <exception>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace vigie {
@@ -24,40 +21,6 @@ YAML::Node parseYamlInOwnArena(const std::string& text) {
     std::rethrow_exception(parse_error);
   }
   return root;
-}
-
-plugins::PluginDirs readPluginDirs(const std::string& config_path) {
-  plugins::PluginDirs found;
-  found.base_dir = std::filesystem::path(config_path).parent_path().string();
-  YAML::Node root;
-  try {
-    std::ifstream in(config_path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    root = parseYamlInOwnArena(text.str());
-  } catch (const YAML::Exception&) {
-    return found;
-  }
-  // Absent keys give invalid nodes, on which yaml-cpp throws: test each level before using it.
-  if (!root.IsMap() || !root["agent"] || !root["agent"].IsMap()) {
-    return found;
-  }
-  const YAML::Node node = root["agent"]["plugin_dirs"];
-  if (!node) {
-    return found;
-  }
-  if (node.IsScalar()) {
-    found.dirs.push_back(node.Scalar());
-  } else if (node.IsSequence()) {
-    for (const auto& item : node) {
-      if (item.IsScalar()) {
-        found.dirs.push_back(item.Scalar());
-      }
-    }
-  }
-  const YAML::Mark mark = node.Mark();
-  found.where = {config_path, mark.line + 1, mark.column + 1};
-  return found;
 }
 
 ConfigNode toConfigNode(const YAML::Node& node, const std::string& file) {

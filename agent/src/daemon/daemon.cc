@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon.h"
+#include "daemon/daemon.h"
 
 #include <algorithm>
 #include <asio/bind_cancellation_slot.hpp>
@@ -8,9 +8,7 @@
 #include <filesystem>
 
 #include "config/loader.h"
-#include "config/yaml_parse.h"
 #include "http/web_config.h"
-#include "plugins/plugin_loader.h"
 #include "runner/probe_runner.h"
 #include "util/log.h"
 
@@ -106,9 +104,9 @@ void Daemon::apply(AgentConfig config) {
 
 std::string Daemon::reload() {
   try {
-    auto registry = plugins::buildRegistry(readPluginDirs(config_path_));
-    apply(loadConfig(config_path_, *registry));
-    registry_ = std::move(registry);
+    LoadedConfig loaded = loadConfig(config_path_);
+    apply(std::move(loaded.config));
+    registry_ = std::move(loaded.registry);
   } catch (const ConfigError& e) {
     for (const ConfigIssue& issue : e.issues()) {
       logError("reload rejected: " + issue.format());

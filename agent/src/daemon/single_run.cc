@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "single_run.h"
+#include "daemon/single_run.h"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>

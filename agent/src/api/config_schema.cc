@@ -4,7 +4,6 @@
 #include <functional>
 #include <sstream>
 
-#include "util/duration.h"
 
 namespace vigie {
 namespace {
