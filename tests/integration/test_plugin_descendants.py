@@ -107,15 +107,16 @@ class PluginDescendantsTest(unittest.TestCase):
         self.assertEqual(survivors, [], f"{len(survivors)} of {len(pids)} survived {what}")
 
     def test_children_end_with_the_run(self):
-        agent = self.start(LEAVES_CHILDREN, "2s", "1s")
+        # A timeout well above the plugin's own time, even on a loaded machine.
+        agent = self.start(LEAVES_CHILDREN, "4s", "3s")
         samples = agent.wait_for(
             lambda s: value(s, "probe_success", probe="plugin") is not None, "the first run")
         # The plugin's own output counts, and the run ended with the plugin, not at the deadline.
         self.assertEqual(value(samples, "probe_success", probe="plugin"), 1.0, agent.logs())
-        self.assertLess(value(samples, "probe_duration_seconds", probe="plugin"), 0.9)
+        self.assertLess(value(samples, "probe_duration_seconds", probe="plugin"), 2.0)
         self.assert_all_gone(self.wait_for_pids(4), 2, "the run")
-        # And again on the next runs.
-        self.assert_all_gone(self.wait_for_pids(12), 2, "three runs")
+        # And again on the next run.
+        self.assert_all_gone(self.wait_for_pids(8), 2, "two runs")
 
     def test_deadline_ends_every_descendant(self):
         script = LEAVES_CHILDREN.replace('echo "OK - left children behind"', "exec sleep 300")
