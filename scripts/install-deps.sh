@@ -23,6 +23,9 @@ PACKAGES=(
   # http probe: JSON assertions, body regexes (PCRE2: no recursion blow-up on large bodies),
   # nginx for the TLS/HTTP2 tests, blackbox_exporter and wrk for bench/http_bench
   nlohmann-json3-dev libpcre2-dev nginx prometheus-blackbox-exporter wrk
+  # fuzzing (tests/fuzz, bench/fuzz.sh): clang's -fsanitize=fuzzer; its libFuzzer runtime is in
+  # libclang-rt-14-dev (the standalone libfuzzer-14-dev is not needed)
+  clang libclang-rt-14-dev
 )
 
 missing=()
