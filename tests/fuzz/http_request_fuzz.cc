@@ -11,7 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   vigie::HttpRequest request;
   std::size_t content_length = 0;
   const int status = vigie::parseRequestHead(input, request, content_length);
-  const bool known = status == 0 || status == 400 || status == 413 || status == 501 || status == 505;
+  const bool known =
+      status == 0 || status == 400 || status == 413 || status == 501 || status == 505;
   // An accepted request has an origin-form target and a body the server is willing to read.
   if (!known || (status == 0 && (request.target.empty() || request.target[0] != '/' ||
                                  content_length > 64 * 1024))) {
