@@ -27,6 +27,9 @@ PACKAGES=(
   # (ansible-core: only builtin modules are used); the probe samples are read by
   # tests/packaging/test_samples.py with PyYAML
   ansible-core python3-yaml
+  # fuzzing (tests/fuzz, bench/fuzz.sh): clang's -fsanitize=fuzzer; its libFuzzer runtime is in
+  # libclang-rt-14-dev (the standalone libfuzzer-14-dev is not needed)
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -19,6 +19,15 @@ run_suite() {
 }
 
 run_suite build-release "" -- -DCMAKE_BUILD_TYPE=Release -DVIGIE_WERROR=ON
+# Fuzzing: a clang build of the libFuzzer harnesses only, each run VIGIE_FUZZ_SECONDS (15) from
+# the committed seeds (bench/fuzz.sh runs them longer). VIGIE_FUZZ=0 skips it.
+if [ "${VIGIE_FUZZ:-1}" != 0 ]; then
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DVIGIE_BUILD_TESTS=OFF -DVIGIE_FUZZ=ON \
+    -DVIGIE_SANITIZE="address;fuzzer-no-link"
+  cmake --build build-fuzz -j "$jobs" --target fuzz_all
+  tests/fuzz/run.sh build-fuzz "${VIGIE_FUZZ_SECONDS:-15}"
+fi
 if [ "${VIGIE_SANITIZE:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1

@@ -2,6 +2,7 @@
 // vigie-agent: argument parsing and the choice of mode; everything else lives in agent_core.
 #include <curl/curl.h>
 #include <malloc.h>
+#include <sys/prctl.h>
 
 #include <cstring>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/single_run.h"
+#include "process/process.h"
 #include "util/log.h"
 #include "vigie/registry.h"
 #include "vigie/version.h"
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
   // threshold keeps such buffers out of the heap, so their pages go back to the system; glibc's
   // default would raise the threshold after the first free and keep them resident.
   mallopt(M_MMAP_THRESHOLD, 512 * 1024);
+  // Plugin descendants that leave their process group become our children when their parent
+  // dies, so the agent can end them (see process/process.h).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::string config_path = kDefaultConfig;
   std::string probe_name;
   Mode mode = Mode::Daemon;
@@ -97,6 +102,7 @@ int main(int argc, char** argv) {
       for (const vigie::ProbeSpec& spec : config.probes) {
         if (spec.name == probe_name) {
           const vigie::RunOutcome outcome = vigie::runOnce(spec);
+          vigie::endPluginDescendants();
           std::cout << vigie::formatNagios(spec, outcome);
           return static_cast<int>(outcome.result.status);
         }
@@ -109,11 +115,15 @@ int main(int argc, char** argv) {
   }
 
   vigie::setLogLevel(config.agent.log_level);
+  int status = 0;
   try {
     vigie::Daemon daemon(config_path, registry, std::move(config));
-    return daemon.run();
+    status = daemon.run();
   } catch (const std::system_error& e) {
     vigie::logError(std::string("cannot start: ") + e.what());
-    return 1;
+    status = 1;
   }
+  // The loop is gone: what its cancelled plugin runs left behind goes with the agent.
+  vigie::endPluginDescendants();
+  return status;
 }

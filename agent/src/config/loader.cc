@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -30,8 +29,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::regex kProbeNamePattern("[a-z0-9_.-]+");
-const std::regex kLabelNamePattern("[a-zA-Z_][a-zA-Z0-9_]*");
+// Plain loops, not std::regex: libstdc++ matches recursively and a 30,000-character name
+// overflowed the stack.
+bool isProbeName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
+}
+bool isLabelName(const std::string& name) {
+  return !name.empty() && (name[0] < '0' || name[0] > '9') &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
 // Labels the agent sets itself on every probe metric.
 const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
 
@@ -338,7 +349,7 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
     report(file, node, path + ".name", "required field is missing");
   } else if (auto name = convert(file, node["name"], path + ".name", FieldType::String)) {
     spec.name = std::get<std::string>(*name);
-    if (!std::regex_match(spec.name, kProbeNamePattern)) {
+    if (!isProbeName(spec.name)) {
       report(file, node["name"], path + ".name",
              "'" + spec.name + "' is not a valid probe name (use a-z, 0-9, '_', '.', '-')");
     }
@@ -369,7 +380,7 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
     if (auto labels = convert(file, node["labels"], path + ".labels", FieldType::StringMap)) {
       spec.labels = std::get<Labels>(*labels);
       for (const auto& [label, value] : spec.labels) {
-        if (!std::regex_match(label, kLabelNamePattern) || label.rfind("__", 0) == 0) {
+        if (!isLabelName(label) || label.rfind("__", 0) == 0) {
           report(file, node["labels"], path + ".labels." + label,
                  "'" + label + "' is not a valid Prometheus label name");
         } else if (kReservedLabels.count(label) != 0) {

@@ -238,39 +238,56 @@ void Daemon::beginShutdown() {
 
 HttpResponse Daemon::handle(const HttpRequest& request) {
   const std::string path = request.target.substr(0, request.target.find('?'));
-  if (path == "/metrics") {
-    if (request.method != "GET") {
-      return {405, "text/plain; charset=utf-8", "use GET\n"};
+  // Each path answers its own methods only: a PUT or a GET must never reload.
+  const auto only = [&request](std::initializer_list<std::string_view> methods,
+                               std::string_view allow) -> std::optional<HttpResponse> {
+    if (std::find(methods.begin(), methods.end(), request.method) != methods.end()) {
+      return std::nullopt;
     }
-    return {200, "text/plain; version=0.0.4; charset=utf-8",
-            renderMetrics(store_, self_) + alerts_->renderMetrics()};
+    return HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n",
+                        std::string(allow)};
+  };
+  const bool known_path =
+      path == "/metrics" || path == "/-/healthy" || path == "/-/ready" || path == "/";
+  if (known_path) {
+    if (auto refused = only({"GET", "HEAD"}, "GET, HEAD")) {
+      return *refused;
+    }
+  }
+  if (path == "/metrics") {
+    return {200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            renderMetrics(store_, self_) + alerts_->renderMetrics(),
+            {}};
   }
   if (path == "/-/healthy") {
-    return {200, "text/plain; charset=utf-8", "Healthy\n"};
+    return {200, "text/plain; charset=utf-8", "Healthy\n", {}};
   }
   if (path == "/-/ready") {
-    return stopping_ ? HttpResponse{503, "text/plain; charset=utf-8", "Stopping\n"}
-                     : HttpResponse{200, "text/plain; charset=utf-8", "Ready\n"};
+    return stopping_ ? HttpResponse{503, "text/plain; charset=utf-8", "Stopping\n", {}}
+                     : HttpResponse{200, "text/plain; charset=utf-8", "Ready\n", {}};
   }
   if (path == "/-/reload") {
-    if (request.method != "POST" && request.method != "PUT") {
-      return {405, "text/plain; charset=utf-8", "use POST\n"};
+    if (auto refused = only({"POST"}, "POST")) {
+      return *refused;
     }
     notifier_.reloading();
     const std::string errors = reload();
     notifier_.ready(std::to_string(by_name_.size()) + " probes" +
                     (errors.empty() ? "" : ", last reload rejected"));
     if (!errors.empty()) {
-      return {500, "text/plain; charset=utf-8", "failed to reload config:\n" + errors + "\n"};
+      return {500, "text/plain; charset=utf-8", "failed to reload config:\n" + errors + "\n", {}};
     }
-    return {200, "text/plain; charset=utf-8", "config reloaded\n"};
+    return {200, "text/plain; charset=utf-8", "config reloaded\n", {}};
   }
   if (path == "/") {
-    return {200, "text/html; charset=utf-8",
+    return {200,
+            "text/html; charset=utf-8",
             "<html><head><title>Vigie agent</title></head><body><h1>Vigie agent</h1>"
-            "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n"};
+            "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n",
+            {}};
   }
-  return {404, "text/plain; charset=utf-8", "not found\n"};
+  return {404, "text/plain; charset=utf-8", "not found\n", {}};
 }
 
 }  // namespace vigie

@@ -4,12 +4,17 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
+#include <chrono>
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "http/web_config.h"
 
@@ -20,21 +25,37 @@ struct HttpRequest {
   std::string target;
   std::string authorization;  ///< the Authorization header, empty when absent
   std::string body;
+  std::string remote;  ///< the client's address, for logs
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::string allow;  ///< the Allow header of a 405
 };
+
+/// Parses a request head (request line and header lines, up to the blank line). Returns 0 when
+/// the request may go on, else the status that refuses it: 400 malformed, 413 body too large,
+/// 501 a transfer coding, 505 a version other than HTTP/1.0 and HTTP/1.1. Public for the fuzzer.
+int parseRequestHead(std::string_view head, HttpRequest& request, std::size_t& content_length);
+
+/// "Basic base64(user:password)" into user and password; nullopt when malformed.
+std::optional<std::pair<std::string, std::string>> parseBasicCredentials(std::string_view header);
 
 /// A small HTTP/1.1 server on the agent's event loop for /metrics and the /-/ endpoints. Each
 /// connection serves one request and closes; requests are bounded in size and time so a slow
-/// or hostile client cannot hold the agent. TLS and basic authentication come from a
-/// WebConfig; bcrypt runs on one helper thread so the loop never waits for it.
+/// or hostile client cannot hold the agent: at most kMaxConnections at once (the oldest one
+/// still sending its head makes room for a new one), accepting pauses while the process is out
+/// of file descriptors, and clients that keep failing basic authentication are throttled.
+/// TLS and basic authentication come from a WebConfig; bcrypt runs on one helper thread so the
+/// loop never waits for it.
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  /// Connections open at once; below the default 1,024 descriptors of a process.
+  static constexpr std::size_t kMaxConnections = 512;
 
   /// Binds at once; throws std::system_error when the address cannot be bound.
   HttpServer(asio::io_context& io, const std::string& host, std::uint16_t port, Handler handler,
@@ -48,15 +69,36 @@ class HttpServer {
   void setWebConfig(std::shared_ptr<const WebConfig> web);
 
  private:
+  class ConnectionSlot;
+  /// Shared with each connection: its coroutine may be destroyed after the server (the loop
+  /// outlives the server in the daemon).
+  struct Connections {
+    std::size_t open = 0;
+    std::size_t peak = 0;
+    /// Connections that have not sent a whole request head yet, oldest first.
+    std::list<ConnectionSlot*> waiting_for_head;
+  };
+  struct FailedLogins {
+    std::size_t count = 0;
+    std::chrono::steady_clock::time_point window_start;
+    std::chrono::steady_clock::time_point blocked_until;
+  };
+
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> serve(asio::ip::tcp::socket socket);
+  /// True when a response went out (worth a TLS close_notify).
   template <typename Stream>
-  asio::awaitable<void> serveStream(Stream& stream, std::shared_ptr<const WebConfig> web);
+  asio::awaitable<bool> serveStream(Stream& stream, std::shared_ptr<const WebConfig> web,
+                                    ConnectionSlot& slot);
   /// nullopt when the request may go on; otherwise the response that refuses it.
   asio::awaitable<std::optional<HttpResponse>> authenticate(
       const HttpRequest& request, const std::shared_ptr<const WebConfig>& web);
   asio::awaitable<bool> checkPasswordOffLoop(std::shared_ptr<const WebConfig> web, std::string user,
                                              std::string password);
+  bool throttled(const std::string& remote);
+  void loginFailed(const std::string& remote, const std::string& user);
+  /// Closes the oldest connection still waiting for its request head; false when there is none.
+  bool evictOldestWaiting();
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
@@ -65,6 +107,13 @@ class HttpServer {
   /// Successful checks by digest of user and password, with the hash they matched.
   std::unordered_map<std::string, std::string> verified_;
   std::size_t checks_in_flight_ = 0;
+  std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();
+  /// Failed logins by client address.
+  std::unordered_map<std::string, FailedLogins> failures_;
+  std::chrono::steady_clock::time_point log_window_start_;
+  std::size_t logged_in_window_ = 0;
+  std::size_t unlogged_failures_ = 0;
+  asio::steady_timer accept_pause_;
   asio::thread_pool bcrypt_pool_{1};
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "process/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,8 +17,12 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
+#include <fstream>
 #include <list>
 #include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "util/no_throw.h"
 
@@ -83,6 +88,13 @@ ProcessSlots& slots() {
   return instance;
 }
 
+// Process groups of the runs in progress (a leader's pid is its group's id). The orphan sweep
+// leaves their members alone: each run's own deadline ends them.
+std::set<pid_t>& activeGroups() {
+  static std::set<pid_t> groups;
+  return groups;
+}
+
 class Slot {
  public:
   Slot() = default;
@@ -134,30 +146,84 @@ struct Child {
   Slot slot;
 
   Child(asio::any_io_executor executor, pid_t child_pid, int child_pidfd, Slot child_slot)
-      : pid(child_pid), pidfd(executor, child_pidfd), slot(std::move(child_slot)) {}
+      : pid(child_pid), pidfd(executor, child_pidfd), slot(std::move(child_slot)) {
+    activeGroups().insert(pid);
+  }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
   ~Child() {
+    activeGroups().erase(pid);
     if (!reaped) {
-      // Only reached when the loop is torn down with a child still running.
+      // Only reached when the loop is torn down with a child still running; the final sweep
+      // (endPluginDescendants) reaps it.
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, nullptr, WNOHANG);
     }
   }
 
+  // The leader's pid is the group's id, reserved until the leader is reaped.
   void signalGroup(int signal) const {
     if (!reaped) {
       ::kill(-pid, signal);
     }
   }
 
+  /// When the leader has exited, kills what is left of its group, then reaps the leader.
   bool tryReap() {
-    if (!reaped && ::waitpid(pid, &wait_status, WNOHANG) == pid) {
-      reaped = true;
+    siginfo_t info{};
+    if (reaped ||
+        ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != pid) {
+      return reaped;
     }
+    // Still a zombie, so the group's id cannot be reused yet: the run ends with its leader.
+    ::kill(-pid, SIGKILL);
+    reaped = ::waitpid(pid, &wait_status, WNOHANG) == pid;
     return reaped;
   }
 };
+
+pid_t ownProcessGroup() {
+  static const pid_t group = ::getpgrp();
+  return group;
+}
+
+// The agent's children: /proc/self/task/*/children (an orphan is adopted by any thread).
+std::vector<pid_t> childrenOfAgent() {
+  std::vector<pid_t> children;
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (tasks == nullptr) {
+    return children;
+  }
+  while (const dirent* task = ::readdir(tasks)) {
+    if (task->d_name[0] == '.') {
+      continue;
+    }
+    std::ifstream file(std::string("/proc/self/task/") + task->d_name + "/children");
+    pid_t pid = 0;
+    while (file >> pid) {
+      children.push_back(pid);
+    }
+  }
+  ::closedir(tasks);
+  return children;
+}
+
+// The process group of `pid` from /proc/PID/stat ("pid (comm) state ppid pgrp ..."), 0 if gone.
+pid_t processGroupOf(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::size_t comm_end = stat.rfind(')');
+  if (comm_end == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(stat.substr(comm_end + 1));
+  char state = 0;
+  pid_t parent = 0;
+  pid_t group = 0;
+  fields >> state >> parent >> group;
+  return group;
+}
 
 // A cancellation that lands while an operation's completion is already queued reaches no
 // operation; each loop checks for it before starting the next one, or it would wait forever.
@@ -193,6 +259,24 @@ asio::awaitable<void> waitExit(Child& child) {
   }
 }
 
+// A run ends when its leader exits: the rest of its group is killed, and the descendants that
+// left the group (setsid, or reparented to the agent when their parent died) are swept, so a
+// child holding stdout cannot keep the run, or itself, alive.
+asio::awaitable<void> waitExitAndEndDescendants(Child& child) {
+  co_await waitExit(child);
+  if (!child.reaped) {
+    co_return;  // cancelled: the caller kills the group
+  }
+  activeGroups().erase(child.pid);
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (int round = 0; round < 200 && sweepOrphans() > 0; ++round) {
+    pause.expires_after(std::chrono::milliseconds(10));
+    if (auto [ec] = co_await pause.async_wait(kNoThrow); ec || co_await cancelled()) {
+      co_return;
+    }
+  }
+}
+
 asio::awaitable<void> watchdog(Child& child, const ProcessRequest& request,
                                ProcessOutcome& outcome) {
   co_await asio::this_coro::throw_if_cancelled(false);
@@ -213,8 +297,10 @@ asio::awaitable<void> watchdog(Child& child, const ProcessRequest& request,
   co_await timer.async_wait(kNoThrow);
 }
 
-// Owns a child killed at cancellation until the kernel lets us reap it.
-asio::awaitable<void> reapInBackground(std::unique_ptr<Child> child) { co_await waitExit(*child); }
+// Owns a child killed at cancellation until the kernel lets us reap it, then sweeps what it left.
+asio::awaitable<void> reapInBackground(std::unique_ptr<Child> child) {
+  co_await waitExitAndEndDescendants(*child);
+}
 
 struct SpawnResult {
   pid_t pid = 0;
@@ -285,6 +371,35 @@ SpawnResult spawn(const ProcessRequest& request) {
 
 std::size_t runningProcesses() { return slots().running(); }
 
+std::size_t sweepOrphans() {
+  std::size_t found = 0;
+  for (const pid_t pid : childrenOfAgent()) {
+    const pid_t group = processGroupOf(pid);
+    // Leaders of runs in progress and their groups are theirs to end; the agent's own group
+    // holds anything the agent itself started outside runProcess.
+    if (group == 0 || group == ownProcessGroup() || activeGroups().count(group) != 0) {
+      continue;
+    }
+    ++found;
+    // Our unreaped child: its pid, and so its group's id, cannot be reused meanwhile.
+    ::kill(-group, SIGKILL);
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, WNOHANG);
+  }
+  return found;
+}
+
+void endPluginDescendants(std::chrono::milliseconds patience) {
+  for (const pid_t group : activeGroups()) {
+    ::kill(-group, SIGKILL);
+  }
+  activeGroups().clear();
+  const auto deadline = Clock::now() + patience;
+  while (sweepOrphans() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 asio::awaitable<ProcessOutcome> runProcess(const ProcessRequest& request) {
   // Cancellation is handled here explicitly: the child must be killed, not left behind.
   co_await asio::this_coro::throw_if_cancelled(false);
@@ -318,7 +433,7 @@ asio::awaitable<ProcessOutcome> runProcess(const ProcessRequest& request) {
 
   co_await ((drain(out, outcome.output, request.max_output, &outcome.output_truncated) &&
              drain(err, outcome.error_output, request.max_error_output, nullptr) &&
-             waitExit(*child)) ||
+             waitExitAndEndDescendants(*child)) ||
             watchdog(*child, request, outcome));
 
   if (!child->reaped) {

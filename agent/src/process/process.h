@@ -51,4 +51,22 @@ inline constexpr std::size_t kMaxConcurrentProcesses = 64;
 /// Children currently running (slots taken), for tests and self-metrics.
 std::size_t runningProcesses();
 
+// Every descendant of a run ends with it. A run's own process group is killed when its leader
+// exits or its deadline passes; descendants that leave the group (setsid, setpgid) are caught
+// because the agent is a child subreaper (prctl PR_SET_CHILD_SUBREAPER, set in main): when
+// their parent dies they become the agent's children instead of init's, and the sweep below
+// kills and reaps them. A cgroup per run would also catch them, but needs a delegated cgroup
+// tree (systemd Delegate=) that RHEL hosts and containers do not always give; the subreaper
+// works everywhere. A descendant that leaves its group while its run is still going is ended
+// at that run's end or at the next sweep, whichever comes first.
+
+/// Kills (and reaps when already dead) the agent's children that belong to no run in progress:
+/// orphaned plugin descendants, killed leaders. Returns how many it found; killing one can
+/// orphan its own children, so callers sweep again until none is found.
+std::size_t sweepOrphans();
+
+/// At agent stop: kills every run's group and sweeps until no descendant is left or `patience`
+/// has passed. Blocks; call it once the event loop has stopped.
+void endPluginDescendants(std::chrono::milliseconds patience = std::chrono::milliseconds(2000));
+
 }  // namespace vigie
