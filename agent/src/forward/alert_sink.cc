@@ -60,7 +60,7 @@ std::vector<StateWrite> AlertSink::takeDeferred() {
 
 std::map<std::string, AlertState> AlertSink::savedStates() {
   std::map<std::string, AlertState> states;
-  for (const auto& [name, text] : db_->loadStates()) {
+  for (const auto& [name, text] : db_->states().load()) {
     if (auto saved = decodeAlertState(text)) {
       states.emplace(name, *saved);
     } else {
@@ -71,8 +71,8 @@ std::map<std::string, AlertState> AlertSink::savedStates() {
 }
 
 void AlertSink::configure(const ForwardingConfig& forwarding) {
-  db_->setMaxEvents(forwarding.spool_max_events);
-  db_->setMaxBytes(forwarding.spool_max_bytes);
+  db_->outbox().setMaxEvents(forwarding.spool_max_events);
+  db_->outbox().setMaxBytes(forwarding.spool_max_bytes);
   forwarder_->configure(forwarding);
 }
 
