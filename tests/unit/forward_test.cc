@@ -544,6 +544,68 @@ TEST_F(AlertDbTest, TombstonesReplaceTicketsAndExpire) {
   EXPECT_FALSE(db.outbox().tombstone("other", "k1", 0));
 }
 
+TEST_F(AlertDbTest, AFileOfTheReleaseBeforeVersioningIsMigratedWithItsRows) {
+  // tests/data/state/vigie-v1.db: schema version 1 as that release wrote it, unversioned.
+  std::filesystem::copy_file(std::filesystem::path(VIGIE_TEST_DATA_DIR) / "state/vigie-v1.db",
+                             path());
+  {
+    AlertDb db(path(), 100);
+    EXPECT_EQ(db.database().schemaVersion(), kStateSchemaVersion);
+    const auto state = decodeAlertState(db.states().load().at("web"));
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->status, Status::Critical);
+    EXPECT_EQ(state->attempt, 3);
+    const auto due = db.outbox().due("crt", 0, 10);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].event_id, "01JDV1FIXTURE00000000000001");
+    EXPECT_EQ(db.outbox().bytes(), static_cast<std::int64_t>(due[0].payload.size()));
+    EXPECT_EQ(db.outbox().ticket("cmdb", "vigie:web")->ref, "I-004711");
+    EXPECT_EQ(db.outbox().tombstone("cmdb", "vigie:db", 0)->seq, 9);
+    EXPECT_EQ(db.outbox().deadLetters(), 1);
+    EXPECT_EQ(db.database().scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_due'"),
+              1);
+    // The key's sequence goes on from the saved one; the unsent trigger absorbs the update.
+    auto next = event("vigie:web", "update");
+    ASSERT_EQ(db.commit({}, {next}), WriteResult::Ok);
+    const auto merged = nlohmann::json::parse(db.outbox().due("crt", 0, 10).at(0).payload);
+    EXPECT_EQ(merged["seq"], 5);
+    EXPECT_EQ(merged["action"], "trigger");
+  }
+  AlertDb again(path(), 100);  // a migrated file opens as it is
+  EXPECT_EQ(again.database().schemaVersion(), kStateSchemaVersion);
+  EXPECT_EQ(again.outbox().depth(), 1);
+}
+
+TEST_F(AlertDbTest, ANewerSchemaIsRefusedAndLeftUntouched) {
+  const std::int64_t newer = kStateSchemaVersion + 1;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &raw), SQLITE_OK);
+    const std::string sql = "CREATE TABLE future (x); PRAGMA user_version=" + std::to_string(newer);
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  try {
+    AlertDb db(path(), 100);
+    FAIL() << "a newer schema was opened";
+  } catch (const NewerSchemaError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(path()), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("up to " + std::to_string(kStateSchemaVersion)), std::string::npos)
+        << message;
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(version, 0), newer);
+  sqlite3_finalize(version);
+  sqlite3_close(raw);
+}
+
 TEST(ItopRequests, TicketStatusIsReadByItsId) {
   ItopTarget target;
   const auto get = itopGetTicket(target, 4711);

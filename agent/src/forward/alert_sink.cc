@@ -14,6 +14,8 @@ std::unique_ptr<AlertDb> openDb(const std::string& state_dir, std::int64_t max_e
   const std::string path = (std::filesystem::path(state_dir) / "vigie.db").string();
   try {
     return std::make_unique<AlertDb>(path, max_events);
+  } catch (const NewerSchemaError&) {
+    throw;  // a newer agent's alerts and outbox: never start over them in memory
   } catch (const std::exception& e) {
     // Alerts still work, but a restart forgets them: say so loudly rather than stop probing.
     logError(std::string("alert state not persisted: ") + e.what() + "; keeping it in memory only");
