@@ -71,7 +71,6 @@ class StateDatabase {
   const std::string& path() const { return path_; }
   /// SQLite's message for the last failed write, for logs.
   std::string lastError() const;
-  void clearError() { last_error_.clear(); }
 
   std::int64_t schemaVersion() { return scalar("PRAGMA user_version"); }
   std::int64_t pageCount() { return scalar("PRAGMA page_count"); }
