@@ -30,6 +30,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from agent_harness import Agent, value  # noqa: E402
 from forward_harness import Switch, Webhook  # noqa: E402
 
+# kStateSchemaVersion (agent/src/forward/state_database.h): the outbox rows drain() writes.
+SCHEMA_VERSION = 2
+
 CONFIG = """
 agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: bench }}
 defaults: {{ interval: 100ms, timeout: 80ms }}
@@ -105,6 +108,11 @@ def drain(binary, events, drain_rate):
         agent.proc.terminate()
         agent.proc.wait()
         db = sqlite3.connect(os.path.join(state, "vigie.db"))
+        # The rows below follow that schema version; a newer one must update them.
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise SystemExit(f"vigie.db has schema version {version}, this bench writes "
+                             f"version {SCHEMA_VERSION}: update its INSERT")
         now_ms = int(time.time() * 1000)
         rows = []
         for i in range(events):
@@ -115,9 +123,9 @@ def drain(binary, events, drain_rate):
                                   "status": "firing", "severity": "critical",
                                   "occurred_at": "2026-01-01T00:00:00.000Z",
                                   "summary": f"bench {i}", "history": []})
-            rows.append(("crt", key, event_id, "trigger", payload, now_ms))
+            rows.append(("crt", key, event_id, "trigger", payload, now_ms, len(payload.encode())))
         db.executemany("INSERT INTO outbox (destination, dedup_key, event_id, action, payload, "
-                       "created_ms) VALUES (?, ?, ?, ?, ?, ?)", rows)
+                       "created_ms, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         db.commit()
         db.close()
         start = time.time()

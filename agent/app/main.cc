@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   try {
     vigie::Daemon daemon(config_path, registry, std::move(config));
     status = daemon.run();
-  } catch (const std::system_error& e) {
+  } catch (const std::runtime_error& e) {
     vigie::logError(std::string("cannot start: ") + e.what());
     status = 1;
   }

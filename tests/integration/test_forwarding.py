@@ -28,6 +28,9 @@ from itop_standin import ItopStandIn  # noqa: E402
 
 AGENT = None
 SECRET = "s3cret-for-tests"
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+# kStateSchemaVersion (agent/src/forward/state_database.h).
+SCHEMA_VERSION = 2
 
 CONFIG = """
 agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: it-agent }}
@@ -212,6 +215,42 @@ class ForwardingTest(unittest.TestCase):
         self.wait_state(agent, 0)
         self.webhook.wait(lambda w: w.events("resolve"), "the resolve, through the new destination")
         self.assertIsNone(agent.proc.poll())
+
+    def test_a_release_1_state_database_is_migrated_and_delivered(self):
+        # The file of the release before schema versioning: its queued trigger is delivered
+        # and its saved firing state of `web` is resolved once the probe succeeds.
+        db_path = os.path.join(self.state, "vigie.db")
+        shutil.copy(os.path.join(DATA, "state", "vigie-v1.db"), db_path)
+        agent = self.start()
+        self.webhook.wait(lambda w: any(e["event_id"] == "01JDV1FIXTURE00000000000001"
+                                        for e in w.events("trigger")),
+                          "the trigger queued by the release-1 agent")
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("resolve"), "the resolve of the restored alert")
+        agent.stop()
+        with sqlite3.connect(db_path) as db:
+            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
+            self.assertEqual(db.execute("SELECT ref FROM itop_ticket").fetchall(), [("I-004711",)])
+
+    def test_a_state_database_of_a_newer_agent_stops_the_start(self):
+        db_path = os.path.join(self.state, "vigie.db")
+        newer = SCHEMA_VERSION + 1
+        with sqlite3.connect(db_path) as db:
+            db.execute("CREATE TABLE alert_state (probe TEXT PRIMARY KEY, state TEXT NOT NULL)")
+            db.execute(f"PRAGMA user_version={newer}")
+        config = os.path.join(self.state, "vigie.yaml")
+        with open(config, "w") as f:
+            f.write(CONFIG.format(state=self.state, port=self.target.port,
+                                  destinations=WEBHOOK.format(url=self.webhook.url)))
+        run = subprocess.run([AGENT, "--config", config], capture_output=True, text=True,
+                             timeout=30, env={**os.environ, "VIGIE_IT_SECRET": SECRET})
+        output = run.stdout + run.stderr
+        self.assertEqual(run.returncode, 1, output)
+        self.assertIn(f"{db_path} has schema version {newer}", output)
+        self.assertIn(f"knows versions up to {SCHEMA_VERSION}", output)
+        with sqlite3.connect(db_path) as db:  # left as the newer agent wrote it
+            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], newer)
+        self.assertEqual(self.webhook.events(), [])
 
     def test_kill9_between_write_and_send_then_restart(self):
         agent = self.start()

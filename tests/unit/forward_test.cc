@@ -340,8 +340,8 @@ TEST_F(AlertDbTest, StateAndEventsSurviveReopening) {
     ASSERT_EQ(db.commit({{"web", "{\"v\":1}"}}, {event("k1", "trigger")}), WriteResult::Ok);
   }
   AlertDb db(path(), 100);
-  EXPECT_EQ(db.loadStates().at("web"), "{\"v\":1}");
-  const auto due = db.due("crt", 0, 10);
+  EXPECT_EQ(db.states().load().at("web"), "{\"v\":1}");
+  const auto due = db.outbox().due("crt", 0, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].action, "trigger");
   EXPECT_EQ(nlohmann::json::parse(due[0].payload)["seq"], 1);
@@ -354,10 +354,10 @@ TEST_F(AlertDbTest, AForgottenStateGoesWithTheEventsThatCloseIt) {
     ASSERT_EQ(db.commit({{"web", std::nullopt}}, {event("k1", "resolve")}), WriteResult::Ok);
   }
   AlertDb db(path(), 100);
-  const auto states = db.loadStates();
+  const auto states = db.states().load();
   EXPECT_EQ(states.count("web"), 0u);
   EXPECT_EQ(states.at("db"), "{\"v\":2}");
-  EXPECT_EQ(db.due("crt", 0, 10).size(), 1u);
+  EXPECT_EQ(db.outbox().due("crt", 0, 10).size(), 1u);
 }
 
 TEST_F(AlertDbTest, UnsentEventsCoalescePerKeyAndKeepTheirHistory) {
@@ -367,8 +367,8 @@ TEST_F(AlertDbTest, UnsentEventsCoalescePerKeyAndKeepTheirHistory) {
   }
   ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
   // 51 transitions during an outage: one event per key, not 51.
-  EXPECT_EQ(db.depth(), 2);
-  const auto due = db.due("crt", 0, 10);
+  EXPECT_EQ(db.outbox().depth(), 2);
+  const auto due = db.outbox().due("crt", 0, 10);
   ASSERT_EQ(due.size(), 2u);
   EXPECT_EQ(due[0].dedup_key, "k1");
   EXPECT_EQ(due[0].action, "resolve");
@@ -380,16 +380,16 @@ TEST_F(AlertDbTest, UnsentEventsCoalescePerKeyAndKeepTheirHistory) {
 TEST_F(AlertDbTest, AnAttemptedEventIsNeverRewrittenAndStaysFirst) {
   AlertDb db(path(), 100);
   ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
-  const auto head = db.due("crt", 0, 10).at(0);
-  db.attempting(head.id);  // sent, outcome unknown: its event_id must not change
+  const auto head = db.outbox().due("crt", 0, 10).at(0);
+  db.outbox().attempting(head.id);  // sent, outcome unknown: its event_id must not change
   ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
   ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
-  EXPECT_EQ(db.depth(), 2);
-  const auto due = db.due("crt", 0, 10);
+  EXPECT_EQ(db.outbox().depth(), 2);
+  const auto due = db.outbox().due("crt", 0, 10);
   ASSERT_EQ(due.size(), 1u);  // one per key: the resolve waits for its trigger
   EXPECT_EQ(due[0].event_id, head.event_id);
-  db.delivered(due[0].id);
-  const auto next = db.due("crt", 0, 10);
+  db.outbox().delivered(due[0].id);
+  const auto next = db.outbox().due("crt", 0, 10);
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].action, "update");  // resolve then trigger again, merged
 }
@@ -401,10 +401,10 @@ TEST_F(AlertDbTest, FullOutboxEvictsHeartbeatsThenUpdatesFirst) {
   ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
   ASSERT_EQ(db.commit({}, {event("k3", "trigger")}), WriteResult::Ok);
   ASSERT_EQ(db.commit({}, {event("k4", "trigger")}), WriteResult::Ok);
-  EXPECT_EQ(db.depth(), 3);
-  EXPECT_EQ(db.evicted(), 2);
+  EXPECT_EQ(db.outbox().depth(), 3);
+  EXPECT_EQ(db.outbox().evicted(), 2);
   std::set<std::string> left;
-  for (const auto& e : db.due("crt", 0, 10)) {
+  for (const auto& e : db.outbox().due("crt", 0, 10)) {
     left.insert(e.dedup_key);
   }
   EXPECT_EQ(left, (std::set<std::string>{"k2", "k3", "k4"}));
@@ -413,8 +413,8 @@ TEST_F(AlertDbTest, FullOutboxEvictsHeartbeatsThenUpdatesFirst) {
 TEST_F(AlertDbTest, DiskFullIsReportedNotFatalAndRecoverable) {
   AlertDb db(path(), 1'000'000);
   ASSERT_EQ(db.commit({}, {event("k0", "trigger")}), WriteResult::Ok);
-  const auto pages = db.pageCount();
-  db.setMaxPageCount(pages);
+  const auto pages = db.database().pageCount();
+  db.database().setMaxPageCount(pages);
   WriteResult result = WriteResult::Ok;
   std::string big(2000, 'x');
   for (int i = 0; i < 200 && result == WriteResult::Ok; ++i) {
@@ -426,19 +426,19 @@ TEST_F(AlertDbTest, DiskFullIsReportedNotFatalAndRecoverable) {
   }
   EXPECT_EQ(result, WriteResult::Full);
   // The failed transaction left nothing half written, and space coming back heals it.
-  const auto depth = db.depth();
-  db.setMaxPageCount(1'000'000);
+  const auto depth = db.outbox().depth();
+  db.database().setMaxPageCount(1'000'000);
   EXPECT_EQ(db.commit({}, {event("late", "trigger")}), WriteResult::Ok);
-  EXPECT_EQ(db.depth(), depth + 1);
+  EXPECT_EQ(db.outbox().depth(), depth + 1);
 }
 
 TEST_F(AlertDbTest, DeadLettersLeaveTheQueue) {
   AlertDb db(path(), 100);
   ASSERT_EQ(db.commit({}, {event("k1", "trigger"), event("k2", "trigger")}), WriteResult::Ok);
-  const auto due = db.due("crt", 0, 10);
-  db.deadLetter(due[0].id, "http_4xx");
-  EXPECT_EQ(db.depth(), 1);
-  EXPECT_EQ(db.deadLetters(), 1);
+  const auto due = db.outbox().due("crt", 0, 10);
+  db.outbox().deadLetter(due[0].id, "http_4xx");
+  EXPECT_EQ(db.outbox().depth(), 1);
+  EXPECT_EQ(db.outbox().deadLetters(), 1);
 }
 
 TEST_F(AlertDbTest, FullOutboxByBytesEvictsInTheSameOrder) {
@@ -447,17 +447,17 @@ TEST_F(AlertDbTest, FullOutboxByBytesEvictsInTheSameOrder) {
   ASSERT_EQ(db.commit({}, {event("hb", "heartbeat", "crt", 1'000)}), WriteResult::Ok);
   ASSERT_EQ(db.commit({}, {event("k1", "update", "crt", 1'000)}), WriteResult::Ok);
   ASSERT_EQ(db.commit({}, {event("k2", "trigger", "crt", 1'000)}), WriteResult::Ok);
-  EXPECT_EQ(db.evicted(), 0);
+  EXPECT_EQ(db.outbox().evicted(), 0);
   ASSERT_EQ(db.commit({}, {event("k3", "trigger", "crt", 1'000)}), WriteResult::Ok);
-  EXPECT_EQ(db.evicted(), 1);  // the heartbeat
+  EXPECT_EQ(db.outbox().evicted(), 1);  // the heartbeat
   ASSERT_EQ(db.commit({}, {event("k4", "trigger", "crt", 1'000)}), WriteResult::Ok);
-  EXPECT_EQ(db.evicted(), 2);  // then the update never sent
+  EXPECT_EQ(db.outbox().evicted(), 2);  // then the update never sent
   ASSERT_EQ(db.commit({}, {event("k5", "resolve", "crt", 1'000)}), WriteResult::Ok);
-  EXPECT_EQ(db.evicted(), 3);  // then the oldest: k2's trigger
-  EXPECT_LE(db.bytes(), 3'500);
-  EXPECT_EQ(db.depth(), 3);
+  EXPECT_EQ(db.outbox().evicted(), 3);  // then the oldest: k2's trigger
+  EXPECT_LE(db.outbox().bytes(), 3'500);
+  EXPECT_EQ(db.outbox().depth(), 3);
   std::set<std::string> left;
-  for (const auto& e : db.due("crt", 0, 10)) {
+  for (const auto& e : db.outbox().due("crt", 0, 10)) {
     left.insert(e.dedup_key);
   }
   EXPECT_EQ(left, (std::set<std::string>{"k3", "k4", "k5"}));
@@ -472,15 +472,15 @@ TEST_F(AlertDbTest, AMergedEventThatGrowsEvictsOthersNeverItself) {
     ASSERT_EQ(db.commit({}, {event("k1", i % 2 == 0 ? "resolve" : "trigger", "crt", 2'500)}),
               WriteResult::Ok);
   }
-  const auto due = db.due("crt", 0, 10);
+  const auto due = db.outbox().due("crt", 0, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].dedup_key, "k1");
   EXPECT_EQ(nlohmann::json::parse(due[0].payload)["history"].size(), 41u);
-  EXPECT_EQ(db.evicted(), 1);
+  EXPECT_EQ(db.outbox().evicted(), 1);
   // Alone over the bound, it stays: losing it would be worse.
   AlertDb tiny((dir_ / "tiny.db").string(), 1'000, 100);
   ASSERT_EQ(tiny.commit({}, {event("big", "trigger", "crt", 1'000)}), WriteResult::Ok);
-  EXPECT_EQ(tiny.depth(), 1);
+  EXPECT_EQ(tiny.outbox().depth(), 1);
 }
 
 TEST_F(AlertDbTest, AnOutboxWithoutSizesIsMeasuredWhenOpened) {
@@ -500,25 +500,25 @@ TEST_F(AlertDbTest, AnOutboxWithoutSizesIsMeasuredWhenOpened) {
     sqlite3_close(raw);
   }
   AlertDb db(path(), 100);
-  EXPECT_EQ(db.bytes(), 10);
+  EXPECT_EQ(db.outbox().bytes(), 10);
   ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
-  EXPECT_EQ(db.depth(), 2);
+  EXPECT_EQ(db.outbox().depth(), 2);
 }
 
 TEST_F(AlertDbTest, AHeldEventIsNotDueUntilAMergeMakesItDue) {
   AlertDb db(path(), 100);
   ASSERT_EQ(db.commit({}, {event("k1", "update")}), WriteResult::Ok);
-  const auto head = db.due("crt", 0, 10).at(0);
-  db.defer(head.id, 5'000);
-  EXPECT_TRUE(db.due("crt", 4'999, 10).empty());
-  EXPECT_EQ(db.due("crt", 5'000, 10).size(), 1u);
+  const auto head = db.outbox().due("crt", 0, 10).at(0);
+  db.outbox().defer(head.id, 5'000);
+  EXPECT_TRUE(db.outbox().due("crt", 4'999, 10).empty());
+  EXPECT_EQ(db.outbox().due("crt", 5'000, 10).size(), 1u);
   // Still never sent: the next update merges into it (the latest state wins, same hold)...
   ASSERT_EQ(db.commit({}, {event("k1", "update")}), WriteResult::Ok);
-  EXPECT_EQ(db.depth(), 1);
-  db.defer(head.id, 5'000);
+  EXPECT_EQ(db.outbox().depth(), 1);
+  db.outbox().defer(head.id, 5'000);
   // ...and a resolve merging in is due at once, its history carrying the updates.
   ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
-  const auto due = db.due("crt", 0, 10);
+  const auto due = db.outbox().due("crt", 0, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].action, "resolve");
   EXPECT_EQ(nlohmann::json::parse(due[0].payload)["history"].size(), 3u);
@@ -527,21 +527,83 @@ TEST_F(AlertDbTest, AHeldEventIsNotDueUntilAMergeMakesItDue) {
 TEST_F(AlertDbTest, TombstonesReplaceTicketsAndExpire) {
   {
     AlertDb db(path(), 100);
-    db.saveTicket("cmdb", "k1", TicketRef{4711, "I-004711", false});
+    db.outbox().saveTicket("cmdb", "k1", TicketRef{4711, "I-004711", false});
     Tombstone stone;
     stone.seq = 7;
     stone.ticket_id = 4711;
     stone.until_ms = 10'000;
-    ASSERT_TRUE(db.buryTicket("cmdb", "k1", stone, 1'000));
+    ASSERT_TRUE(db.outbox().buryTicket("cmdb", "k1", stone, 1'000));
   }
   AlertDb db(path(), 100);  // a restart remembers it
-  EXPECT_FALSE(db.ticket("cmdb", "k1"));
-  const auto stone = db.tombstone("cmdb", "k1", 9'999);
+  EXPECT_FALSE(db.outbox().ticket("cmdb", "k1"));
+  const auto stone = db.outbox().tombstone("cmdb", "k1", 9'999);
   ASSERT_TRUE(stone);
   EXPECT_EQ(stone->seq, 7);
   EXPECT_EQ(stone->ticket_id, 4711);
-  EXPECT_FALSE(db.tombstone("cmdb", "k1", 10'001));
-  EXPECT_FALSE(db.tombstone("other", "k1", 0));
+  EXPECT_FALSE(db.outbox().tombstone("cmdb", "k1", 10'001));
+  EXPECT_FALSE(db.outbox().tombstone("other", "k1", 0));
+}
+
+TEST_F(AlertDbTest, AFileOfTheReleaseBeforeVersioningIsMigratedWithItsRows) {
+  // tests/data/state/vigie-v1.db: schema version 1 as that release wrote it, unversioned.
+  std::filesystem::copy_file(std::filesystem::path(VIGIE_TEST_DATA_DIR) / "state/vigie-v1.db",
+                             path());
+  {
+    AlertDb db(path(), 100);
+    EXPECT_EQ(db.database().schemaVersion(), kStateSchemaVersion);
+    const auto state = decodeAlertState(db.states().load().at("web"));
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->status, Status::Critical);
+    EXPECT_EQ(state->attempt, 3);
+    const auto due = db.outbox().due("crt", 0, 10);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].event_id, "01JDV1FIXTURE00000000000001");
+    EXPECT_EQ(db.outbox().bytes(), static_cast<std::int64_t>(due[0].payload.size()));
+    EXPECT_EQ(db.outbox().ticket("cmdb", "vigie:web")->ref, "I-004711");
+    EXPECT_EQ(db.outbox().tombstone("cmdb", "vigie:db", 0)->seq, 9);
+    EXPECT_EQ(db.outbox().deadLetters(), 1);
+    EXPECT_EQ(db.database().scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_due'"),
+              1);
+    // The key's sequence goes on from the saved one; the unsent trigger absorbs the update.
+    auto next = event("vigie:web", "update");
+    ASSERT_EQ(db.commit({}, {next}), WriteResult::Ok);
+    const auto merged = nlohmann::json::parse(db.outbox().due("crt", 0, 10).at(0).payload);
+    EXPECT_EQ(merged["seq"], 5);
+    EXPECT_EQ(merged["action"], "trigger");
+  }
+  AlertDb again(path(), 100);  // a migrated file opens as it is
+  EXPECT_EQ(again.database().schemaVersion(), kStateSchemaVersion);
+  EXPECT_EQ(again.outbox().depth(), 1);
+}
+
+TEST_F(AlertDbTest, ANewerSchemaIsRefusedAndLeftUntouched) {
+  const std::int64_t newer = kStateSchemaVersion + 1;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &raw), SQLITE_OK);
+    const std::string sql = "CREATE TABLE future (x); PRAGMA user_version=" + std::to_string(newer);
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  try {
+    AlertDb db(path(), 100);
+    FAIL() << "a newer schema was opened";
+  } catch (const NewerSchemaError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(path()), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("up to " + std::to_string(kStateSchemaVersion)), std::string::npos)
+        << message;
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(version, 0), newer);
+  sqlite3_finalize(version);
+  sqlite3_close(raw);
 }
 
 TEST(ItopRequests, TicketStatusIsReadByItsId) {

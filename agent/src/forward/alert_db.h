@@ -1,148 +1,43 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "alert/event.h"
+#include "forward/alert_state_store.h"
+#include "forward/outbox.h"
+#include "forward/state_database.h"
 
 namespace vigie {
-
-/// One event waiting for one destination.
-struct OutboxEvent {
-  std::int64_t id = 0;  ///< row id, set by the outbox
-  std::string destination;
-  std::string dedup_key;
-  std::string event_id;
-  std::string action;
-  std::string payload;  ///< the canonical JSON event
-  std::int64_t created_ms = 0;
-  std::int64_t attempts = 0;
-  std::int64_t next_attempt_ms = 0;
-};
-
-/// The iTop ticket opened for one alert key. `creating` is set before a core/create is sent
-/// and cleared when its answer is known: still set means the outcome was ambiguous.
-struct TicketRef {
-  std::int64_t id = 0;
-  std::string ref;
-  bool creating = false;
-};
-
-/// A probe's alert state to persist (encoded), or nothing: forget the probe's saved state.
-using StateWrite = std::pair<std::string, std::optional<std::string>>;
 
 /// What a write reports: SQLITE_FULL and I/O errors must not crash the agent.
 enum class WriteResult { Ok, Full, Failed };
 
-/// What remains of an iTop ticket after its alert resolved: events of the key up to `seq` are
-/// late or duplicates and must neither reopen it nor create another (docs/ALERTING.md).
-struct Tombstone {
-  std::int64_t seq = 0;
-  std::int64_t ticket_id = 0;
-  std::int64_t until_ms = 0;  ///< wall clock; forgotten afterwards
-};
-
-/// The agent's durable memory, one SQLite file under state_dir: the alert state of every probe
-/// and the outbox of events not yet delivered, updated together in one transaction so that a
-/// state change and the events it produces are on disk together or not at all. WAL journal with
-/// synchronous=FULL: a commit is fsync'd before it returns. Calls block, but they are small local
-/// writes (one per state change), so they run on the event loop.
+/// The agent's durable memory, one SQLite file under state_dir holding two stores: the alert
+/// state of every probe and the outbox of events not yet delivered. commit() updates both in
+/// one transaction, so that a state change and the events it produces are on disk together or
+/// not at all.
 class AlertDb {
  public:
-  /// Opens or creates the database; throws std::runtime_error when it cannot.
+  /// Opens, creates or migrates the database; throws as StateDatabase does.
   AlertDb(const std::string& path, std::int64_t max_events,
-          std::int64_t max_bytes = std::int64_t{64} << 20);
-  ~AlertDb();
-  AlertDb(const AlertDb&) = delete;
-  AlertDb& operator=(const AlertDb&) = delete;
-
-  /// Persisted alert states, probe name to JSON.
-  std::map<std::string, std::string> loadStates();
+          std::int64_t max_bytes = std::int64_t{64} << 20)
+      : database_(path), states_(database_), outbox_(database_, max_events, max_bytes) {}
 
   /// Writes (or forgets) probe states and enqueues `events` (coalesced per destination and key)
   /// in one durable transaction: the only way states are written. Sequence numbers per
   /// dedup_key are assigned here, inside `payload`.
   WriteResult commit(const std::vector<StateWrite>& states, std::vector<OutboxEvent> events);
 
-  /// The oldest undelivered event of each key for `destination`, due at `now_ms`, oldest first.
-  std::vector<OutboxEvent> due(const std::string& destination, std::int64_t now_ms,
-                               std::size_t limit);
-  /// The earliest time an event of `destination` becomes due, if any is queued.
-  std::optional<std::int64_t> nextDue(const std::string& destination);
-  /// Removes an acknowledged event. When the delete cannot be written (disk full) the event is
-  /// remembered as acknowledged: never due again nor merged into, removed by retryRemovals().
-  void delivered(std::int64_t id);
-  void retryRemovals();
-  /// Marks the event as being sent, before the request leaves: from then on it keeps its
-  /// event_id and nothing merges into it (a merge into an event in flight would be deleted
-  /// with it when the receiver acknowledges the older content).
-  void attempting(std::int64_t id);
-  /// Holds the event back until `next_attempt_ms` without counting an attempt: it was not sent,
-  /// so the key's next event may still merge into it (and the merge makes it due at once).
-  void defer(std::int64_t id, std::int64_t next_attempt_ms);
-  /// Moves the event to the dead-letter table (when that cannot be written, it is only removed,
-  /// as delivered() does).
-  void deadLetter(std::int64_t id, const std::string& reason);
-
-  std::int64_t depth();
-  /// Bytes of event payloads in the outbox, what spool_max_bytes bounds.
-  std::int64_t bytes();
-  std::optional<std::int64_t> oldestCreatedMs();
-  std::int64_t evicted() const { return evicted_; }
-  std::int64_t deadLetters();
-  std::int64_t pageCount();
-
-  void setMaxEvents(std::int64_t max_events) { max_events_ = max_events; }
-  void setMaxBytes(std::int64_t max_bytes) { max_bytes_ = max_bytes; }
-  const std::string& path() const { return path_; }
-  /// SQLite's message for the last failed write (commit, buryTicket), for logs.
-  std::string lastError() const;
-
-  std::optional<TicketRef> ticket(const std::string& destination, const std::string& key);
-  void saveTicket(const std::string& destination, const std::string& key, const TicketRef& ref);
-  void forgetTicket(const std::string& destination, const std::string& key);
-  /// The key's ticket is done with: forgets it and leaves `stone` instead, in one transaction.
-  bool buryTicket(const std::string& destination, const std::string& key, const Tombstone& stone,
-                  std::int64_t now_ms);
-  /// The key's tombstone if it still stands at `now_ms`.
-  std::optional<Tombstone> tombstone(const std::string& destination, const std::string& key,
-                                     std::int64_t now_ms);
-
-  /// Limits the file to `pages` pages (tests use it to simulate a full disk).
-  void setMaxPageCount(std::int64_t pages);
+  AlertStateStore& states() { return states_; }
+  Outbox& outbox() { return outbox_; }
+  StateDatabase& database() { return database_; }
 
  private:
-  class Statement;
-  void exec(const char* sql);
-  std::int64_t scalar(const char* sql);
-  /// Evicts one event by the documented order, never `keep`; false if nothing could go.
-  bool evictOne(std::int64_t keep);
-  /// Evicts until `rows` more rows of `bytes` more bytes fit both bounds. An event alone over
-  /// max_bytes still stays: losing it would be worse than a spool a little over its bound.
-  void makeRoom(std::int64_t rows, std::int64_t bytes, std::int64_t keep);
-  /// SQLITE_DONE, or the code of the step that failed.
-  int enqueue(OutboxEvent& event);
-
-  sqlite3* db_ = nullptr;
-  std::string path_;
-  std::int64_t max_events_;
-  std::int64_t max_bytes_;
-  std::int64_t evicted_ = 0;
-  std::string last_error_;  ///< of the last failed write
-  std::set<std::int64_t> unremoved_;
+  StateDatabase database_;
+  AlertStateStore states_;
+  Outbox outbox_;
 };
-
-/// mergeActions (alert/event.h) on the outbox's action names; an unknown name gives `later`.
-std::string mergeActions(const std::string& earlier, const std::string& later);
-/// `later` absorbing `earlier`: the merged action, both histories in order, later's identity.
-nlohmann::json mergeEvents(const nlohmann::json& earlier, nlohmann::json later);
 
 }  // namespace vigie

@@ -14,6 +14,8 @@ std::unique_ptr<AlertDb> openDb(const std::string& state_dir, std::int64_t max_e
   const std::string path = (std::filesystem::path(state_dir) / "vigie.db").string();
   try {
     return std::make_unique<AlertDb>(path, max_events);
+  } catch (const NewerSchemaError&) {
+    throw;  // a newer agent's alerts and outbox: never start over them in memory
   } catch (const std::exception& e) {
     // Alerts still work, but a restart forgets them: say so loudly rather than stop probing.
     logError(std::string("alert state not persisted: ") + e.what() + "; keeping it in memory only");
@@ -60,7 +62,7 @@ std::vector<StateWrite> AlertSink::takeDeferred() {
 
 std::map<std::string, AlertState> AlertSink::savedStates() {
   std::map<std::string, AlertState> states;
-  for (const auto& [name, text] : db_->loadStates()) {
+  for (const auto& [name, text] : db_->states().load()) {
     if (auto saved = decodeAlertState(text)) {
       states.emplace(name, *saved);
     } else {
@@ -71,8 +73,8 @@ std::map<std::string, AlertState> AlertSink::savedStates() {
 }
 
 void AlertSink::configure(const ForwardingConfig& forwarding) {
-  db_->setMaxEvents(forwarding.spool_max_events);
-  db_->setMaxBytes(forwarding.spool_max_bytes);
+  db_->outbox().setMaxEvents(forwarding.spool_max_events);
+  db_->outbox().setMaxBytes(forwarding.spool_max_bytes);
   forwarder_->configure(forwarding);
 }
 

@@ -26,7 +26,8 @@ namespace vigie {
 /// most a recount of attempts. Changes that emit events are never deferred.
 class AlertSink {
  public:
-  /// `agent` names the heartbeats' source; the database lives in `state_dir`.
+  /// `agent` names the heartbeats' source; the database lives in `state_dir`. Throws
+  /// NewerSchemaError when that database was written by a newer agent.
   AlertSink(asio::io_context& io, std::string agent, const std::string& state_dir);
 
   /// The alert states saved before a restart, by probe (unreadable ones are skipped).

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "alert/event.h"
-#include "forward/alert_db.h"
 #include "forward/delivery.h"
 #include "forward/forward_config.h"
+#include "forward/outbox.h"
 
 namespace vigie {
 
@@ -29,7 +29,7 @@ struct AlertMemory {
 
 /// What a destination may use beside its own settings.
 struct DestinationContext {
-  AlertDb& db;
+  Outbox& outbox;
   std::string agent;
   AlertMemory& alerts;
 };

@@ -48,7 +48,7 @@ Forwarder::Forwarder(asio::io_context& io, AlertDb& db, std::string agent)
     : io_(io),
       db_(db),
       agent_(std::move(agent)),
-      context_{db_, agent_, alerts_},
+      context_{db_.outbox(), agent_, alerts_},
       periodic_(io),
       random_(std::random_device{}()),
       retry_write_(io),
@@ -103,7 +103,8 @@ void Forwarder::stop() {
   retry_armed_ = false;
   if (pendingWrites() > 0) {
     logError("stopping with " + std::to_string(pendingWrites()) +
-             " state change(s) and event(s) never written to " + db_.path() + ": they are lost");
+             " state change(s) and event(s) never written to " + db_.database().path() +
+             ": they are lost");
     pending_states_.clear();
     pending_events_.clear();
   }
@@ -222,7 +223,7 @@ void Forwarder::hold(std::vector<StateWrite> states, std::vector<Event> events) 
         break;
       }
     }
-    logError("outbox " + db_.path() + " unwritable and " +
+    logError("outbox " + db_.database().path() + " unwritable and " +
              std::to_string(config_.unwritten_max_events) + " events already wait in memory: " +
              std::string(actionName(victim->action)) + " of key " + victim->dedup_key + " lost");
     lost_events_.Increment();
@@ -244,9 +245,9 @@ bool Forwarder::flush() {
   const WriteResult result = db_.commit(states, std::move(rows));
   if (result == WriteResult::Ok) {
     if (failed_writes_ > 0) {
-      logInfo("outbox " + db_.path() + " writable again: " + std::to_string(pendingWrites()) +
-              " state change(s) and event(s) written after " + std::to_string(failed_writes_) +
-              " failed attempt(s)");
+      logInfo("outbox " + db_.database().path() + " writable again: " +
+              std::to_string(pendingWrites()) + " state change(s) and event(s) written after " +
+              std::to_string(failed_writes_) + " failed attempt(s)");
     }
     failed_writes_ = 0;
     pending_states_.clear();
@@ -255,9 +256,9 @@ bool Forwarder::flush() {
   }
   write_failures_.Increment();
   if (failed_writes_++ % 60 == 0) {
-    logError("cannot write the outbox " + db_.path() + " (" +
+    logError("cannot write the outbox " + db_.database().path() + " (" +
              (result == WriteResult::Full ? "disk or spool full" : "I/O error") +
-             "): " + db_.lastError() + "; " + std::to_string(pending_states_.size()) +
+             "): " + db_.database().lastError() + "; " + std::to_string(pending_states_.size()) +
              " state change(s) and " + std::to_string(pending_events_.size()) +
              " event(s) kept in memory (at most " + std::to_string(config_.unwritten_max_events) +
              " events), retrying every second");
@@ -269,7 +270,7 @@ bool Forwarder::flush() {
       return;  // stopped: `this` may be gone
     }
     retry_armed_ = false;
-    db_.retryRemovals();
+    db_.outbox().retryRemovals();
     if (flush()) {
       wake();
     }
@@ -295,8 +296,9 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
       std::chrono::duration<double>(1.0 / config_.drain_rate));
   while (!route->stopped) {
     route->dirty = false;
-    db_.retryRemovals();  // acknowledged while the disk was full: gone once it can be written
-    std::vector<OutboxEvent> batch = db_.due(destination.id(), wallMs(), 64);
+    db_.outbox()
+        .retryRemovals();  // acknowledged while the disk was full: gone once it can be written
+    std::vector<OutboxEvent> batch = db_.outbox().due(destination.id(), wallMs(), 64);
     if (batch.empty()) {
       if (route->dirty) {
         continue;  // written while the outbox was being read
@@ -324,11 +326,11 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
         }
       }
       if (const auto until = destination.heldUntil(event)) {
-        db_.defer(event.id, *until);
+        db_.outbox().defer(event.id, *until);
         continue;
       }
       route->next_send = std::max(route->next_send, Clock::now()) + spacing;
-      db_.attempting(event.id);
+      db_.outbox().attempting(event.id);
       const Attempt attempt = co_await destination.deliver(event);
       if (route->stopped) {
         co_return;
@@ -338,14 +340,14 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
         route->next_send = std::max(route->next_send, Clock::now() + *attempt.retry_after);
       }
       if (result.outcome == Outcome::Delivered) {
-        db_.delivered(event.id);
+        db_.outbox().delivered(event.id);
         route->failures = 0;
         last_success_[destination.id()] = static_cast<double>(wallMs()) / 1000.0;
         continue;
       }
       countFailure(destination.id(), result.reason);
       if (result.outcome == Outcome::Permanent) {
-        db_.deadLetter(event.id, result.reason);
+        db_.outbox().deadLetter(event.id, result.reason);
         dead_letters_.Increment();
         logError("forwarding to " + destination.id() + ": event " + event.event_id + " (" +
                  event.action + ", key " + event.dedup_key + ") refused for good (" +
@@ -440,22 +442,22 @@ std::string Forwarder::renderMetrics() {
     return &families.back();
   };
   prometheus::ClientMetric metric;
-  metric.gauge.value = static_cast<double>(db_.depth());
+  metric.gauge.value = static_cast<double>(db_.outbox().depth());
   gauge("vigie_forwarder_queue_depth", "Events in the outbox, all destinations")
       ->metric.push_back(metric);
-  const auto oldest = db_.oldestCreatedMs();
+  const auto oldest = db_.outbox().oldestCreatedMs();
   metric.gauge.value =
       oldest ? std::max(0.0, static_cast<double>(wallMs() - *oldest) / 1000.0) : 0.0;
   gauge("vigie_forwarder_oldest_event_age_seconds", "Age of the oldest event in the outbox")
       ->metric.push_back(metric);
-  metric.gauge.value = static_cast<double>(db_.bytes());
+  metric.gauge.value = static_cast<double>(db_.outbox().bytes());
   gauge("vigie_forwarder_spool_bytes", "Payload bytes of the events in the outbox")
       ->metric.push_back(metric);
   metric.gauge.value = static_cast<double>(pendingWrites());
   gauge("vigie_forwarder_unwritten_changes",
         "Probe states and events held in memory because the outbox could not be written")
       ->metric.push_back(metric);
-  metric.gauge.value = static_cast<double>(db_.evicted());
+  metric.gauge.value = static_cast<double>(db_.outbox().evicted());
   gauge("vigie_forwarder_evicted_events",
         "Events dropped because the outbox was full (since start)")
       ->metric.push_back(metric);

@@ -305,12 +305,12 @@ nlohmann::json itopGetTicket(const ItopTarget& target, std::int64_t ticket) {
           {"output_fields", "id, ref, status"}};
 }
 
-ItopAdapter::ItopAdapter(ItopTarget target, std::string url, std::string destination, AlertDb& db,
-                         std::string agent)
+ItopAdapter::ItopAdapter(ItopTarget target, std::string url, std::string destination,
+                         Outbox& outbox, std::string agent)
     : target_(std::move(target)),
       url_(std::move(url)),
       destination_(std::move(destination)),
-      db_(db),
+      outbox_(outbox),
       agent_(std::move(agent)) {}
 
 asio::awaitable<Classified> ItopAdapter::lookUpCi(const std::string& ci, bool& link) {
@@ -346,7 +346,7 @@ asio::awaitable<Classified> ItopAdapter::checkOpen(const std::string& key,
     // An operator closed it (or it was deleted): never write to it again.
     logInfo("iTop " + destination_ + ": ticket " + std::to_string(ticket->id) + " of key " + key +
             " is " + status + " in iTop; a firing alert gets a new one");
-    db_.forgetTicket(destination_, key);
+    outbox_.forgetTicket(destination_, key);
     ticket.reset();
   }
   co_return delivered();
@@ -373,7 +373,7 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
   const auto canonical = nlohmann::json::parse(event.payload);
   const std::int64_t seq = canonical.value("seq", std::int64_t{0});
   const std::string& key = event.dedup_key;
-  const auto stone = db_.tombstone(destination_, key, wallMs());
+  const auto stone = outbox_.tombstone(destination_, key, wallMs());
   if (stone && seq <= stone->seq) {
     // A duplicate of the resolve (its acknowledgement lost) or older: already applied.
     logInfo("iTop " + destination_ + ": event " + event.event_id + " (" + event.action + ", key " +
@@ -382,7 +382,7 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     co_return delivered();
   }
   const std::string comment = commentFor(agent_, event);
-  std::optional<TicketRef> ticket = db_.ticket(destination_, key);
+  std::optional<TicketRef> ticket = outbox_.ticket(destination_, key);
 
   if (ticket && ticket->creating) {
     // The last create may have been committed although its answer was lost.
@@ -392,7 +392,7 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     }
     if (auto adopted = firstObject(found.body)) {
       ticket = *adopted;
-      db_.saveTicket(destination_, key, *ticket);
+      outbox_.saveTicket(destination_, key, *ticket);
     } else {
       ticket.reset();
     }
@@ -422,10 +422,10 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     }
     TicketRef pending;
     pending.creating = true;
-    db_.saveTicket(destination_, key, pending);
+    outbox_.saveTicket(destination_, key, pending);
     Answer created = co_await call(target_, url_, itopCreate(target_, canonical, comment, link_ci));
     if (created.classified.outcome == Outcome::Permanent) {
-      db_.forgetTicket(destination_, key);
+      outbox_.forgetTicket(destination_, key);
     }
     if (created.classified.outcome != Outcome::Delivered) {
       co_return created.classified;
@@ -434,7 +434,7 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     if (!ticket) {
       co_return unreadable();
     }
-    db_.saveTicket(destination_, key, *ticket);
+    outbox_.saveTicket(destination_, key, *ticket);
     last_write_[key] = Clock::now();
     created_now = true;
   }
@@ -474,10 +474,10 @@ void ItopAdapter::bury(const std::string& key, std::int64_t seq, std::int64_t ti
   stone.ticket_id = ticket;
   const std::int64_t now = wallMs();
   stone.until_ms = now + target_.tombstone_ttl.count();
-  if (!db_.buryTicket(destination_, key, stone, now)) {
+  if (!outbox_.buryTicket(destination_, key, stone, now)) {
     // Only a duplicate of this resolve could then reach the ticket again: a log entry at worst.
     logWarning("iTop " + destination_ + ": cannot record the resolve of key " + key + " in " +
-               db_.path() + ": " + db_.lastError());
+               outbox_.database().path() + ": " + outbox_.database().lastError());
   }
 }
 
@@ -487,7 +487,7 @@ class ItopDestination final : public Destination {
  public:
   ItopDestination(std::shared_ptr<const ItopTarget> target, std::string id, std::string url,
                   DestinationContext& context)
-      : Destination(id, target, url), adapter_(*target, url, id, context.db, context.agent) {}
+      : Destination(id, target, url), adapter_(*target, url, id, context.outbox, context.agent) {}
 
   std::optional<std::int64_t> heldUntil(const OutboxEvent& event) const override {
     return adapter_.heldUntil(event);

@@ -8,10 +8,10 @@
 #include <optional>
 #include <string>
 
-#include "forward/alert_db.h"
 #include "forward/delivery.h"
 #include "forward/destination.h"
 #include "forward/forward_config.h"
+#include "forward/outbox.h"
 
 namespace vigie {
 
@@ -39,7 +39,7 @@ nlohmann::json itopGetTicket(const ItopTarget& target, std::int64_t ticket);
 /// event loop with its destination; the caches are lost on restart, the tombstones are not.
 class ItopAdapter {
  public:
-  ItopAdapter(ItopTarget target, std::string url, std::string destination, AlertDb& db,
+  ItopAdapter(ItopTarget target, std::string url, std::string destination, Outbox& outbox,
               std::string agent);
 
   /// When an update comes sooner than update_interval after the key's last write: the time
@@ -64,7 +64,7 @@ class ItopAdapter {
   ItopTarget target_;
   std::string url_;
   std::string destination_;
-  AlertDb& db_;
+  Outbox& outbox_;
   std::string agent_;
   std::map<std::string, CiLookup> ci_cache_;
   /// dedup_key → when its ticket was last written (created or logged), for update_interval.
