@@ -20,8 +20,9 @@ run_suite() {
 
 run_suite build-release "" -- -DCMAKE_BUILD_TYPE=Release -DVIGIE_WERROR=ON
 # Fuzzing: a clang build of the libFuzzer harnesses only, each run VIGIE_FUZZ_SECONDS (15) from
-# the committed seeds (bench/fuzz.sh runs them longer). VIGIE_FUZZ=0 skips it.
-if [ "${VIGIE_FUZZ:-1}" != 0 ]; then
+# the committed seeds (bench/fuzz.sh runs them longer). Opt-in (VIGIE_FUZZ=1) until the clang
+# build of the whole agent is part of CI: it doubles the suite's build time on two cores.
+if [ "${VIGIE_FUZZ:-0}" != 0 ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DVIGIE_BUILD_TESTS=OFF -DVIGIE_FUZZ=ON \
     -DVIGIE_SANITIZE="address;fuzzer-no-link"
