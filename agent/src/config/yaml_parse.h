@@ -12,6 +12,8 @@ namespace vigie {
 /// YAML::Load on a short-lived thread, so that yaml-cpp's many small nodes live in their own
 /// malloc arena: interleaved with the long-lived probe objects in the main arena they would pin
 /// tens of MB of freed pages with 10,000 probes (loadConfig trims them once parsing is over).
+/// That arena gives its pages back only if frees coalesce (the agent disables fastbins, see
+/// main.cc): malloc_trim never trims the top chunk of a non-main arena.
 /// Throws what YAML::Load throws.
 YAML::Node parseYamlInOwnArena(const std::string& text);
 
