@@ -52,6 +52,14 @@ def context_switches(pid):
     return total
 
 
+def sanitized(binary):
+    """True when `binary` runs under ASan or TSan. Their allocators keep freed memory aside and
+    their runtime slows every call, so memory, CPU and descriptor-exhaustion bounds measured on
+    the Release binary do not apply to it."""
+    linked = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return "libasan" in linked or "libtsan" in linked
+
+
 def memory_mib(pid, key):
     """A memory figure of /proc/PID/status (VmRSS, VmHWM...) in MiB."""
     with open(f"/proc/{pid}/status") as f:

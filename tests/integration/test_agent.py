@@ -9,7 +9,7 @@ import sys
 import time
 import unittest
 
-from agent_harness import Agent, Listener, closed_port, memory_mib, value
+from agent_harness import Agent, Listener, closed_port, memory_mib, sanitized, value
 
 AGENT = None
 
@@ -117,8 +117,7 @@ class AgentTest(unittest.TestCase):
         # The parsed document (~40 MiB for 10,000 probes) lives in its own malloc arena. It
         # stayed resident when its freed nodes became that arena's top chunk, which malloc_trim
         # never trims (RSS 80 MiB instead of 40 with the harness's config path).
-        linked = subprocess.run(["ldd", AGENT], capture_output=True, text=True).stdout
-        if "libasan" in linked or "libtsan" in linked:
+        if sanitized(AGENT):
             self.skipTest("the sanitizers' allocators keep freed memory")
         listener = Listener(backlog=4096)
         self.addCleanup(listener.close)
