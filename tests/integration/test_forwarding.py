@@ -423,6 +423,11 @@ class DiskFullTest(unittest.TestCase):
         self.addCleanup(self.agent.stop)
         # The agent's view of its state_dir, the tmpfs, from outside its mount namespace.
         self.spool = f"/proc/{self.agent.proc.pid}/root{self.state}"
+        # The state database is opened once the configuration is applied, which may come just
+        # after the listener reports its port (seconds later under TSan).
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(self.spool, "vigie.db")) and time.time() < deadline:
+            time.sleep(0.05)
         self.assertTrue(os.path.exists(os.path.join(self.spool, "vigie.db")))
         self.filler = os.path.join(self.spool, "filler")
 
