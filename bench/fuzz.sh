@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Longer fuzzing than the 15 s per harness of `VIGIE_FUZZ=1 scripts/test.sh`: builds the clang harnesses and
-# for SECONDS (default 600). New interesting inputs stay in build-fuzz/fuzz-corpus/; copy the
-# ones worth keeping as seeds to tests/fuzz/corpus/<harness>/ (a crash only once it is fixed).
+# Longer fuzzing than the 15 s per harness of `VIGIE_FUZZ=1 scripts/test.sh`: builds the clang
+# harnesses and runs each for SECONDS (default 600). New interesting inputs stay in
+# build-fuzz/fuzz-corpus/; copy the ones worth keeping as seeds to tests/fuzz/corpus/<harness>/
+# (a crash only once it is fixed).
 #   bench/fuzz.sh [SECONDS] [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
