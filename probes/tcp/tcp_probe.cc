@@ -32,6 +32,7 @@ struct Settings {
   bool fallback = true;
   bool tls = false;
   bool insecure_skip_verify = false;
+  tls::ExpiryThresholds expiry;
   std::string server_name;
   std::string send;
   std::string expect_text;
@@ -206,6 +207,11 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
     failure->details = std::move(details);
     co_return std::move(*failure);
   }
+  if (auto expiring = tls::checkExpiry(settings_.expiry, certificates)) {
+    expiring->samples = std::move(samples);
+    expiring->details = std::move(details);
+    co_return std::move(*expiring);
+  }
   ProbeResult ok = ProbeResult::ok("connected to " + where + " with " + version + " in " +
                                    milliseconds(secondsSince(started)));
   ok.samples = std::move(samples);
@@ -248,6 +254,7 @@ class TcpProbeFactory final : public ProbeFactory {
                         {},
                         "Name sent as SNI and verified (default: the address's host)"});
       fields.push_back(tls::insecureKey(keys));
+      tls::appendExpirySchema(fields);
       fields.push_back({"send", FieldType::String, false, "", "Bytes to send once connected"});
       fields.push_back({"expect", FieldType::String, false, "",
                         "Regular expression (ECMAScript) the answer must contain"});
@@ -283,10 +290,13 @@ class TcpProbeFactory final : public ProbeFactory {
     }
     if (!settings.tls) {
       // tls_insecure_skip_verify: false is harmless without TLS, and common in shared defaults.
-      tls::refuseKeys(config, {"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"},
+      tls::refuseKeys(config,
+                      {"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
+                       "tls_expiry_warning", "tls_expiry_critical"},
                       "only meaningful with tls: true");
     }
     const tls::Files files = tls::parseFiles(config);
+    settings.expiry = tls::parseExpiry(config);
     if (settings.tls && settings.insecure_skip_verify) {
       tls::warnInsecure(config, "tls_insecure_skip_verify", "any certificate is accepted");
     }

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <chrono>
 #include <initializer_list>
+#include <optional>
 #include <string>
 
+#include "net/tls_inspect.h"
 #include "vigie/config_schema.h"
+#include "vigie/probe.h"
 
 /// The TLS keys the probe types share (tcp, http, mysql, postgres): declared and read in one
 /// place, so their names, docs and checks cannot drift apart.
@@ -44,5 +48,28 @@ void refuseKeys(const ProbeConfig& config, std::initializer_list<const char*> ke
 /// Logs, once per probe creation, that `key` leaves the server unauthenticated; `accepted` says
 /// what is then accepted ("any certificate is accepted").
 void warnInsecure(const ProbeConfig& config, const std::string& key, const std::string& accepted);
+
+/// Certificate-expiry thresholds (tls_expiry_warning, tls_expiry_critical), as check_http -C
+/// 21,7: the probe is WARNING or CRITICAL when the first certificate of the chain to expire
+/// does so within the threshold.
+struct ExpiryThresholds {
+  std::optional<std::chrono::milliseconds> warning;
+  std::optional<std::chrono::milliseconds> critical;
+
+  bool any() const { return warning || critical; }
+};
+
+/// Appends tls_expiry_warning and tls_expiry_critical to `schema`.
+void appendExpirySchema(ConfigSchema& schema);
+/// Reads them; the warning threshold must be longer than the critical one.
+ExpiryThresholds parseExpiry(const ProbeConfig& config);
+
+/// WARNING or CRITICAL with reason tls_expiry when `certificates` expire within a threshold
+/// (CRITICAL once expired), nothing otherwise. `now` is Unix time.
+std::optional<ProbeResult> checkExpiry(const ExpiryThresholds& thresholds,
+                                       const PeerCertificates& certificates, double now);
+/// The same against the system clock.
+std::optional<ProbeResult> checkExpiry(const ExpiryThresholds& thresholds,
+                                       const PeerCertificates& certificates);
 
 }  // namespace vigie::probes::tls

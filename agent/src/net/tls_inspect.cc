@@ -46,6 +46,7 @@ PeerCertificates inspectCertificates(STACK_OF(X509) * chain) {
     if (expiry) {
       if (!out.earliest_expiry || *expiry < *out.earliest_expiry) {
         out.earliest_expiry = expiry;
+        out.earliest_subject = description;
       }
       const std::time_t seconds = static_cast<std::time_t>(*expiry);
       std::tm tm{};

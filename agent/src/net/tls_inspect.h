@@ -13,6 +13,8 @@ namespace vigie {
 struct PeerCertificates {
   /// Earliest notAfter of the chain as Unix time (probe_ssl_earliest_cert_expiry).
   std::optional<double> earliest_expiry;
+  /// Subject of the certificate that expires first ("/CN=www.example"), for messages.
+  std::string earliest_subject;
   /// "subject, expires YYYY-MM-DD" per certificate, leaf first, for humans.
   std::vector<std::string> descriptions;
 };

@@ -185,6 +185,72 @@ TEST_F(TcpTlsProbe, PlainServerFailsTheHandshake) {
   EXPECT_EQ(outcome.result.reason, "tls_handshake");
 }
 
+// A certificate that expires in 9 days and 23 hours: thresholds around that give each state, as
+// check_http -C does.
+TEST_F(TcpTlsProbe, ExpiryThresholdsGiveWarningThenCritical) {
+  const auto expiring =
+      test::makeCertificate(dir, "expiring",
+                            {.common_name = "localhost",
+                             .ip_addresses = {"127.0.0.1"},
+                             .valid_until = std::chrono::seconds(10 * 86400 - 3600)},
+                            &ca);
+  TestTcpServer server({.tls_cert_file = expiring.cert, .tls_key_file = expiring.key});
+  auto withThresholds = [&](const std::string& warning, const std::string& critical) {
+    return probe("{ address: " + at(server.port()) + ", tls: true, tls_ca_file: \"" + ca.cert +
+                 "\", tls_expiry_warning: " + warning + ", tls_expiry_critical: " + critical +
+                 " }");
+  };
+  const RunOutcome ok = withThresholds("5d", "2d");
+  EXPECT_EQ(ok.result.status, Status::Ok) << ok.result.message;
+
+  const RunOutcome warning = withThresholds("21d", "7d");
+  EXPECT_EQ(warning.result.status, Status::Warning) << warning.result.message;
+  EXPECT_EQ(warning.result.reason, "tls_expiry");
+  EXPECT_NE(warning.result.message.find("certificate /CN=localhost expires in 9 days ("),
+            std::string::npos)
+      << warning.result.message;
+  EXPECT_NE(warning.result.message.find("), warning threshold 21d"), std::string::npos)
+      << warning.result.message;
+  // The certificate data stays reported whatever the state.
+  EXPECT_TRUE(sample(warning, "probe_ssl_earliest_cert_expiry").has_value());
+
+  const RunOutcome critical = withThresholds("21d", "14d");
+  EXPECT_EQ(critical.result.status, Status::Critical) << critical.result.message;
+  EXPECT_EQ(critical.result.reason, "tls_expiry");
+  EXPECT_NE(critical.result.message.find("critical threshold 14d"), std::string::npos)
+      << critical.result.message;
+}
+
+TEST_F(TcpTlsProbe, ExpiredCertificateIsCriticalForTheThresholdsEvenUnverified) {
+  const auto expired = test::makeCertificate(dir, "expired",
+                                             {.common_name = "old.example",
+                                              .ip_addresses = {"127.0.0.1"},
+                                              .valid_from = std::chrono::seconds(-10 * 86400),
+                                              .valid_until = std::chrono::seconds(-2 * 86400 - 60)},
+                                             &ca);
+  TestTcpServer server({.tls_cert_file = expired.cert, .tls_key_file = expired.key});
+  const std::string block =
+      "{ address: " + at(server.port()) + ", tls: true, tls_insecure_skip_verify: true";
+  EXPECT_EQ(probe(block + " }").result.status, Status::Ok);
+  const RunOutcome outcome = probe(block + ", tls_expiry_critical: 7d }");
+  EXPECT_EQ(outcome.result.status, Status::Critical);
+  EXPECT_EQ(outcome.result.reason, "tls_expiry");
+  EXPECT_NE(outcome.result.message.find("certificate /CN=old.example expired 2 days ago ("),
+            std::string::npos)
+      << outcome.result.message;
+}
+
+TEST(TcpConfig, ExpiryThresholdsAreCheckedAtLoad) {
+  auto load = [](const std::string& block) {
+    return test::loadYaml("probes:\n  - name: t\n    type: tcp\n    tcp: " + block + "\n");
+  };
+  EXPECT_NO_THROW(load("{ address: \"h:443\", tls: true, tls_expiry_warning: 21d }"));
+  EXPECT_THROW(load("{ address: \"h:443\", tls_expiry_warning: 21d }"), ConfigError);
+  EXPECT_THROW(load("{ address: \"h:443\", tls: true, tls_expiry_warning: 7d, "
+                    "tls_expiry_critical: 21d }"),
+               ConfigError);
+}
+
 TEST(SingleRun, NagiosLineCarriesStatusReasonAndPerfdata) {
   ProbeSpec spec;
   spec.name = "front";
