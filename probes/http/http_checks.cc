@@ -254,12 +254,16 @@ std::optional<std::string> checkJson(std::string_view body,
   if (document.is_discarded()) {
     return std::string("body is not valid JSON");
   }
+  std::string failures;
   for (const JsonAssertion& assertion : assertions) {
     if (auto failure = assertion.check(document)) {
-      return failure;
+      failures += (failures.empty() ? "" : "; ") + *failure;
     }
   }
-  return std::nullopt;
+  if (failures.empty()) {
+    return std::nullopt;
+  }
+  return failures;
 }
 
 }  // namespace vigie::probes

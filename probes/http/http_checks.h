@@ -81,7 +81,8 @@ class JsonAssertion {
   std::shared_ptr<Regex> regex_;
 };
 
-/// Parses `body` as JSON and runs every assertion; nullopt when all hold, else the first failure.
+/// Parses `body` as JSON and runs every assertion; nullopt when all hold, else every failure
+/// joined by "; " (a health document's DOWN components are all named).
 std::optional<std::string> checkJson(std::string_view body,
                                      const std::vector<JsonAssertion>& assertions);
 

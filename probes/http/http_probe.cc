@@ -48,6 +48,7 @@ struct Settings {
   std::string bearer_token;
   tls::Files tls;
   bool insecure_skip_verify = false;
+  tls::ExpiryThresholds tls_expiry;
   std::string proxy_url;
   std::string no_proxy;
   IpMode ip_mode = IpMode::Any;
@@ -553,7 +554,14 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     }
     const std::string status_text = "HTTP " + std::to_string(info.status);
     if (!settings_.valid_status.contains(info.status)) {
-      return ProbeResult::critical("http_status", status_text + " is not a valid status");
+      // A health endpoint (Spring Boot's) answers 503 with the JSON that says which part is
+      // down: the reason stays the status, the message names what the assertions found.
+      std::string message = status_text + " is not a valid status";
+      if (!settings_.json.empty()) {
+        const auto failure = checkJson(transfer.body, settings_.json);
+        message += "; " + failure.value_or("the JSON assertions hold");
+      }
+      return ProbeResult::critical("http_status", message);
     }
     const auto& versions = settings_.valid_http_versions;
     if (!versions.empty() &&
@@ -568,6 +576,11 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     if (!settings_.json.empty()) {
       if (auto failure = checkJson(transfer.body, settings_.json)) {
         return ProbeResult::critical("json_assertion", *failure);
+      }
+    }
+    if (transfer.tls.seen) {
+      if (auto expiring = tls::checkExpiry(settings_.tls_expiry, transfer.tls.peer)) {
+        return std::move(*expiring);
       }
     }
     return ProbeResult::ok(
@@ -610,10 +623,15 @@ asio::awaitable<ProbeResult> HttpProbe::run(ProbeContext& ctx) {
   // Both families at once; the probe succeeds only when both do, and every sample says which
   // family it measured.
   auto [v4, v6] = co_await (once(ctx, CURL_IPRESOLVE_V4) && once(ctx, CURL_IPRESOLVE_V6));
-  ProbeResult& first_failure = v4.status != Status::Ok ? v4 : v6;
-  ProbeResult merged = first_failure.status != Status::Ok
-                           ? ProbeResult::critical(first_failure.reason, "")
-                           : ProbeResult::ok("");
+  // The worse of the two (a CRITICAL over a WARNING) gives the status and the reason.
+  auto severity = [](Status status) {
+    return status == Status::Critical  ? 3
+           : status == Status::Unknown ? 2
+           : status == Status::Warning ? 1
+                                       : 0;
+  };
+  const ProbeResult& worse = severity(v6.status) > severity(v4.status) ? v6 : v4;
+  ProbeResult merged{worse.status, worse.reason, "", {}, {}};
   merged.message = "IPv4: " + v4.message + "; IPv6: " + v6.message;
   for (auto [family, result] : {std::pair{"4", &v4}, std::pair{"6", &v6}}) {
     for (Sample& sample : result->samples) {
@@ -736,6 +754,7 @@ class HttpProbeFactory final : public ProbeFactory {
           "Accept any certificate and host name. Logged loudly; never for production";
       ConfigSchema tls_keys;
       tls::appendSchema(tls_keys, keys);
+      tls::appendExpirySchema(tls_keys);
       // Before the proxy keys, where they always were: the order of "allowed:" in errors.
       const auto proxy = std::find_if(fields.begin(), fields.end(), [](const FieldSpec& field) {
         return field.key == "proxy_url";
@@ -874,6 +893,7 @@ class HttpProbeFactory final : public ProbeFactory {
       }
     }
     s.insecure_skip_verify = config.getBool("insecure_skip_verify");
+    s.tls_expiry = tls::parseExpiry(config);
     if (s.insecure_skip_verify) {
       tls::warnInsecure(config, "insecure_skip_verify",
                         "any certificate and host name are accepted");

@@ -6,6 +6,7 @@ Usage: test_http_probe.py --agent PATH/TO/vigie-agent
 """
 
 import argparse
+import http.server
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -343,6 +345,40 @@ class Tls(unittest.TestCase):
         self.assertAlmostEqual(out.samples["probe_ssl_earliest_cert_expiry"], 1583020800,
                                delta=5000)
 
+    def test_certificate_expiry_thresholds(self):
+        # The test PKI's server certificate lives 10 days: thresholds around that give every
+        # state, as check_http -C WARN,CRIT does.
+        out = probe(self.block("good", tls_expiry_warning="5d", tls_expiry_critical="2d"))
+        self.assertEqual(out.status, "OK", out)
+        out = probe(self.block("good", tls_expiry_warning="21d", tls_expiry_critical="7d"))
+        self.assertEqual(out.status, "WARNING", out)
+        self.assertEqual(out.exit_code, 1, out)
+        self.assertEqual(out.reason, "tls_expiry", out)
+        self.assertRegex(out.message, r"^certificate /CN=localhost expires in (9|10) days "
+                                      r"\(\d{4}-\d\d-\d\d\), warning threshold 21d "
+                                      r"\(reason: tls_expiry\)$")
+        self.assertIn("probe_ssl_earliest_cert_expiry", out.samples)
+        out = probe(self.block("good", tls_expiry_warning="21d", tls_expiry_critical="14d"))
+        self.assertFails(out, "tls_expiry")
+        self.assertIn("critical threshold 14d", out.message)
+
+    def test_expired_certificate_with_thresholds(self):
+        # Verified, the expired certificate fails verification first...
+        out = probe(self.block("expired", tls_expiry_critical="7d"))
+        self.assertFails(out, "tls_verify")
+        # ...unverified, the thresholds still see it.
+        out = probe(self.block("expired", insecure_skip_verify=True))
+        self.assertEqual(out.status, "OK", out)
+        out = probe(self.block("expired", insecure_skip_verify=True, tls_expiry_critical="7d"))
+        self.assertFails(out, "tls_expiry")
+        self.assertRegex(out.message, r"^certificate /CN=localhost expired \d+ days ago "
+                                      r"\(2020-03-01\) \(reason: tls_expiry\)$")
+
+    def test_expiry_thresholds_must_be_ordered(self):
+        out = probe(self.block("good", tls_expiry_warning="7d", tls_expiry_critical="21d"))
+        self.assertEqual(out.exit_code, 3, out)
+        self.assertIn("tls_expiry_warning: must be longer than tls_expiry_critical", out.output)
+
     def test_self_signed_certificate(self):
         out = probe(self.block("self_signed"))
         self.assertFails(out, "tls_verify")
@@ -377,6 +413,74 @@ class Tls(unittest.TestCase):
         finally:
             server.close()
         self.assertFails(out, "tls_handshake")
+
+
+SPRING_DOWN = {"status": "DOWN", "components": {
+    "db": {"status": "DOWN", "details": {"error": "org.postgresql.util.PSQLException"}},
+    "diskSpace": {"status": "UP", "details": {"free": 1234}},
+    "redis": {"status": "DOWN"}}}
+
+
+class _SpringHandler(http.server.BaseHTTPRequestHandler):
+    """Spring Boot actuator's health: 503 with the JSON that says which component is DOWN."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        down = self.path == "/actuator/health/down"
+        body = json.dumps(SPRING_DOWN if down else {**SPRING_DOWN, "status": "UP", "components": {
+            name: {**c, "status": "UP"} for name, c in SPRING_DOWN["components"].items()}})
+        self.send_response(503 if down else 200)
+        self.send_header("Content-Type", "application/vnd.spring-boot.actuator.v3+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+class SpringHealth(unittest.TestCase):
+    ASSERTIONS = [{"path": "$.components.db.status", "equals": "UP"},
+                  {"path": "$.components.diskSpace.status", "equals": "UP"},
+                  {"path": "$.components.redis.status", "equals": "UP"}]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SpringHandler)
+        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        cls.thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def test_up_is_ok(self):
+        out = probe({"url": self.url("/actuator/health"), "json": self.ASSERTIONS})
+        self.assertEqual(out.status, "OK", out)
+
+    def test_503_names_the_failing_components_and_keeps_the_status_reason(self):
+        out = probe({"url": self.url("/actuator/health/down"), "json": self.ASSERTIONS})
+        self.assertEqual(out.status, "CRITICAL", out)
+        self.assertEqual(out.reason, "http_status", out)
+        self.assertEqual(out.message, "HTTP 503 is not a valid status; "
+                         "expected $.components.db.status == UP, got DOWN; "
+                         "expected $.components.redis.status == UP, got DOWN (reason: http_status)")
+
+    def test_503_accepted_gives_the_json_assertion_reason(self):
+        out = probe({"url": self.url("/actuator/health/down"), "json": self.ASSERTIONS,
+                     "valid_status_codes": [200, 503]})
+        self.assertEqual(out.status, "CRITICAL", out)
+        self.assertEqual(out.reason, "json_assertion", out)
+        self.assertEqual(out.message, "expected $.components.db.status == UP, got DOWN; "
+                         "expected $.components.redis.status == UP, got DOWN "
+                         "(reason: json_assertion)")
+
+    def test_invalid_status_without_json_assertions_is_unchanged(self):
+        out = probe({"url": self.url("/actuator/health/down")})
+        self.assertEqual(out.message, "HTTP 503 is not a valid status (reason: http_status)", out)
 
 
 def main():
