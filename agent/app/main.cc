@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
   std::shared_ptr<const vigie::ProbeRegistry> registry;
   vigie::AgentConfig config;
   try {
-    vigie::LoadedConfig loaded = vigie::loadConfig(config_path);
+    // --probe NAME reads only that probe: another probe's unset ${ENV} does not stop it.
+    vigie::LoadedConfig loaded =
+        vigie::loadConfig(config_path, mode == Mode::Probe ? probe_name : std::string());
     registry = std::move(loaded.registry);
     config = std::move(loaded.config);
   } catch (const vigie::ConfigError& e) {

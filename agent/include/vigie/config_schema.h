@@ -84,6 +84,11 @@ class ProbeConfig {
   const std::vector<std::pair<std::string, std::string>>& getStringMap(
       const std::string& key) const;
   const ConfigNode& getNode(const std::string& key) const;
+  /// A String value naming a file: a relative path is taken from the folder of the config
+  /// file that sets the key (probes.d files included), never from the current directory.
+  std::string getPath(const std::string& key) const;
+  /// `path` (e.g. a list item of `key`) resolved the same way as getPath(key).
+  std::string resolvePath(const std::string& key, const std::string& path) const;
 
   /// Throws a ConfigError that points at `key` (or at the block when the key is absent).
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;

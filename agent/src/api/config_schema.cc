@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vigie/config_schema.h"
 
+#include <filesystem>
 #include <functional>
 #include <sstream>
-
 
 namespace vigie {
 namespace {
@@ -120,6 +120,16 @@ const std::vector<std::pair<std::string, std::string>>& ProbeConfig::getStringMa
 }
 const ConfigNode& ProbeConfig::getNode(const std::string& key) const {
   return get<ConfigNode>(key);
+}
+std::string ProbeConfig::getPath(const std::string& key) const {
+  return resolvePath(key, getString(key));
+}
+std::string ProbeConfig::resolvePath(const std::string& key, const std::string& path) const {
+  const std::filesystem::path named(path);
+  if (path.empty() || named.is_absolute()) {
+    return path;
+  }
+  return (std::filesystem::path(locationOf(key).file).parent_path() / named).string();
 }
 
 ConfigNode ConfigNode::null(ConfigLocation where) {

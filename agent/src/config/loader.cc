@@ -50,7 +50,10 @@ const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
 class Loader {
  public:
   /// With no registry, the loader builds one from agent.plugin_dirs (loadedRegistry()).
-  explicit Loader(const ProbeRegistry* registry) : registry_(registry) {}
+  /// With `only_probe`, the other probes and the forwarding section are left unread, so their
+  /// ${ENV} references and secret files need not exist (`--probe NAME`).
+  explicit Loader(const ProbeRegistry* registry, std::string only_probe = {})
+      : registry_(registry), only_probe_(std::move(only_probe)) {}
 
   AgentConfig load(const std::string& path);
   std::shared_ptr<const ProbeRegistry> loadedRegistry() const { return loaded_registry_; }
@@ -71,7 +74,10 @@ class Loader {
   }
 
   /// The section reader of `file`: every check and conversion goes through it.
-  SectionReader readerFor(const std::string& file) { return {file, base_dir_, issues_}; }
+  /// Relative file names in `file` (probes.d ones included) are taken from its own folder.
+  SectionReader readerFor(const std::string& file) {
+    return {file, fs::path(file).parent_path(), issues_};
+  }
   ConfigLocation locate(const std::string& file, const YAML::Node& node) {
     return readerFor(file).locate(node);
   }
@@ -103,6 +109,7 @@ class Loader {
   void loadPlugins(const AgentSettings& agent);
 
   const ProbeRegistry* registry_;
+  std::string only_probe_;
   std::shared_ptr<const ProbeRegistry> loaded_registry_;
   ConfigLocation plugin_dirs_at_;
   std::vector<ConfigIssue> issues_;
@@ -459,7 +466,9 @@ AgentConfig Loader::load(const std::string& path) {
   }
   loadDefaults(path, (*root)["defaults"], config);
   loadMaintenance(readerFor(path), (*root)["maintenance"], config);
-  loadForwarding(readerFor(path), (*root)["forwarding"], config);
+  if (only_probe_.empty()) {
+    loadForwarding(readerFor(path), (*root)["forwarding"], config);
+  }
 
   std::vector<ProbeNode> probe_nodes;
   collectProbes(path, (*root)["probes"], probe_nodes);
@@ -468,6 +477,11 @@ AgentConfig Loader::load(const std::string& path) {
   std::map<std::string, ConfigLocation> seen;
   ProbeNodes written_at;
   for (const ProbeNode& entry : probe_nodes) {
+    if (!only_probe_.empty() &&
+        !(entry.node.IsMap() && entry.node["name"] && entry.node["name"].IsScalar() &&
+          entry.node["name"].Scalar() == only_probe_)) {
+      continue;
+    }
     auto spec = loadProbe(entry, config);
     if (!spec) {
       continue;
@@ -483,7 +497,9 @@ AgentConfig Loader::load(const std::string& path) {
                        std::pair{"probes[" + std::to_string(entry.index) + "]", entry.node});
     config.probes.push_back(std::move(*spec));
   }
-  checkDependencies(readerFor(path), written_at, config);
+  if (only_probe_.empty()) {
+    checkDependencies(readerFor(path), written_at, config);
+  }
   if (!issues_.empty()) {
     throw ConfigError(issues_);
   }
@@ -505,8 +521,10 @@ void Loader::loadPlugins(const AgentSettings& agent) {
 
 }  // namespace
 
-LoadedConfig loadConfig(const std::string& path) {
-  Loader loader(nullptr);
+LoadedConfig loadConfig(const std::string& path) { return loadConfig(path, std::string()); }
+
+LoadedConfig loadConfig(const std::string& path, const std::string& only_probe) {
+  Loader loader(nullptr, only_probe);
   AgentConfig config = loader.load(path);
   // The parsed documents are gone now: hand their pages back to the system.
   malloc_trim(0);

@@ -20,6 +20,9 @@ struct LoadedConfig {
 /// names, validates everything strictly and builds each probe through its type's factory.
 /// Throws ConfigError listing every problem found.
 LoadedConfig loadConfig(const std::string& path);
+/// The same for `vigie-agent --probe NAME`: only the probe `only_probe` is read and built, so
+/// the ${ENV} variables and secret files of the other probes and of forwarding need not exist.
+LoadedConfig loadConfig(const std::string& path, const std::string& only_probe);
 
 /// The same with the probe types of `registry`; agent.plugin_dirs is read but loads nothing.
 AgentConfig loadConfig(const std::string& path, const ProbeRegistry& registry);

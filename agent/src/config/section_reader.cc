@@ -256,16 +256,17 @@ bool SectionReader::bothSecretForms(const YAML::Node& parent, const std::string&
   return false;
 }
 
+std::string SectionReader::resolvePath(const std::string& name) const {
+  return name.empty() || fs::path(name).is_absolute() ? name : (base_dir_ / name).string();
+}
+
 std::optional<std::string> SectionReader::secretFromFile(const YAML::Node& value_file,
                                                          const std::string& key_path) const {
   const auto name = convert(value_file, key_path, FieldType::String);
   if (!name) {
     return std::nullopt;
   }
-  fs::path secret_file(std::get<std::string>(*name));
-  if (secret_file.is_relative()) {
-    secret_file = base_dir_ / secret_file;
-  }
+  const fs::path secret_file(resolvePath(std::get<std::string>(*name)));
   std::string error;
   auto secret = readFileText(secret_file, error);
   if (!secret) {

@@ -39,6 +39,8 @@ class SectionReader {
   /// nothing when unreadable (reported).
   std::optional<std::string> secretFromFile(const YAML::Node& value_file,
                                             const std::string& key_path) const;
+  /// A file name written in this file: relative ones are taken from its folder.
+  std::string resolvePath(const std::string& name) const;
 
  private:
   std::optional<std::string> expandEnvironment(const YAML::Node& node, const std::string& path,

@@ -163,7 +163,8 @@ void loadHttpTarget(const SectionReader& reader, const YAML::Node& node, const s
     }
   }
   if (node["tls_ca_file"]) {
-    target.tls_ca_file = text(reader, node["tls_ca_file"], path + ".tls_ca_file");
+    target.tls_ca_file =
+        reader.resolvePath(text(reader, node["tls_ca_file"], path + ".tls_ca_file"));
   }
   if (node["username"]) {
     target.username = text(reader, node["username"], path + ".username");
