@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nagios/nagios_probe.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <asio/this_coro.hpp>
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "nagios/plugin_output.h"
 #include "process/process.h"
@@ -13,15 +21,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Plugins get a known, minimal environment, never the agent's own.
+// Plugins get a known, minimal environment, never the agent's own. The PATH ends with the
+// plugin folders of Debian's and RHEL's monitoring-plugins, so `command: [check_http, ...]`
+// finds the plugin by its bare name.
 const std::vector<std::pair<std::string, std::string>> kBaseEnvironment{
-    {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+    {"PATH",
+     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/nagios/plugins:"
+     "/usr/lib64/nagios/plugins"},
     {"LC_ALL", "C"},  // decimal points in perfdata
 };
 
 struct Settings {
   std::vector<std::string> command;
   std::vector<std::pair<std::string, std::string>> env;
+  /// Variable name -> file whose content is its value, read at each run (rotated secrets).
+  std::vector<std::pair<std::string, std::string>> env_files;
   std::chrono::milliseconds kill_grace{};
   bool perfdata = true;
 };
@@ -73,6 +87,40 @@ void addPerfdataSamples(const std::vector<PerfDatum>& perfdata, std::vector<Samp
   }
 }
 
+/// The content of a secret file without the trailing newline editors add; nothing when it
+/// cannot be read (`error` says why).
+std::optional<std::string> readValueFile(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read '" + path + "': " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string value = text.str();
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+    value.pop_back();
+  }
+  return value;
+}
+
+/// Where `program` (a bare name) is in `path_list`, as execvp would find it; empty when absent.
+std::string findInPath(const std::string& program, const std::string& path_list) {
+  std::size_t start = 0;
+  while (start <= path_list.size()) {
+    const std::size_t end = std::min(path_list.find(':', start), path_list.size());
+    const std::string folder = path_list.substr(start, end - start);
+    const std::string candidate = (folder.empty() ? "." : folder) + "/" + program;
+    struct stat info {};
+    if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
 class NagiosProbe final : public Probe {
  public:
   explicit NagiosProbe(Settings settings) : settings_(std::move(settings)) {
@@ -83,10 +131,34 @@ class NagiosProbe final : public Probe {
                     [&name = name](const auto& entry) { return entry.first == name; });
       request_.env.emplace_back(name, value);
     }
+    for (const auto& [name, value] : request_.env) {
+      if (name == "PATH") {
+        search_path_ = value;
+      }
+    }
   }
 
   asio::awaitable<ProbeResult> run(ProbeContext& ctx) override {
     ProcessRequest request = request_;
+    // The plugin's PATH, not the agent's, decides where a bare name is found.
+    const std::string& program = settings_.command.front();
+    if (program.find('/') == std::string::npos) {
+      request.argv.front() = findInPath(program, search_path_);
+      if (request.argv.front().empty()) {
+        co_return ProbeResult::unknown(
+            "exec", "cannot run " + program + ": not found in PATH=" + search_path_);
+      }
+    }
+    for (const auto& [name, path] : settings_.env_files) {
+      std::string error;
+      const auto value = readValueFile(path, error);
+      if (!value) {
+        co_return ProbeResult::unknown(
+            "exec", "cannot run " + program + ": env_files." + name + ": " + error);
+      }
+      std::erase_if(request.env, [&name = name](const auto& entry) { return entry.first == name; });
+      request.env.emplace_back(name, *value);
+    }
     // SIGTERM leaves the plugin `kill_grace` (at most half the run) to exit before the deadline;
     // at the deadline the runner cancels the run, which kills the process group.
     const auto remaining = std::max(ctx.deadline - Clock::now(), Clock::duration::zero());
@@ -152,6 +224,7 @@ class NagiosProbe final : public Probe {
 
   Settings settings_;
   ProcessRequest request_;
+  std::string search_path_;
 };
 
 class NagiosProbeFactory final : public ProbeFactory {
@@ -182,6 +255,12 @@ class NagiosProbeFactory final : public ProbeFactory {
          {},
          "Environment of the plugin, for secrets (values expand ${ENV}); PATH and LC_ALL=C are "
          "set unless given here, nothing else of the agent's environment is passed on"},
+        {"env_files",
+         FieldType::StringMap,
+         false,
+         {},
+         "Environment variables whose value is the content of a file (secrets), read at each "
+         "run without the trailing newline"},
         {"kill_grace", FieldType::Duration, false, "1s",
          "Time between SIGTERM and the deadline (at most half the timeout); SIGKILL follows"},
         {"perfdata", FieldType::Bool, false, "true",
@@ -197,12 +276,35 @@ class NagiosProbeFactory final : public ProbeFactory {
       config.fail("command",
                   "must name the plugin to run, e.g. [/usr/lib/nagios/plugins/check_dummy, \"0\"]");
     }
+    // "scripts/check_batch.sh" is next to the config file that names it; a bare name is
+    // searched in the plugin's PATH at each run.
+    if (settings.command.front().find('/') != std::string::npos) {
+      settings.command.front() = config.resolvePath("command", settings.command.front());
+    }
     if (config.has("env")) {
       settings.env = config.getStringMap("env");
       for (const auto& [name, value] : settings.env) {
         if (name.empty() || name.find('=') != std::string::npos) {
           config.fail("env", "'" + name + "' is not a valid environment variable name");
         }
+      }
+    }
+    if (config.has("env_files")) {
+      for (const auto& [name, path] : config.getStringMap("env_files")) {
+        if (name.empty() || name.find('=') != std::string::npos) {
+          config.fail("env_files", "'" + name + "' is not a valid environment variable name");
+        }
+        const auto in_env = std::find_if(settings.env.begin(), settings.env.end(),
+                                         [&name = name](const auto& e) { return e.first == name; });
+        if (in_env != settings.env.end()) {
+          config.fail("env_files", name + " is set in both env and env_files");
+        }
+        std::string error;
+        const std::string resolved = config.resolvePath("env_files", path);
+        if (!readValueFile(resolved, error)) {
+          config.fail("env_files", name + ": " + error);
+        }
+        settings.env_files.emplace_back(name, resolved);
       }
     }
     settings.kill_grace = config.getDuration("kill_grace");

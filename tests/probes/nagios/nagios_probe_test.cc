@@ -7,11 +7,14 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
 
+#include "config/loader.h"
 #include "process/process.h"
+#include "test_certs.h"
 #include "test_config.h"
 #include "test_server.h"
 
@@ -142,6 +145,57 @@ TEST(NagiosProbe, MissingAndNonExecutableProgramsAreUnknown) {
   EXPECT_EQ(wrapped.result.status, Status::Unknown);
   EXPECT_EQ(wrapped.result.reason, "exec");
   EXPECT_NE(wrapped.result.message.find("127"), std::string::npos) << wrapped.result.message;
+}
+
+TEST(NagiosProbe, BareNameIsFoundInThePluginFolders) {
+  const RunOutcome outcome = runNagios({"check_dummy", "1", "found by name"});
+  EXPECT_EQ(outcome.result.status, Status::Warning) << outcome.result.message;
+  EXPECT_NE(outcome.result.message.find("found by name"), std::string::npos);
+}
+
+TEST(NagiosProbe, UnknownBareNameShowsThePathSearched) {
+  const RunOutcome outcome = runNagios({"check_vigie_no_such_plugin"});
+  EXPECT_EQ(outcome.result.status, Status::Unknown);
+  EXPECT_EQ(outcome.result.reason, "exec");
+  EXPECT_NE(outcome.result.message.find("check_vigie_no_such_plugin: not found in PATH="),
+            std::string::npos)
+      << outcome.result.message;
+  EXPECT_NE(outcome.result.message.find("/usr/lib/nagios/plugins:/usr/lib64/nagios/plugins"),
+            std::string::npos)
+      << outcome.result.message;
+}
+
+// A probes.d file names its script and secret files relative to its own folder; the secret is
+// read at each run, so a rotated file needs no reload.
+TEST(NagiosProbe, ScriptAndEnvFilesAreNextToTheConfigFile) {
+  const std::string dir = test::makeTempDir();
+  std::filesystem::create_directories(dir + "/probes.d/scripts");
+  std::filesystem::copy_file(kScripts + "print_env.sh", dir + "/probes.d/scripts/print_env.sh");
+  std::ofstream(dir + "/probes.d/db.pass") << "s3cret\n";
+  std::ofstream(dir + "/vigie.yaml") << "include: [\"probes.d/*.yaml\"]\n";
+  std::ofstream(dir + "/probes.d/db.yaml")
+      << "probes:\n  - { name: n, type: nagios, nagios: { command: [scripts/print_env.sh], "
+         "env_files: { PGPASSWORD: db.pass } } }\n";
+  const LoadedConfig loaded = loadConfig(dir + "/vigie.yaml");
+  ASSERT_EQ(loaded.config.probes.size(), 1u);
+  const RunOutcome first = test::runSpec(loaded.config.probes[0]);
+  ASSERT_EQ(first.result.status, Status::Ok) << first.result.message;
+  EXPECT_TRUE(hasDetail(first, "PGPASSWORD=s3cret"));
+  std::ofstream(dir + "/probes.d/db.pass") << "rotated";
+  EXPECT_TRUE(hasDetail(test::runSpec(loaded.config.probes[0]), "PGPASSWORD=rotated"));
+  std::filesystem::remove(dir + "/probes.d/db.pass");
+  const RunOutcome gone = test::runSpec(loaded.config.probes[0]);
+  EXPECT_EQ(gone.result.status, Status::Unknown);
+  EXPECT_NE(gone.result.message.find("env_files.PGPASSWORD"), std::string::npos)
+      << gone.result.message;
+  // Checked at load too, and never both forms for one variable.
+  EXPECT_THROW(loadConfig(dir + "/vigie.yaml"), ConfigError);
+  std::ofstream(dir + "/probes.d/db.pass") << "s3cret\n";
+  std::ofstream(dir + "/probes.d/db.yaml")
+      << "probes:\n  - { name: n, type: nagios, nagios: { command: [scripts/print_env.sh], "
+         "env: { PGPASSWORD: x }, env_files: { PGPASSWORD: db.pass } } }\n";
+  EXPECT_THROW(loadConfig(dir + "/vigie.yaml"), ConfigError);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(NagiosProbe, KilledBySignalIsUnknown) {
