@@ -14,6 +14,7 @@
 
 #include "nagios/plugin_output.h"
 #include "process/process.h"
+#include "util/log.h"
 #include "util/utf8.h"
 
 namespace vigie::probes {
@@ -121,6 +122,16 @@ std::string findInPath(const std::string& program, const std::string& path_list)
   return "";
 }
 
+/// The PATH the plugin gets: `env`'s own or the base one.
+std::string searchPath(const std::vector<std::pair<std::string, std::string>>& env) {
+  for (const auto& [name, value] : env) {
+    if (name == "PATH") {
+      return value;
+    }
+  }
+  return kBaseEnvironment.front().second;
+}
+
 class NagiosProbe final : public Probe {
  public:
   explicit NagiosProbe(Settings settings) : settings_(std::move(settings)) {
@@ -131,11 +142,7 @@ class NagiosProbe final : public Probe {
                     [&name = name](const auto& entry) { return entry.first == name; });
       request_.env.emplace_back(name, value);
     }
-    for (const auto& [name, value] : request_.env) {
-      if (name == "PATH") {
-        search_path_ = value;
-      }
-    }
+    search_path_ = searchPath(settings_.env);
   }
 
   asio::awaitable<ProbeResult> run(ProbeContext& ctx) override {
@@ -306,6 +313,18 @@ class NagiosProbeFactory final : public ProbeFactory {
         }
         settings.env_files.emplace_back(name, resolved);
       }
+    }
+    // Only a warning: the plugin may be installed after the configuration (by the same Ansible
+    // run), and each run looks again.
+    const std::string& program = settings.command.front();
+    const bool bare = program.find('/') == std::string::npos;
+    if (bare ? findInPath(program, searchPath(settings.env)).empty()
+             : ::access(program.c_str(), X_OK) != 0) {
+      logLine(LogLevel::Warning, config.probeName(),
+              "command " + program +
+                  (bare ? " is not found in PATH=" + searchPath(settings.env)
+                        : " is not an executable file") +
+                  ": the probe will be UNKNOWN (exec) until it is");
     }
     settings.kill_grace = config.getDuration("kill_grace");
     settings.perfdata = config.getBool("perfdata");

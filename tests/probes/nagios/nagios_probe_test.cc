@@ -295,6 +295,23 @@ TEST(NagiosProbe, ConcurrentRunsAreCappedAndAllFinish) {
   EXPECT_EQ(runningProcesses(), 0u);
 }
 
+TEST(NagiosConfig, MissingCommandIsAWarningAtLoad) {
+  auto warnings = [](const std::string& command) {
+    testing::internal::CaptureStderr();
+    test::loadYaml("probes:\n  - name: n\n    type: nagios\n    nagios: { command: [" + command +
+                   "] }\n");
+    return testing::internal::GetCapturedStderr();
+  };
+  EXPECT_EQ(warnings("check_dummy"), "");
+  EXPECT_EQ(warnings(kPlugins + "check_dummy"), "");
+  EXPECT_NE(warnings("check_vigie_no_such_plugin")
+                .find("warning: probe=n: command check_vigie_no_such_plugin is not found in "
+                      "PATH=/usr/local/sbin"),
+            std::string::npos);
+  EXPECT_NE(warnings(kScripts + "not_executable.sh").find("is not an executable file"),
+            std::string::npos);
+}
+
 TEST(NagiosConfig, CommandMustNameAProgram) {
   EXPECT_THROW(
       test::loadYaml("probes:\n  - name: n\n    type: nagios\n    nagios: { command: [] }\n"),
