@@ -26,6 +26,9 @@ PACKAGES=(
   # ldap probe: OpenLDAP's libldap (async calls on the loop); slapd and ldap-utils for the
   # tests' private directory; check_ldap (monitoring-plugins-standard) for bench/ldap_bench
   libldap-dev slapd ldap-utils
+  # tcp query_response tests: a real SMTP server with STARTTLS (aiosmtpd, for Debian's python3)
+  # and sshd's banner
+  python3-aiosmtpd openssh-server
   # packaging/ansible: the role is run by ansible-playbook in tests/packaging/test_ansible.py
   # (ansible-core: only builtin modules are used); the probe samples are read by
   # tests/packaging/test_samples.py with PyYAML
