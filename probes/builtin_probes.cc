@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The probe types compiled into the agent. Adding one: a folder under probes/ and a line here.
 #include "http/http_probe.h"
+#include "ldap/ldap_probe.h"
 #include "mysql/mysql_probe.h"
 #include "nagios/nagios_probe.h"
 #include "odbc/odbc_probe.h"
@@ -12,6 +13,7 @@ namespace vigie {
 
 void registerBuiltinProbes(ProbeRegistry& registry) {
   registry.add(probes::makeHttpProbeFactory());
+  registry.add(probes::makeLdapProbeFactory());
   registry.add(probes::makeMysqlProbeFactory());
   registry.add(probes::makeNagiosProbeFactory());
   registry.add(probes::makeOdbcProbeFactory());

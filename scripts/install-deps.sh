@@ -23,6 +23,12 @@ PACKAGES=(
   # http probe: JSON assertions, body regexes (PCRE2: no recursion blow-up on large bodies),
   # nginx for the TLS/HTTP2 tests, blackbox_exporter and wrk for bench/http_bench
   nlohmann-json3-dev libpcre2-dev nginx prometheus-blackbox-exporter wrk
+  # ldap probe: OpenLDAP's libldap (async calls on the loop); slapd and ldap-utils for the
+  # tests' private directory; check_ldap (monitoring-plugins-standard) for bench/ldap_bench
+  libldap-dev slapd ldap-utils
+  # tcp query_response tests: a real SMTP server with STARTTLS (aiosmtpd, for Debian's python3)
+  # and sshd's banner
+  python3-aiosmtpd openssh-server
   # packaging/ansible: the role is run by ansible-playbook in tests/packaging/test_ansible.py
   # (ansible-core: only builtin modules are used); the probe samples are read by
   # tests/packaging/test_samples.py with PyYAML

@@ -86,24 +86,57 @@ struct WorkResult {
   std::optional<Failure> failure;
   db::QueryResult result;
   std::optional<double> connect_seconds;
+  bool reused_connection = false;
   double query_seconds = 0;
 };
 
-/// The first diagnostic record: SQLSTATE and message.
-std::pair<std::string, std::string> diagnostic(const Handle& handle) {
+/// Diagnostic record `index` (from 1): SQLSTATE and message; nothing past the last record.
+std::optional<std::pair<std::string, std::string>> diagnosticRecord(const Handle& handle,
+                                                                    SQLSMALLINT index) {
   SQLCHAR state[6] = {};
   SQLCHAR message[1024] = {};
   SQLINTEGER native = 0;
   SQLSMALLINT length = 0;
-  if (!SQL_SUCCEEDED(SQLGetDiagRec(handle.type(), handle.get(), 1, state, &native, message,
+  if (!SQL_SUCCEEDED(SQLGetDiagRec(handle.type(), handle.get(), index, state, &native, message,
                                    sizeof message, &length))) {
-    return {"", "no diagnostic from the driver"};
+    return std::nullopt;
   }
   std::string text(reinterpret_cast<char*>(message));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
     text.pop_back();
   }
-  return {reinterpret_cast<char*>(state), text};
+  return std::pair<std::string, std::string>{reinterpret_cast<char*>(state), text};
+}
+
+/// The first diagnostic record: SQLSTATE and message.
+std::pair<std::string, std::string> diagnostic(const Handle& handle) {
+  return diagnosticRecord(handle, 1).value_or(
+      std::pair<std::string, std::string>{"", "no diagnostic from the driver"});
+}
+
+/// The driver manager's own error: SQLSTATE IM0xx (no such DSN, no driver...), or unixODBC's
+/// "Can't open lib" warning (01000), the only record it leaves when a driver library cannot be
+/// loaded. The messages of every record are kept: the loader's reason comes in one of them.
+std::optional<std::pair<std::string, std::string>> driverManagerError(const Handle& handle) {
+  std::string state;
+  std::string messages;
+  constexpr SQLSMALLINT kMaxRecords = 8;
+  for (SQLSMALLINT index = 1; index <= kMaxRecords; ++index) {
+    const auto record = diagnosticRecord(handle, index);
+    if (!record) {
+      break;
+    }
+    messages += (messages.empty() ? "" : "; ") + record->second;
+    if (state.empty() &&
+        (record->first.rfind("IM", 0) == 0 ||
+         record->second.find("[Driver Manager]Can't open lib") != std::string::npos)) {
+      state = record->first;
+    }
+  }
+  if (state.empty()) {
+    return std::nullopt;
+  }
+  return std::pair<std::string, std::string>{state, messages};
 }
 
 bool contains(const std::string& text, std::string_view word) {
@@ -159,6 +192,10 @@ std::optional<Failure> connect(Connection& conn, const std::string& connection_s
       conn.dbc->get(), nullptr, reinterpret_cast<SQLCHAR*>(text.data()),
       static_cast<SQLSMALLINT>(text.size()), nullptr, 0, nullptr, SQL_DRIVER_NOPROMPT);
   if (!SQL_SUCCEEDED(rc)) {
+    // A setup mistake on the probe host, not the database: an operator, not the DBA.
+    if (const auto setup = driverManagerError(*conn.dbc)) {
+      return Failure{"config", withState(*setup)};
+    }
     const auto diag = diagnostic(*conn.dbc);
     return Failure{connectReason(diag.first, diag.second), withState(diag)};
   }
@@ -249,6 +286,7 @@ WorkResult work(const Settings& settings, KeptConnection* kept, SQLUINTEGER time
     kept_lock = std::unique_lock<std::mutex>(kept->mutex, std::try_to_lock);
     if (kept_lock.owns_lock()) {
       conn = std::move(kept->connection);
+      out.reused_connection = conn != nullptr;
     }
   }
   if (!conn) {
@@ -337,7 +375,7 @@ class OdbcProbe final : public Probe {
     }
     if (result->connect_seconds) {
       report.connected(*result->connect_seconds, "connected");
-    } else if (!result->failure || result->failure->reason != "connect") {
+    } else if (result->reused_connection) {
       report.reusedConnection();
     }
     if (result->failure) {

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl.hpp>
@@ -16,6 +17,7 @@
 
 #include "net/host_port.h"
 #include "net/tls_inspect.h"
+#include "tcp/query_response.h"
 #include "tls/tls_options.h"
 #include "util/no_throw.h"
 #include "util/timing.h"
@@ -37,6 +39,8 @@ struct Settings {
   std::string send;
   std::string expect_text;
   std::optional<std::regex> expect;
+  std::vector<query_response::Step> query_response;
+  query_response::StartTls starttls;
 };
 
 class TcpProbe final : public Probe {
@@ -49,15 +53,22 @@ class TcpProbe final : public Probe {
  private:
   /// Sends and expects on an established stream; nothing when all went well.
   template <typename Stream>
-  asio::awaitable<std::optional<ProbeResult>> converse(Stream& stream, ProbeContext& ctx) const;
+  asio::awaitable<std::optional<ProbeResult>> converse(Stream& stream, ProbeContext& ctx,
+                                                       std::vector<Sample>& samples,
+                                                       std::vector<std::string>& details) const;
 
   Settings settings_;
   std::shared_ptr<asio::ssl::context> tls_context_;
 };
 
 template <typename Stream>
-asio::awaitable<std::optional<ProbeResult>> TcpProbe::converse(Stream& stream,
-                                                               ProbeContext& ctx) const {
+asio::awaitable<std::optional<ProbeResult>> TcpProbe::converse(
+    Stream& stream, ProbeContext& ctx, std::vector<Sample>& samples,
+    std::vector<std::string>& details) const {
+  if (!settings_.query_response.empty()) {
+    co_return co_await query_response::run(stream, settings_.query_response, settings_.starttls,
+                                           ctx, samples, details);
+  }
   if (!settings_.send.empty()) {
     ctx.phase = "send";
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(settings_.send), kNoThrow);
@@ -145,7 +156,7 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
                     " in " + milliseconds(secondsSince(started) - dns_seconds));
 
   if (!settings_.tls) {
-    if (auto failure = co_await converse(socket, ctx)) {
+    if (auto failure = co_await converse(socket, ctx, samples, details)) {
       failure->samples = std::move(samples);
       failure->details = std::move(details);
       co_return std::move(*failure);
@@ -202,7 +213,7 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
     co_return fail("tls_verify", "certificate of " + where + " does not verify for " + name + ": " +
                                      verify_error);
   }
-  if (auto failure = co_await converse(stream, ctx)) {
+  if (auto failure = co_await converse(stream, ctx, samples, details)) {
     failure->samples = std::move(samples);
     failure->details = std::move(details);
     co_return std::move(*failure);
@@ -225,7 +236,8 @@ class TcpProbeFactory final : public ProbeFactory {
 
   const Families& families() const override {
     static const Families declared{families::dnsLookupTime(), families::ipProtocol(),
-                                   families::tlsVersionInfo(), families::sslEarliestCertExpiry()};
+                                   families::tlsVersionInfo(), families::sslEarliestCertExpiry(),
+                                   query_response::failedDueToRegex()};
     return declared;
   }
 
@@ -258,6 +270,12 @@ class TcpProbeFactory final : public ProbeFactory {
       fields.push_back({"send", FieldType::String, false, "", "Bytes to send once connected"});
       fields.push_back({"expect", FieldType::String, false, "",
                         "Regular expression (ECMAScript) the answer must contain"});
+      fields.push_back({"query_response",
+                        FieldType::Node,
+                        false,
+                        {},
+                        "Steps as blackbox's: expect (PCRE2, per line), send (a line, ${1} from "
+                        "the last match), starttls: true"});
       return fields;
     }();
     return schema;
@@ -288,7 +306,24 @@ class TcpProbeFactory final : public ProbeFactory {
         config.fail("expect", std::string("invalid regular expression: ") + e.what());
       }
     }
-    if (!settings.tls) {
+    if (config.has("query_response")) {
+      if (!settings.send.empty() || settings.expect) {
+        config.fail("query_response", "use either query_response or send/expect");
+      }
+      try {
+        settings.query_response = query_response::parse(config.getNode("query_response"));
+      } catch (const std::invalid_argument& e) {
+        config.fail("query_response", e.what());
+      }
+    }
+    const bool starttls =
+        std::any_of(settings.query_response.begin(), settings.query_response.end(),
+                    [](const query_response::Step& step) { return step.starttls; });
+    if (starttls && settings.tls) {
+      config.fail("query_response",
+                  "starttls steps upgrade a plain connection: not with tls: true");
+    }
+    if (!settings.tls && !starttls) {
       // tls_insecure_skip_verify: false is harmless without TLS, and common in shared defaults.
       tls::refuseKeys(config,
                       {"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
@@ -297,11 +332,11 @@ class TcpProbeFactory final : public ProbeFactory {
     }
     const tls::Files files = tls::parseFiles(config);
     settings.expiry = tls::parseExpiry(config);
-    if (settings.tls && settings.insecure_skip_verify) {
+    if ((settings.tls || starttls) && settings.insecure_skip_verify) {
       tls::warnInsecure(config, "tls_insecure_skip_verify", "any certificate is accepted");
     }
     std::shared_ptr<asio::ssl::context> context;
-    if (settings.tls) {
+    if (settings.tls || starttls) {
       context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
       asio::error_code ec;
       if (!files.ca_file.empty()) {
@@ -324,6 +359,8 @@ class TcpProbeFactory final : public ProbeFactory {
         }
       }
     }
+    settings.starttls = {context, settings.server_name, settings.insecure_skip_verify,
+                         settings.expiry};
     return std::make_unique<TcpProbe>(std::move(settings), std::move(context));
   }
 };

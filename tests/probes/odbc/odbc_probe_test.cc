@@ -99,6 +99,51 @@ TEST(OdbcProbe, DataSourceNameFromOdbcIni) {
   EXPECT_EQ(outcome.result.status, Status::Ok) << outcome.result.message;
 }
 
+/// A dsn probe with unixODBC reading only a test odbc.ini (ODBCINI) and an empty system folder
+/// (ODBCSYSINI), so no data source of the host answers in its place. One file for the process:
+/// unixODBC caches what it read.
+RunOutcome withTestOdbcIni(const std::string& dsn) {
+  static const std::string dir = [] {
+    const std::string made = test::makeTempDir();
+    std::ofstream(made + "/odbc.ini")
+        << "[db2-prod]\nDriver = /opt/ibm/nowhere/libdb2o.so\nDatabase = APP\n";
+    std::ofstream(made + "/odbcinst.ini") << "";
+    return made;
+  }();
+  setenv("ODBCINI", (dir + "/odbc.ini").c_str(), 1);
+  setenv("ODBCSYSINI", dir.c_str(), 1);
+  const RunOutcome outcome = test::runSpec(spec("{ dsn: " + dsn + " }"));
+  unsetenv("ODBCINI");
+  unsetenv("ODBCSYSINI");
+  return outcome;
+}
+
+// Setup mistakes on the probe host are not the database being down: reason config, with the
+// driver manager's message, and no server involved.
+TEST(OdbcProbe, MissingDataSourceFailsWithReasonConfig) {
+  const RunOutcome outcome = withTestOdbcIni("db2-missing");
+  EXPECT_EQ(outcome.result.status, Status::Critical);
+  EXPECT_EQ(outcome.result.reason, "config") << outcome.result.message;
+  EXPECT_NE(outcome.result.message.find("IM002"), std::string::npos) << outcome.result.message;
+  EXPECT_NE(outcome.result.message.find("Data source name not found"), std::string::npos)
+      << outcome.result.message;
+}
+
+TEST(OdbcProbe, DriverLibraryThatCannotBeLoadedFailsWithReasonConfig) {
+  const RunOutcome outcome = withTestOdbcIni("db2-prod");
+  EXPECT_EQ(outcome.result.status, Status::Critical);
+  EXPECT_EQ(outcome.result.reason, "config") << outcome.result.message;
+  EXPECT_NE(outcome.result.message.find("Can't open lib '/opt/ibm/nowhere/libdb2o.so'"),
+            std::string::npos)
+      << outcome.result.message;
+}
+
+TEST(OdbcProbe, DriverGivenByPathThatDoesNotExistFailsWithReasonConfig) {
+  const RunOutcome outcome = test::runSpec(
+      spec("{ connection_string: \"Driver=/opt/ibm/nowhere/libdb2o.so;Database=APP\" }"));
+  EXPECT_EQ(outcome.result.reason, "config") << outcome.result.message;
+}
+
 TEST(OdbcProbe, WrongPasswordFailsWithReasonAuth) {
   for (const std::string& connection :
        {postgresString(dbEnv("PG_PORT")), mariadbString(dbEnv("MYSQL_PORT"))}) {
