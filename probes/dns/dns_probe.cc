@@ -120,7 +120,7 @@ std::string aresReason(int status) {
       return "connect";
     case ARES_EBADRESP:
     case ARES_EFORMERR:
-      return "malformed";
+      return "answer";
     default:
       return "resolver";
   }
@@ -170,8 +170,7 @@ class DnsProbe final : public Probe {
     const auto message = dns::parseMessage(result.answer.data(), result.answer.size());
     if (!message) {
       samples.push_back({querySucceeded(), 0});
-      co_return fail("malformed",
-                     "malformed answer to " + asked + " from " + settings_.server_text);
+      co_return fail("answer", "malformed answer to " + asked + " from " + settings_.server_text);
     }
     samples.push_back({querySucceeded(), 1});
     samples.push_back({answerRrs(), static_cast<double>(message->answer.size())});
@@ -202,14 +201,13 @@ class DnsProbe final : public Probe {
       co_return fail("rcode", settings_.server_text + " answered " + rcode + " to " + asked);
     }
     if (auto why = settings_.answer.check(message->answer)) {
-      co_return fail("answer_rrs", "answer to " + asked + ": " + *why);
+      co_return fail("answer", "answer to " + asked + ": " + *why);
     }
     if (auto why = settings_.authority.check(message->authority)) {
-      co_return fail("authority_rrs", "authority of the answer to " + asked + ": " + *why);
+      co_return fail("answer", "authority of the answer to " + asked + ": " + *why);
     }
     if (auto why = settings_.additional.check(message->additional)) {
-      co_return fail("additional_rrs",
-                     "additional records of the answer to " + asked + ": " + *why);
+      co_return fail("answer", "additional records of the answer to " + asked + ": " + *why);
     }
     if (settings_.require_authenticated && !message->authenticated_data) {
       co_return fail("dnssec", settings_.server_text + " did not set the AD bit: the answer to " +

@@ -8,7 +8,7 @@ namespace vigie::probes {
 /// type: dns. Sends one query (name, type, class) with c-ares over UDP, TCP again when the
 /// answer is truncated, or TCP only, to a given server or the system's resolvers, and checks the
 /// answer as blackbox_exporter's dns prober does. Failure reasons: resolver, connect, timeout,
-/// malformed, rcode, answer_rrs, authority_rrs, additional_rrs, dnssec.
+/// rcode, answer (a record check failed, or the answer is malformed), dnssec.
 ProbeFactoryPtr makeDnsProbeFactory();
 
 }  // namespace vigie::probes

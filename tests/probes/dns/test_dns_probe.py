@@ -78,13 +78,13 @@ class DnsProbe(unittest.TestCase):
     def test_wrong_answer_fails_each_regex_kind(self):
         base = {"server": self.server, "query_name": "www.vigie.test"}
         self.assertFails(probe({**base, "validate_answer_rrs": {
-            "fail_if_not_matches_regexp": [r"192\.0\.2\.99"]}}), "answer_rrs")
+            "fail_if_not_matches_regexp": [r"192\.0\.2\.99"]}}), "answer")
         self.assertFails(probe({**base, "validate_answer_rrs": {
-            "fail_if_matches_regexp": [r"192\.0\.2\.10"]}}), "answer_rrs")
+            "fail_if_matches_regexp": [r"192\.0\.2\.10"]}}), "answer")
         self.assertFails(probe({**base, "validate_answer_rrs": {
-            "fail_if_all_match_regexp": [r"\tA\t"]}}), "answer_rrs")
+            "fail_if_all_match_regexp": [r"\tA\t"]}}), "answer")
         self.assertFails(probe({**base, "validate_answer_rrs": {
-            "fail_if_none_matches_regexp": [r"192\.0\.2\.99"]}}), "answer_rrs")
+            "fail_if_none_matches_regexp": [r"192\.0\.2\.99"]}}), "answer")
         out = probe({**base, "validate_answer_rrs": {
             "fail_if_matches_regexp": [r"192\.0\.2\.99"],
             "fail_if_not_matches_regexp": [r"192\.0\.2\.10"],
@@ -104,7 +104,7 @@ class DnsProbe(unittest.TestCase):
         out = probe({"server": self.server, "query_name": "nowhere.vigie.test",
                      "valid_rcodes": ["NXDOMAIN"],
                      "validate_authority_rrs": {"fail_if_matches_regexp": [r"\tSOA\t"]}})
-        self.assertFails(out, "authority_rrs")
+        self.assertFails(out, "answer")
 
     def test_refused_is_an_rcode(self):
         out = probe({"server": self.server, "query_name": "www.refused.test"})
