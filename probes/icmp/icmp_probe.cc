@@ -473,7 +473,7 @@ class IcmpProbeFactory final : public ProbeFactory {
         {"ip_protocol_fallback", FieldType::Bool, false, "true",
          "Use the other family when the preferred one has no address"},
         {"packets", FieldType::Int, false, "3", "Echo requests per run (1-100)"},
-        {"interval", FieldType::Duration, false, "100ms", "Time between two requests"},
+        {"packet_interval", FieldType::Duration, false, "100ms", "Time between two requests"},
         {"min_replies", FieldType::Int, false, "1",
          "Replies needed for success; packets fails on any loss"},
         {"payload_size", FieldType::Int, false, "56", "Bytes of payload per request (0-65000)"},
@@ -498,9 +498,9 @@ class IcmpProbeFactory final : public ProbeFactory {
       config.fail("packets", "must be between 1 and 100");
     }
     settings.packets = static_cast<int>(packets);
-    settings.interval = config.getDuration("interval");
+    settings.interval = config.getDuration("packet_interval");
     if (settings.interval < std::chrono::milliseconds(1)) {
-      config.fail("interval", "must be at least 1ms");
+      config.fail("packet_interval", "must be at least 1ms");
     }
     const std::int64_t min_replies = config.getInt("min_replies");
     if (min_replies < 1 || min_replies > packets) {

@@ -49,7 +49,7 @@ def in_namespace(setup):
 @unittest.skipUnless(DATAGRAM or RAW, NO_SOCKET)
 class Loopback(unittest.TestCase):
     def test_ipv4_echo_with_blackbox_metrics(self):
-        out = probe({"host": "127.0.0.1", "packets": 3, "interval": "10ms"})
+        out = probe({"host": "127.0.0.1", "packets": 3, "packet_interval": "10ms"})
         self.assertEqual(out.status, "OK", out)
         self.assertEqual(out.samples["probe_icmp_packets_sent"], 3)
         self.assertEqual(out.samples["probe_icmp_packets_received"], 3)
@@ -64,7 +64,7 @@ class Loopback(unittest.TestCase):
         self.assertIn(("raw" if not DATAGRAM else "datagram") + " ICMP socket", out.output)
 
     def test_ipv6_echo(self):
-        out = probe({"host": "::1", "packets": 2, "interval": "10ms"})
+        out = probe({"host": "::1", "packets": 2, "packet_interval": "10ms"})
         self.assertEqual(out.status, "OK", out)
         self.assertEqual(out.samples["probe_ip_protocol"], 6)
         self.assertEqual(out.samples["probe_icmp_packets_received"], 2)
@@ -89,12 +89,12 @@ class Loopback(unittest.TestCase):
 @unittest.skipUnless(NAMESPACE, "needs root for a network namespace of its own (unshare -n)")
 class Namespace(unittest.TestCase):
     def test_unprivileged_datagram_socket_where_ping_group_range_allows(self):
-        out = probe({"host": "127.0.0.1", "packets": 2, "interval": "10ms"}, prefix=in_namespace(
+        out = probe({"host": "127.0.0.1", "packets": 2, "packet_interval": "10ms"}, prefix=in_namespace(
             "sysctl -qw net.ipv4.ping_group_range='0 2147483647'"))
         self.assertEqual(out.status, "OK", out)
         self.assertIn("datagram ICMP socket", out.output)
         self.assertEqual(out.samples["probe_icmp_reply_hop_limit"], 64)
-        out = probe({"host": "::1", "packets": 2, "interval": "10ms"}, prefix=in_namespace(
+        out = probe({"host": "::1", "packets": 2, "packet_interval": "10ms"}, prefix=in_namespace(
             "sysctl -qw net.ipv4.ping_group_range='0 2147483647'"))
         self.assertEqual(out.status, "OK", out)
         self.assertIn("datagram ICMPv6 socket", out.output)
@@ -107,7 +107,7 @@ class Namespace(unittest.TestCase):
 
     def test_silent_loss_is_reported_before_the_deadline(self):
         # Routed to loopback but not a local address: the kernel drops every request silently.
-        out = probe({"host": "198.51.100.1", "packets": 3, "interval": "20ms"}, timeout="700ms",
+        out = probe({"host": "198.51.100.1", "packets": 3, "packet_interval": "20ms"}, timeout="700ms",
                     prefix=in_namespace("ip route add 198.51.100.0/24 dev lo"))
         self.assertEqual(out.status, "CRITICAL", out)
         self.assertEqual(out.reason, "loss", out)
@@ -126,7 +126,7 @@ class Namespace(unittest.TestCase):
         self.assertIn("Message too long", out.message)
 
     def test_min_replies_counts_every_packet(self):
-        out = probe({"host": "127.0.0.1", "packets": 3, "interval": "10ms", "min_replies": 3},
+        out = probe({"host": "127.0.0.1", "packets": 3, "packet_interval": "10ms", "min_replies": 3},
                     prefix=in_namespace("true"))
         self.assertEqual(out.status, "OK", out)
         self.assertEqual(out.samples["probe_icmp_packets_received"], 3)
