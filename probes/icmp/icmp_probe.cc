@@ -12,6 +12,7 @@
 #include <asio/ip/udp.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -264,6 +265,11 @@ class IcmpProbe final : public Probe {
       co_await (
           socket.descriptor->async_wait(asio::posix::stream_descriptor::wait_read, kNoThrow) ||
           timer.async_wait(kNoThrow));
+      // Cancelled (deadline, shutdown): the runner reports it, the loop only has to stop.
+      if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+          asio::cancellation_type::none) {
+        co_return fail("timeout", "cancelled while waiting for replies");
+      }
     }
 
     const std::string where = settings_.host == address.to_string()
