@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The probe types compiled into the agent. Adding one: a folder under probes/ and a line here.
+#include "dns/dns_probe.h"
 #include "http/http_probe.h"
+#include "icmp/icmp_probe.h"
 #include "ldap/ldap_probe.h"
 #include "mysql/mysql_probe.h"
 #include "nagios/nagios_probe.h"
@@ -12,7 +14,9 @@
 namespace vigie {
 
 void registerBuiltinProbes(ProbeRegistry& registry) {
+  registry.add(probes::makeDnsProbeFactory());
   registry.add(probes::makeHttpProbeFactory());
+  registry.add(probes::makeIcmpProbeFactory());
   registry.add(probes::makeLdapProbeFactory());
   registry.add(probes::makeMysqlProbeFactory());
   registry.add(probes::makeNagiosProbeFactory());

@@ -36,6 +36,9 @@ PACKAGES=(
   # fuzzing (tests/fuzz, bench/fuzz.sh): clang's -fsanitize=fuzzer; its libFuzzer runtime is in
   # libclang-rt-14-dev (the standalone libfuzzer-14-dev is not needed)
   clang libclang-rt-14-dev
+  # dns probe: c-ares sends the queries on the event loop; unbound serves the tests' zone
+  # (tests/probes/dns, bench/dns_icmp_bench.py)
+  libc-ares-dev unbound
 )
 
 missing=()
