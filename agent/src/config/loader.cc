@@ -131,12 +131,14 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   if (gethostname(host, sizeof host - 1) == 0) {
     agent.name = host;
   }
+  // Without the tz database the default zone is missing too: human times fall back to UTC.
+  agent.zone = findZone(agent.timezone);
   if (!node) {
     return;
   }
   if (!checkMapping(file, node, "agent",
                     {"name", "listen", "state_dir", "max_concurrent_probes", "log_level",
-                     "web_config_file", "plugin_dirs"})) {
+                     "web_config_file", "plugin_dirs", "timezone", "unreachable_when"})) {
     return;
   }
   auto text = [&](const char* key, std::string& out) {
@@ -163,6 +165,22 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
       agent.log_level != "warning" && agent.log_level != "error") {
     report(file, node["log_level"], "agent.log_level",
            "must be one of debug, info, warning, error");
+  }
+  text("timezone", agent.timezone);
+  agent.zone = findZone(agent.timezone);
+  if (node["timezone"] && agent.zone == nullptr) {
+    report(file, node["timezone"], "agent.timezone",
+           "unknown time zone '" + agent.timezone +
+               "' (a name of the tz database, e.g. Europe/Paris or UTC)");
+  }
+  if (node["unreachable_when"]) {
+    std::string when;
+    text("unreachable_when", when);
+    if (when != "parent_failing" && when != "parent_hard") {
+      report(file, node["unreachable_when"], "agent.unreachable_when",
+             "must be one of parent_failing, parent_hard, got '" + when + "'");
+    }
+    agent.unreachable_when_hard = when == "parent_hard";
   }
   if (node["listen"]) {
     std::string listen;
