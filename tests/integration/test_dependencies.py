@@ -151,6 +151,8 @@ class DependenciesTest(unittest.TestCase):
         self.assertIn("(Europe/Paris)", trigger["description"])
         for child in CHILDREN:
             self.assertEqual(value(samples, "vigie_probe_state", probe=child), 2, child)
+        self.assertEqual(value(samples, "vigie_forwarder_destinations", type="webhook"), 1)
+        self.assertEqual(value(samples, "vigie_forwarder_destinations", type="alertmanager"), 0)
         logs = agent.logs()
         self.assertIn("probe=pg: HARD critical reason=", logs)
 
