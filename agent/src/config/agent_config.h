@@ -47,6 +47,8 @@ struct AgentConfig {
   std::vector<ProbeSpec> probes;
   std::vector<MaintenanceWindow> maintenance;
   ForwardingConfig forwarding;
+  /// Not errors, but likely mistakes (a label `env` where events read `environment`).
+  std::vector<ConfigIssue> warnings;
 };
 
 }  // namespace vigie

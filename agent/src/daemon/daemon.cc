@@ -94,6 +94,9 @@ void Daemon::apply(AgentConfig config) {
     logWarning("agent.listen changed: restart the agent to apply it");
   }
   setLogLevel(config.agent.log_level);
+  for (const ConfigIssue& warning : config.warnings) {
+    logWarning("configuration: " + warning.format());
+  }
   http_.setWebConfig(config.agent.web);
   if (config.agent.web) {
     logInfo("endpoint: TLS " + std::string(config.agent.web->tls ? "on" : "off") +
