@@ -461,6 +461,33 @@ TEST_F(AlerterTest, ConventionalLabelsFillTheResource) {
   EXPECT_EQ(json["resource"]["ci_name"], "PORTAIL");
 }
 
+// Finding 8: log lines carry a timestamp (stderr is not journald here), HARD lines their
+// reason, and maintenance windows and flapping say when they start and end.
+TEST_F(AlerterTest, LogsSayWhatAnOperatorNeeds) {
+  ASSERT_EQ(std::getenv("JOURNAL_STREAM"), nullptr) << "run the unit tests outside journald";
+  ProbeSpec web = spec("web");
+  web.alerting.flap_high = 30;
+  web.alerting.flap_low = 20;
+  store_.configure({web});
+  MaintenanceWindow window;
+  window.name = "nightly";
+  window.start = now_ + 1s;
+  window.end = now_ + 3s;
+  alerter_.setMaintenance({window});
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 12; ++i) {
+    run(web, i % 2 == 0 ? ProbeResult::critical("connect", "refused") : ProbeResult::ok("up"));
+  }
+  const std::string logs = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(std::regex_search(
+      logs, std::regex(R"((^|\n)\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d warning: )")))
+      << logs;
+  EXPECT_NE(logs.find("HARD critical reason=connect: refused"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("maintenance window 'nightly' started"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("maintenance window 'nightly' ended"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("probe=web: flapping started"), std::string::npos) << logs;
+}
+
 // Finding 4: one severity word per status, the same for every destination.
 TEST(Severity, OneTableForEveryDestination) {
   EXPECT_EQ(severityOf(Status::Critical), "critical");
