@@ -6,6 +6,7 @@ four; its restart gives exactly one resolve. The server is this test's own (init
 temporary folder, loopback, ephemeral port): the shared database fixture is never touched."""
 
 import argparse
+import json
 import glob
 import os
 import shutil
@@ -17,7 +18,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_harness import Agent, closed_port, value  # noqa: E402
-from forward_harness import Webhook  # noqa: E402
+from forward_harness import Switch, Webhook  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standins"))
+from itop_standin import ItopStandIn  # noqa: E402
 
 AGENT = None
 
@@ -163,6 +167,90 @@ class DependenciesTest(unittest.TestCase):
         alerts = self.webhook.alerts()
         self.assertEqual([(e["action"], e["check"]["name"]) for e in alerts],
                          [("trigger", "pg"), ("resolve", "pg")])
+
+
+RETIRE_CONFIG = """
+agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: it-retire }}
+defaults: {{ interval: 200ms, timeout: 150ms }}
+forwarding:
+  heartbeat_interval: 1h
+  backoff_base: 50ms
+  backoff_cap: 300ms
+  webhook:
+    - name: crt
+      url: "{url}"
+      timeout: 1s
+  itop:
+    - name: cmdb
+      url: "{itop}"
+      timeout: 1s
+      auth: form
+      username: vigie
+      password_file: "{password_file}"
+      organization: 'SELECT Organization WHERE name = "DNE"'
+      on_resolve: autoresolve
+probes:
+{probes}"""
+
+WEB = """  - name: web
+    type: tcp
+    max_attempts: 1
+    flapping: false
+    labels: {{ ci: PORTAIL-X }}
+    tcp: {{ address: "127.0.0.1:{port}" }}
+"""
+
+
+class RetireTest(unittest.TestCase):
+    """Finding 5: a probe removed from the configuration while its alert is open."""
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="vigie-retire-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+        self.target = Switch()
+        self.target.up()
+        self.addCleanup(self.target.down)
+        self.webhook = Webhook()
+        self.addCleanup(self.webhook.close)
+        self.itop = ItopStandIn(user="vigie", password="pa55word")
+        self.addCleanup(self.itop.close)
+        self.password_file = os.path.join(self.state, "itop.pwd")
+        with open(self.password_file, "w") as f:
+            f.write("pa55word\n")
+
+    def config(self, probes):
+        return RETIRE_CONFIG.format(state=self.state, url=self.webhook.url, itop=self.itop.url,
+                                    password_file=self.password_file, probes=probes)
+
+    def test_a_removed_probe_retires_its_alert_and_never_resolves_it(self):
+        agent = Agent(AGENT, self.config(WEB.format(port=self.target.port)))
+        self.addCleanup(agent.stop)
+        agent.wait_for(lambda s: value(s, "vigie_probe_state", probe="web") == 0, "web OK")
+        self.target.down()
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger")
+        deadline = time.time() + 20
+        while time.time() < deadline and len(self.itop.snapshot()) != 1:
+            time.sleep(0.05)
+        self.assertEqual(len(self.itop.snapshot()), 1, "no ticket")
+        agent.write_config(self.config("  []\n").replace("probes:\n  []", "probes: []"))
+        status, body = agent.post("/-/reload")
+        self.assertEqual(status, 200, body)
+        self.webhook.wait(lambda w: w.events("retire"), "the retire event")
+        retire = self.webhook.events("retire")[0]
+        self.assertEqual(retire["status"], "retired")
+        self.assertIn("retirée de la configuration", retire["summary"])
+        self.assertNotIn("rétablie", retire["summary"])
+        self.assertEqual(self.webhook.events("resolve"), [])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            ticket = next(iter(self.itop.snapshot().values()))
+            if any("retirée" in line for line in ticket["log"]):
+                break
+            time.sleep(0.05)
+        ticket = next(iter(self.itop.snapshot().values()))
+        self.assertTrue(any("retirée" in line for line in ticket["log"]), ticket)
+        self.assertEqual(ticket["status"], "new", "a retired alert must not resolve the ticket")
+        self.assertNotIn("Rétablissement", json.dumps(ticket, ensure_ascii=False))
 
 
 def main():
