@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
 
   switch (mode) {
     case Mode::CheckConfig:
+      for (const vigie::ConfigIssue& warning : config.warnings) {
+        std::cerr << "warning: " << warning.format() << "\n";
+      }
       std::cout << config_path << ": OK, " << config.probes.size() << " probes\n";
       return 0;
     case Mode::Probe: {

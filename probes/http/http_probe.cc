@@ -844,17 +844,23 @@ class HttpProbeFactory final : public ProbeFactory {
       s.fail_if_header_not_matches = node("fail_if_header_not_matches", &parseHeaderChecks);
     }
     if (config.has("json")) {
-      s.json = node("json", [](const ConfigNode& list) {
+      s.json = node("json", [&config](const ConfigNode& list) {
         if (!list.isSequence() || list.size() == 0) {
           throw std::invalid_argument("expected a list of {path, equals|matches|...}");
         }
         std::vector<JsonAssertion> assertions;
+        // Every bad assertion of the list is reported, not only the first.
+        std::vector<ConfigIssue> issues;
         for (std::size_t i = 0; i < list.size(); ++i) {
           try {
             assertions.push_back(JsonAssertion::parse(list.items()[i]));
           } catch (const std::invalid_argument& e) {
-            throw std::invalid_argument("[" + std::to_string(i) + "]: " + e.what());
+            issues.push_back({config.locationOf("json"), config.keyPath("json"),
+                              "[" + std::to_string(i) + "]: " + e.what()});
           }
+        }
+        if (!issues.empty()) {
+          throw ConfigError(std::move(issues));
         }
         return assertions;
       });

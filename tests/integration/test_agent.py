@@ -100,7 +100,7 @@ class AgentTest(unittest.TestCase):
         agent.write_config(self.config("  - name: broken\n    type: tcp\n    interval: soon\n"))
         status, body = agent.post("/-/reload")
         self.assertEqual(status, 500)
-        self.assertIn("probes[2].interval: invalid duration 'soon'", body)
+        self.assertIn("probes[broken].interval: invalid duration 'soon'", body)
         samples = agent.metrics()
         self.assertEqual(value(samples, "vigie_config_last_reload_successful"), 0)
         self.assertEqual(value(samples, "vigie_probes_configured"), 2)
@@ -172,9 +172,9 @@ probes:
   - { name: b, type: nosuch }
 """)
         self.assertEqual(result.returncode, 1)
-        self.assertIn("vigie.yaml:3:34: probes[0].tcp.adress: unknown key (did you mean 'address'?)",
+        self.assertIn("vigie.yaml:3:34: probes[a].tcp.adress: unknown key (did you mean 'address'?)",
                       result.stderr)
-        self.assertIn("probes[1].type: unknown probe type 'nosuch'", result.stderr)
+        self.assertIn("probes[b].type: unknown probe type 'nosuch'", result.stderr)
 
     def test_check_config_accepts_a_valid_file(self):
         result = self.run_agent("--check-config", config="probes: []\n")

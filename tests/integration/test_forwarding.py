@@ -890,6 +890,9 @@ class AlertmanagerTest(unittest.TestCase):
         self.assertEqual(alert["labels"]["probe"], "web")
         self.assertEqual(alert["labels"]["ci"], "PORTAIL-X")
         self.assertEqual(alert["labels"]["severity"], "critical")
+        # Finding 4: the reason the alert fired with and the probe type, for routing/silences.
+        self.assertEqual(alert["labels"]["reason"], "connect")
+        self.assertEqual(alert["labels"]["type"], "tcp")
         self.assertIn("en échec", alert["annotations"]["summary"])
         self.target.up()
         self.wait_alerts(lambda a: not firing(a), "the probe alert to resolve")

@@ -13,7 +13,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// One row: results separated by spaces (O W C U; prefix m = in maintenance, p = parent down) and,
+// One row: results separated by spaces (O W C U; prefix m = in maintenance, p = parent down,
+// h = a parent not checked yet since the problem began) and,
 // for each result, what receivers must be told: "." nothing, "T2" trigger CRITICAL, "U1" update to
 // WARNING, "R2" resolve of a CRITICAL alert, "F+" / "F-" flapping starts / stops.
 struct Row {
@@ -91,6 +92,7 @@ TEST_P(AlertStateTable, TellsReceiversExactlyTheHardTransitions) {
     StepContext context;
     context.in_maintenance = token.find('m') != std::string::npos;
     context.parent_down = token.find('p') != std::string::npos;
+    context.parent_pending = token.find('h') != std::string::npos;
     now += 10s;
     const StepOutcome outcome = step(state, row.policy, statusOf(token.back()), now, context);
     EXPECT_EQ(describe(outcome.changes), told[i])
@@ -118,6 +120,29 @@ const Row kRows[] = {
     {"unreachable_does_not_alert", policy(1), "pC pC O", ". . .", "ok HARD 1"},
     {"parent_recovers_child_still_down", policy(1), "pC C", ". T2", "critical HARD 1"},
     {"no_flap_detection_storm", policy(1, 1, false), "C O C O", "T2 R2 T2 R2", "ok HARD 1"},
+    // Finding 1: HARD inside maintenance with the parent down; the first OK after both ends
+    // (recovery_attempts 2) must not trigger, the second recovers silently.
+    {"leaving_maintenance_on_ok_never_triggers", policy(1, 2), "mpC mpC O O", ". . . .",
+     "ok HARD 1"},
+    {"leaving_maintenance_still_failing_triggers", policy(1, 2), "mC mC C", ". . T2",
+     "critical HARD 1"},
+    {"leaving_maintenance_ok_then_failing_again", policy(1, 2), "mC O C", ". . T2",
+     "critical HARD 1"},
+    {"entering_maintenance_while_firing_keeps_it", policy(1), "C mC mC C", "T2 . . .",
+     "critical HARD 1"},
+    {"severity_change_inside_maintenance_caught_up", policy(1), "W mC C", "T1 . U2",
+     "critical HARD 1"},
+    {"unreachable_then_parent_back_child_ok", policy(1, 2), "pC O O", ". . .", "ok HARD 1"},
+    {"unreachable_then_parent_back_child_failing", policy(1, 2), "pC pC C", ". . T2",
+     "critical HARD 1"},
+    {"recovered_while_unreachable_resolves", policy(1), "C pO O", "T2 . R2", "ok HARD 1"},
+    {"recovery_attempts_interrupted", policy(1, 3), "C O O W O O O", "T2 . . U1 . . R1",
+     "ok HARD 1"},
+    // Dependencies: a failing child waits SOFT for its parent's check before it may go HARD.
+    {"held_soft_until_parent_checked", policy(1), "hC", ".", "critical SOFT 1"},
+    {"held_then_parent_passes", policy(1), "hC C", ". T2", "critical HARD 1"},
+    {"held_then_parent_fails", policy(1), "hC pC pO O", ". . . .", "ok HARD 1"},
+    {"held_at_max_attempts", policy(2), "C hC hC C", ". . . T2", "critical HARD 2"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Tables, AlertStateTable, ::testing::ValuesIn(kRows),
@@ -165,12 +190,13 @@ TEST(Flapping, OneFlappingAlertInsteadOfAStormThenBackToNormal) {
   EXPECT_EQ(state.notified_severity, Status::Critical);
 }
 
-TEST(AlertState, CloseAllResolvesWhatIsOpen) {
+// Finding 5: a probe removed from the configuration retires its alert, never resolves it.
+TEST(AlertState, CloseAllRetiresWhatIsOpen) {
   AlertState state;
   step(state, policy(1), Status::Critical, WallTime{1s}, {});
   const auto changes = closeAll(state);
   ASSERT_EQ(changes.size(), 1U);
-  EXPECT_EQ(changes[0].action, AlertAction::Resolve);
+  EXPECT_EQ(changes[0].action, AlertAction::Retire);
   EXPECT_TRUE(closeAll(state).empty());
 }
 
@@ -182,6 +208,35 @@ TEST(AlertState, TimestampsFollowChanges) {
   step(state, policy(2), Status::Critical, WallTime{20s}, {});
   EXPECT_EQ(state.last_hard_change, WallTime{20s});
   EXPECT_EQ(state.firing_since, WallTime{20s});
+  // Finding 3: humans read the first failure of the episode, not the HARD change.
+  EXPECT_EQ(state.first_failure, WallTime{10s});
+}
+
+// Flapping that stops while the probe passes again but awaits its recovery_attempts, its probe
+// alert never told (the storm happened in maintenance): a passing result must not trigger it.
+TEST(Flapping, StopsOnAPassingResultWithoutTrigger) {
+  AlertState state;
+  AlertPolicy p = policy(1, 30);
+  WallTime now{1'700'000'000s};
+  StepContext maintenance;
+  maintenance.in_maintenance = true;
+  for (int i = 0; i < 21; ++i) {
+    now += 10s;
+    step(state, p, i % 2 == 0 ? Status::Critical : Status::Ok, now, maintenance);
+  }
+  ASSERT_TRUE(state.flapping);
+  ASSERT_TRUE(state.hardProblem());
+  for (int i = 0; i < 25 && state.flapping; ++i) {
+    now += 10s;
+    for (const AlertChange& change : step(state, p, Status::Ok, now, {}).changes) {
+      if (change.kind == AlertKind::Probe) {
+        ADD_FAILURE() << "a passing result told the probe alert: " << describe({change});
+      }
+    }
+  }
+  EXPECT_FALSE(state.flapping);
+  EXPECT_TRUE(state.hardProblem()) << "30 passing results are needed to recover";
+  EXPECT_FALSE(state.notified_firing);
 }
 
 }  // namespace

@@ -184,11 +184,42 @@ probes:
 )");
     ADD_FAILURE() << "accepted";
   } catch (const ConfigError& e) {
-    ASSERT_EQ(e.issues().size(), 3u);
-    EXPECT_EQ(e.issues()[0].key_path, "probes[0].tcp.address");
-    EXPECT_EQ(e.issues()[1].key_path, "probes[1].interval");
-    EXPECT_EQ(e.issues()[2].key_path, "probes[2].type");
+    // b's missing tcp block is found in the same pass as its bad interval (finding 7).
+    ASSERT_EQ(e.issues().size(), 4u);
+    EXPECT_EQ(e.issues()[0].key_path, "probes[a].tcp.address");
+    EXPECT_EQ(e.issues()[1].key_path, "probes[b].interval");
+    EXPECT_EQ(e.issues()[2].key_path, "probes[b].tcp.address");
+    EXPECT_EQ(e.issues()[3].key_path, "probes[c].type");
   }
+}
+
+// Finding 6: the documented labels (app, environment, hosting_center, ci) are what events read;
+// a near miss is accepted with a warning that names the right one, and the samples use them.
+TEST(Config, NearMissesOfTheConventionalLabelsAreWarned) {
+  const AgentConfig config = test::loadYaml(R"(
+probes:
+  - name: a
+    type: tcp
+    labels: { env: prod, Application: portail, datacenter: dc1, ci: PORTAIL }
+    tcp: { address: "127.0.0.1:1" }
+  - name: b
+    type: tcp
+    labels: { app: portail, environment: production, hosting_center: dc1, ci: PORTAIL }
+    tcp: { address: "127.0.0.1:1" }
+)");
+  std::vector<std::string> paths;
+  for (const ConfigIssue& warning : config.warnings) {
+    paths.push_back(warning.key_path + " -> " +
+                    warning.message.substr(0, warning.message.find('?')));
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "probes[a].labels.env -> did you mean 'environment'",
+                       "probes[a].labels.Application -> did you mean 'app'",
+                       "probes[a].labels.datacenter -> did you mean 'hosting_center'",
+                   }));
+  ProbeRegistry registry;
+  registerBuiltinProbes(registry);
+  EXPECT_TRUE(loadConfig(VIGIE_SOURCE_DIR "/config/vigie.yaml", registry).warnings.empty());
 }
 
 TEST(Registry, RefusesDuplicateTypeNames) {

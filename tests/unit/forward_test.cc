@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -300,7 +302,203 @@ TEST_F(AlerterTest, RemovedProbesCloseTheirAlerts) {
   const ClosedAlerts closed = alerter_.closeRemoved({}, store_, now_);
   EXPECT_EQ(closed.forgotten, std::vector<std::string>{"web"});
   ASSERT_EQ(closed.events.size(), 1u);
-  EXPECT_EQ(closed.events[0].action, EventAction::Resolve);
+  // Finding 5: retired, never "rétablie" (nothing saw it pass).
+  EXPECT_EQ(closed.events[0].action, EventAction::Retire);
+  const auto json = toJson(closed.events[0]);
+  EXPECT_EQ(json["action"], "retire");
+  EXPECT_EQ(json["status"], "retired");
+  const std::string summary = json["summary"];
+  EXPECT_NE(summary.find("retirée de la configuration"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("rétablie"), std::string::npos) << summary;
+}
+
+// Finding 2: a failing child runs its parent out of turn and stays SOFT until it answers; the
+// parent failing makes it unreachable, and only the parent's alert goes out, naming the child.
+TEST_F(AlerterTest, FailingChildChecksItsParentFirst) {
+  const ProbeSpec db = spec("db");
+  const ProbeSpec app = spec("app", {"db"});
+  store_.configure({db, app});
+  run(db, ProbeResult::ok("up"));
+  const AlertUpdate held = run(app, ProbeResult::critical("http_status", "HTTP 503"));
+  EXPECT_TRUE(held.events.empty());
+  EXPECT_EQ(held.run_now, std::vector<std::string>{"db"});
+  ASSERT_TRUE(held.state);
+  EXPECT_EQ(held.state->type, StateType::Soft);
+
+  const AlertUpdate parent = run(db, ProbeResult::critical("connect", "refused"));
+  ASSERT_EQ(parent.events.size(), 1u);
+  EXPECT_EQ(parent.events[0].check.name, "db");
+  EXPECT_EQ(parent.events[0].affected, std::vector<std::string>{"app"});
+  EXPECT_NE(parent.events[0].description.find("app"), std::string::npos);
+  EXPECT_EQ(parent.run_now, std::vector<std::string>{"app"});
+
+  const AlertUpdate child = run(app, ProbeResult::critical("http_status", "HTTP 503"));
+  EXPECT_TRUE(child.events.empty());
+  ASSERT_TRUE(child.state);
+  EXPECT_TRUE(child.state->unreachable);
+}
+
+TEST_F(AlerterTest, ChildAlertsWhenItsParentPasses) {
+  const ProbeSpec db = spec("db");
+  const ProbeSpec app = spec("app", {"db"});
+  store_.configure({db, app});
+  EXPECT_EQ(run(app, ProbeResult::critical("http_status", "HTTP 503")).run_now,
+            std::vector<std::string>{"db"});
+  EXPECT_EQ(run(db, ProbeResult::ok("up")).run_now, std::vector<std::string>{"app"});
+  const AlertUpdate child = run(app, ProbeResult::critical("http_status", "HTTP 503"));
+  ASSERT_EQ(child.events.size(), 1u);
+  EXPECT_EQ(child.events[0].action, EventAction::Trigger);
+  EXPECT_EQ(child.events[0].check.reason, "http_status");
+}
+
+// A parent that is SOFT failing already makes its children unreachable (the default), or holds
+// them SOFT until it decides (agent.unreachable_when: parent_hard).
+TEST_F(AlerterTest, SoftParentHoldsChildrenWhenOnlyHardCounts) {
+  alerter_.setUnreachableWhenHard(true);
+  ProbeSpec db = spec("db");
+  db.alerting.max_attempts = 2;
+  const ProbeSpec app = spec("app", {"db"});
+  store_.configure({db, app});
+  run(db, ProbeResult::critical("connect", "refused"));
+  const AlertUpdate held = run(app, ProbeResult::critical("http_status", "HTTP 503"));
+  EXPECT_TRUE(held.events.empty());
+  EXPECT_TRUE(held.run_now.empty()) << "the parent is retrying on its own";
+  const AlertUpdate parent = run(db, ProbeResult::critical("connect", "refused"));
+  ASSERT_EQ(parent.events.size(), 1u);
+  EXPECT_EQ(parent.run_now, std::vector<std::string>{"app"});
+  EXPECT_TRUE(run(app, ProbeResult::critical("http_status", "HTTP 503")).events.empty());
+}
+
+// "Done means": one parent outage with 50 dependent probes is exactly one ticket, in whatever
+// order the results come, and its recovery exactly one resolve.
+TEST_F(AlerterTest, FiftyDependentsOneParentOutageIsOneTrigger) {
+  ProbeSpec db = spec("db");
+  db.alerting.max_attempts = 3;
+  std::vector<ProbeSpec> probes{db};
+  for (int i = 0; i < 50; ++i) {
+    probes.push_back(spec("app" + std::to_string(i), {"db"}));
+  }
+  store_.configure(probes);
+  std::map<std::string, const ProbeSpec*> by_name;
+  for (const ProbeSpec& probe : probes) {
+    by_name[probe.name] = &probe;
+  }
+  bool down = false;
+  std::vector<Event> events;
+  std::deque<std::string> out_of_turn;
+  auto runOne = [&](const std::string& name) {
+    ProbeResult result = down ? ProbeResult::critical("connect", "refused") : ProbeResult::ok("up");
+    AlertUpdate update = run(*by_name[name], std::move(result));
+    events.insert(events.end(), update.events.begin(), update.events.end());
+    out_of_turn.insert(out_of_turn.end(), update.run_now.begin(), update.run_now.end());
+    while (!out_of_turn.empty()) {
+      const std::string next = out_of_turn.front();
+      out_of_turn.pop_front();
+      AlertUpdate more = run(*by_name[next], down ? ProbeResult::critical("connect", "refused")
+                                                  : ProbeResult::ok("up"));
+      events.insert(events.end(), more.events.begin(), more.events.end());
+      out_of_turn.insert(out_of_turn.end(), more.run_now.begin(), more.run_now.end());
+    }
+  };
+  auto round = [&]() {
+    // Children first: the worst order, each of them sees the outage before the parent.
+    for (std::size_t i = probes.size(); i-- > 0;) {
+      runOne(probes[i].name);
+    }
+  };
+  round();
+  down = true;
+  for (int i = 0; i < 5; ++i) {
+    round();
+  }
+  int triggers = 0;
+  for (const Event& event : events) {
+    EXPECT_EQ(event.check.name, "db") << "a dependent alerted on its own";
+    triggers += event.action == EventAction::Trigger ? 1 : 0;
+  }
+  ASSERT_EQ(triggers, 1);
+  EXPECT_EQ(events[0].affected.size(), 50u);
+  events.clear();
+  down = false;
+  for (int i = 0; i < 3; ++i) {
+    round();
+  }
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].action, EventAction::Resolve);
+}
+
+// Finding 3: "since" is the first failure of the episode, in agent.timezone with its offset.
+TEST_F(AlerterTest, HumanTimeIsTheFirstFailureInTheAgentZone) {
+  alerter_.setTimeZone(findZone("Europe/Paris"));
+  ProbeSpec web = spec("web");
+  web.alerting.max_attempts = 3;
+  store_.configure({web});
+  run(web, ProbeResult::critical("connect", "refused"));  // 2023-11-14T22:13:21Z
+  run(web, ProbeResult::critical("connect", "refused"));
+  const AlertUpdate hard = run(web, ProbeResult::critical("connect", "refused"));
+  ASSERT_EQ(hard.events.size(), 1u);
+  const std::string& description = hard.events[0].description;
+  EXPECT_NE(description.find("depuis 14/11/2023 23:13:21 UTC+01:00 (Europe/Paris)"),
+            std::string::npos)
+      << description;
+  EXPECT_EQ(toJson(hard.events[0])["occurred_at"], "2023-11-14T22:13:23.000Z");
+}
+
+// Finding 6: the documented labels fill the event's resource.
+TEST_F(AlerterTest, ConventionalLabelsFillTheResource) {
+  ProbeSpec web = spec("web");
+  web.labels = {{"app", "portail"},
+                {"environment", "production"},
+                {"hosting_center", "dc1"},
+                {"ci", "PORTAIL"}};
+  store_.configure({web});
+  const AlertUpdate hard = run(web, ProbeResult::critical("connect", "refused"));
+  ASSERT_EQ(hard.events.size(), 1u);
+  const auto json = toJson(hard.events[0]);
+  EXPECT_EQ(json["resource"]["app"], "portail");
+  EXPECT_EQ(json["resource"]["environment"], "production");
+  EXPECT_EQ(json["resource"]["hosting_center"], "dc1");
+  EXPECT_EQ(json["resource"]["ci_name"], "PORTAIL");
+}
+
+// Finding 8: log lines carry a timestamp (stderr is not journald here), HARD lines their
+// reason, and maintenance windows and flapping say when they start and end.
+TEST_F(AlerterTest, LogsSayWhatAnOperatorNeeds) {
+  ASSERT_EQ(std::getenv("JOURNAL_STREAM"), nullptr) << "run the unit tests outside journald";
+  ProbeSpec web = spec("web");
+  web.alerting.flap_high = 30;
+  web.alerting.flap_low = 20;
+  store_.configure({web});
+  MaintenanceWindow window;
+  window.name = "nightly";
+  window.start = now_ + 1s;
+  window.end = now_ + 3s;
+  alerter_.setMaintenance({window});
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 12; ++i) {
+    run(web, i % 2 == 0 ? ProbeResult::critical("connect", "refused") : ProbeResult::ok("up"));
+  }
+  const std::string logs = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(std::regex_search(
+      logs, std::regex(R"((^|\n)\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d warning: )")))
+      << logs;
+  EXPECT_NE(logs.find("HARD critical reason=connect: refused"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("maintenance window 'nightly' started"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("maintenance window 'nightly' ended"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("probe=web: flapping started"), std::string::npos) << logs;
+}
+
+// Finding 4: one severity word per status, the same for every destination.
+TEST(Severity, OneTableForEveryDestination) {
+  EXPECT_EQ(severityOf(Status::Critical), "critical");
+  EXPECT_EQ(severityOf(Status::Unknown), "major");
+  EXPECT_EQ(severityOf(Status::Warning), "warning");
+  const auto itop = itopSeverityDefaults();
+  for (const SeverityLevel& level : severityTable()) {
+    const auto mapped = itop.at(std::string(level.word));
+    EXPECT_EQ(mapped, std::pair(level.itop_impact, level.itop_urgency)) << level.word;
+  }
+  EXPECT_EQ(ItopTarget().severity_map, itop);
 }
 
 class AlertDbTest : public ::testing::Test {

@@ -92,6 +92,37 @@ TEST_F(SchedulerTest, RunsEachProbeOncePerIntervalOnItsPhase) {
   }
 }
 
+// A parent checked out of turn for its failing child: it runs at the next poll, once, then
+// goes back to its phase; a probe already running is left alone.
+TEST_F(SchedulerTest, RunNowStartsOutOfTurnThenBackOnThePhase) {
+  // A name whose phase is well ahead, so that running now is out of turn.
+  std::string name;
+  TimePoint phase_due;
+  for (int i = 0; name.empty(); ++i) {
+    const std::string candidate = "parent" + std::to_string(i);
+    phase_due = firstDue(clock.now(), 60s, phaseOf(candidate, 60s));
+    if (phase_due - clock.now() > 10s) {
+      name = candidate;
+    }
+  }
+  Scheduler scheduler = makeScheduler(10);
+  scheduler.add(1, name, 60s, clock.now());
+  scheduler.poll(clock.now());
+  EXPECT_TRUE(started.empty());
+  clock.advance(1s);
+  scheduler.runNow(1, clock.now());
+  scheduler.poll(clock.now());
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].second, clock.now());
+  scheduler.runNow(1, clock.now());  // running: nothing more
+  scheduler.poll(clock.now());
+  EXPECT_EQ(started.size(), 1u);
+  scheduler.finished(1, clock.now() + 10ms);
+  const auto next = scheduler.poll(clock.now() + 10ms);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, batchStart(phase_due, startWindow(60s)));
+}
+
 TEST_F(SchedulerTest, PollReturnsTheNextDueTime) {
   Scheduler scheduler = makeScheduler(10);
   EXPECT_FALSE(scheduler.poll(clock.now()));

@@ -40,7 +40,9 @@ std::string encodeAlertState(const AlertState& state) {
                         {"notified_firing", state.notified_firing},
                         {"notified_severity", static_cast<int>(state.notified_severity)},
                         {"notified_flapping", state.notified_flapping},
-                        {"firing_since_ms", millisOf(state.firing_since)}}
+                        {"notified_reason", state.notified_reason},
+                        {"firing_since_ms", millisOf(state.firing_since)},
+                        {"first_failure_ms", millisOf(state.first_failure)}}
       .dump();
 }
 
@@ -67,7 +69,10 @@ std::optional<AlertState> decodeAlertState(const std::string& text) {
     state.notified_firing = json.at("notified_firing").get<bool>();
     state.notified_severity = statusOf(json.at("notified_severity").get<int>());
     state.notified_flapping = json.at("notified_flapping").get<bool>();
+    state.notified_reason = json.value("notified_reason", std::string());
     state.firing_since = wallOf(json.at("firing_since_ms").get<std::int64_t>());
+    // Absent from states saved by earlier versions: the alert's start is the best guess.
+    state.first_failure = wallOf(json.value("first_failure_ms", millisOf(state.firing_since)));
     return state;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "alert/alert_state.h"
 
+#include <algorithm>
+
 namespace vigie {
 
 double flapPercent(std::uint32_t change_history) {
@@ -18,7 +20,7 @@ double flapPercent(std::uint32_t change_history) {
 namespace {
 
 void applyResult(AlertState& state, const AlertPolicy& policy, Status result, WallTime now,
-                 StepOutcome& outcome) {
+                 bool hold_soft, StepOutcome& outcome) {
   const Status before = state.status;
   const StateType type_before = state.type;
   if (result == Status::Ok) {
@@ -39,10 +41,12 @@ void applyResult(AlertState& state, const AlertPolicy& policy, Status result, Wa
     if (state.status == Status::Ok) {
       state.status = result;
       state.attempt = 1;
-      state.type = policy.max_attempts <= 1 ? StateType::Hard : StateType::Soft;
+      state.first_failure = now;
+      state.type = policy.max_attempts <= 1 && !hold_soft ? StateType::Hard : StateType::Soft;
     } else if (state.type == StateType::Soft) {
       state.status = result;
-      if (++state.attempt >= policy.max_attempts) {
+      state.attempt = std::min(state.attempt + 1, std::max(policy.max_attempts, 1));
+      if (state.attempt >= policy.max_attempts && !hold_soft) {
         state.type = StateType::Hard;
       }
     } else {
@@ -82,7 +86,7 @@ void updateFlapping(AlertState& state, const AlertPolicy& policy, Status result)
 StepOutcome step(AlertState& state, const AlertPolicy& policy, Status result, WallTime now,
                  const StepContext& context) {
   StepOutcome outcome;
-  applyResult(state, policy, result, now, outcome);
+  applyResult(state, policy, result, now, context.parent_pending, outcome);
   updateFlapping(state, policy, result);
   state.last_result = result;
   state.has_result = true;
@@ -100,28 +104,31 @@ StepOutcome step(AlertState& state, const AlertPolicy& policy, Status result, Wa
   if (state.flapping) {
     return outcome;
   }
-  const bool firing = state.type == StateType::Hard && state.status != Status::Ok;
-  if (firing && !state.notified_firing) {
-    outcome.changes.push_back({AlertKind::Probe, AlertAction::Trigger, state.status});
-    state.firing_since = now;
-  } else if (firing && state.notified_severity != state.status) {
-    outcome.changes.push_back({AlertKind::Probe, AlertAction::Update, state.status});
-  } else if (!firing && state.notified_firing) {
+  if (state.hardProblem() && result != Status::Ok) {
+    if (!state.notified_firing) {
+      outcome.changes.push_back({AlertKind::Probe, AlertAction::Trigger, state.status});
+      state.firing_since = now;
+    } else if (state.notified_severity != state.status) {
+      outcome.changes.push_back({AlertKind::Probe, AlertAction::Update, state.status});
+    }
+    state.notified_firing = true;
+    state.notified_severity = state.status;
+  } else if (!state.hardProblem() && state.notified_firing) {
     outcome.changes.push_back({AlertKind::Probe, AlertAction::Resolve, state.notified_severity});
+    state.notified_firing = false;
+    state.notified_severity = Status::Ok;
   }
-  state.notified_firing = firing;
-  state.notified_severity = firing ? state.status : Status::Ok;
   return outcome;
 }
 
 std::vector<AlertChange> closeAll(AlertState& state) {
   std::vector<AlertChange> changes;
   if (state.notified_flapping) {
-    changes.push_back({AlertKind::Flapping, AlertAction::Resolve, Status::Warning});
+    changes.push_back({AlertKind::Flapping, AlertAction::Retire, Status::Warning});
     state.notified_flapping = false;
   }
   if (state.notified_firing) {
-    changes.push_back({AlertKind::Probe, AlertAction::Resolve, state.notified_severity});
+    changes.push_back({AlertKind::Probe, AlertAction::Retire, state.notified_severity});
     state.notified_firing = false;
     state.notified_severity = Status::Ok;
   }

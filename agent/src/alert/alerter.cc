@@ -1,25 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "alert/alerter.h"
 
-#include <set>
+#include <algorithm>
+#include <deque>
 
 #include "util/log.h"
 
 namespace vigie {
 
 namespace {
-
-EventSource sourceOf(const std::string& agent, const ProbeState& state) {
-  EventSource source;
-  source.agent = agent;
-  source.probe = state.name;
-  source.type = state.type;
-  source.labels = state.labels;
-  source.state = &state.alert;
-  source.result = state.last_result ? &*state.last_result : nullptr;
-  source.max_attempts = state.policy.max_attempts;
-  return source;
-}
 
 void logStatusChange(const ProbeState& state, const ProbeResult& result) {
   const bool changed = !state.last_result || state.last_result->status != result.status;
@@ -32,13 +21,61 @@ void logStatusChange(const ProbeState& state, const ProbeResult& result) {
 void logHardChange(const ProbeState& state) {
   const AlertState& alert = state.alert;
   const LogLevel level = alert.status == Status::Ok ? LogLevel::Info : LogLevel::Warning;
-  logLine(level, state.name,
-          std::string("HARD ") + std::string(statusName(alert.status)) +
-              (alert.in_maintenance ? " (in maintenance: not alerted)" : "") +
-              (alert.unreachable ? " (unreachable: not alerted)" : ""));
+  std::string line = std::string("HARD ") + std::string(statusName(alert.status));
+  if (alert.status != Status::Ok && state.last_result) {
+    // The operator reading this line must not have to look for the SOFT lines before it.
+    line += " reason=" + state.last_result->reason + ": " + state.last_result->message;
+  }
+  line += alert.in_maintenance ? " (in maintenance: not alerted)" : "";
+  line += alert.unreachable ? " (unreachable: not alerted)" : "";
+  logLine(level, state.name, line);
+}
+
+void logModeChanges(const ProbeState& state, const AlertState& before) {
+  const AlertState& after = state.alert;
+  if (before.flapping != after.flapping) {
+    logLine(LogLevel::Warning, state.name,
+            std::string(after.flapping ? "flapping started" : "flapping stopped") + " (" +
+                std::to_string(static_cast<int>(after.flap_percent)) + " % state changes)");
+  }
+  if (before.unreachable != after.unreachable) {
+    logLine(LogLevel::Info, state.name,
+            after.unreachable ? "unreachable: a probe it depends on is failing, not alerted"
+                              : "reachable again: its parents pass");
+  }
 }
 
 }  // namespace
+
+EventSource Alerter::sourceOf(const ProbeState& state) const {
+  EventSource source;
+  source.agent = agent_;
+  source.probe = state.name;
+  source.type = state.type;
+  source.labels = state.labels;
+  source.state = &state.alert;
+  source.result = state.last_result ? &*state.last_result : nullptr;
+  source.max_attempts = state.policy.max_attempts;
+  source.zone = zone_;
+  return source;
+}
+
+void Alerter::setMaintenance(std::vector<MaintenanceWindow> windows) {
+  maintenance_ = std::move(windows);
+  window_active_.assign(maintenance_.size(), false);
+}
+
+void Alerter::logWindowChanges(WallTime now) {
+  for (std::size_t i = 0; i < maintenance_.size(); ++i) {
+    const bool active = maintenance_[i].activeAt(now);
+    if (active != window_active_[i]) {
+      window_active_[i] = active;
+      logInfo("maintenance window '" + maintenance_[i].name + "' " +
+              (active ? "started: its probes alert nothing until it ends"
+                      : "ended: its probes alert again from their next result"));
+    }
+  }
+}
 
 bool Alerter::inMaintenance(const ProbeSpec& spec, WallTime now) const {
   for (const MaintenanceWindow& window : maintenance_) {
@@ -49,6 +86,61 @@ bool Alerter::inMaintenance(const ProbeSpec& spec, WallTime now) const {
   return false;
 }
 
+StepContext Alerter::dependencyContext(const ProbeState& state, Status result, WallTime now,
+                                       const StateStore& store, AlertUpdate& update) {
+  StepContext context;
+  for (const std::string& parent : state.depends_on) {
+    const ProbeState* up = store.find(parent);
+    if (up == nullptr) {
+      continue;
+    }
+    if (up->alert.failing(unreachable_when_hard_)) {
+      context.parent_down = true;
+      continue;
+    }
+    if (result == Status::Ok) {
+      continue;
+    }
+    // As Nagios does: before a child's problem may go HARD, its parent is checked, so that one
+    // outage gives the parent's alert and not one per child.
+    const WallTime began = state.alert.status == Status::Ok ? now : state.alert.first_failure;
+    const bool unchecked = up->last_run <= began;
+    const bool parent_undecided = up->alert.status != Status::Ok;  // SOFT, when HARD is needed
+    if (unchecked || parent_undecided) {
+      context.parent_pending = true;
+      const bool newly_waiting = waiting_[parent].insert(state.name).second;
+      // A parent already failing SOFT is retrying on its own schedule.
+      if (unchecked && !parent_undecided && newly_waiting) {
+        update.run_now.push_back(parent);
+      }
+    }
+  }
+  return context;
+}
+
+std::vector<std::string> Alerter::affectedBy(const std::string& parent,
+                                             const StateStore& store) const {
+  std::vector<std::string> affected;
+  std::set<std::string> seen{parent};
+  std::deque<std::string> next{parent};
+  while (!next.empty()) {
+    const std::string current = next.front();
+    next.pop_front();
+    for (const auto& [name, state] : store.probes()) {
+      const bool child = std::find(state.depends_on.begin(), state.depends_on.end(), current) !=
+                         state.depends_on.end();
+      if (!child || !seen.insert(name).second) {
+        continue;
+      }
+      next.push_back(name);
+      if (state.last_result && state.last_result->status != Status::Ok) {
+        affected.push_back(name);
+      }
+    }
+  }
+  return affected;
+}
+
 AlertUpdate Alerter::onResult(StateStore& store, const ProbeSpec& spec, ProbeResult result,
                               double duration_seconds, WallTime now) {
   AlertUpdate update;
@@ -57,29 +149,46 @@ AlertUpdate Alerter::onResult(StateStore& store, const ProbeSpec& spec, ProbeRes
   if (state == nullptr) {
     return update;
   }
+  logWindowChanges(now);
   logStatusChange(*state, result);
   store.record(spec.name, std::move(result), duration_seconds, now);
+  const RecordedResult& recorded = *state->last_result;
 
-  StepContext context;
+  StepContext context = dependencyContext(*state, recorded.status, now, store, update);
   context.in_maintenance = inMaintenance(spec, now);
-  for (const std::string& parent : state->depends_on) {
-    const ProbeState* up = store.find(parent);
-    if (up != nullptr && up->alert.hardProblem()) {
-      context.parent_down = true;
+  const AlertState before = state->alert;
+  const StepOutcome outcome = step(state->alert, state->policy, recorded.status, now, context);
+  AlertState& after = state->alert;
+  for (const AlertChange& change : outcome.changes) {
+    if (change.kind == AlertKind::Probe && change.action == AlertAction::Trigger) {
+      after.notified_reason = recorded.reason;
     }
   }
-  const AlertState before = state->alert;
-  const StepOutcome outcome =
-      step(state->alert, state->policy, state->last_result->status, now, context);
-  const AlertState& after = state->alert;
   if (outcome.hard_changed) {
     logHardChange(*state);
   }
+  logModeChanges(*state, before);
   if (!(after == before)) {
     update.state = after;
     for (const AlertChange& change : outcome.changes) {
-      update.events.push_back(
-          buildEvent(sourceOf(agent_, *state), change, now, before.notified_severity));
+      EventSource source = sourceOf(*state);
+      if (change.kind == AlertKind::Probe && change.action != AlertAction::Resolve) {
+        source.affected = affectedBy(spec.name, store);
+      }
+      update.events.push_back(buildEvent(source, change, now, before.notified_severity));
+    }
+  }
+  // This probe as a parent: the children held for its answer run again now, and so do the
+  // failing ones when it passes again (their own result decides, not a stale one).
+  if (auto waiting = waiting_.find(spec.name); waiting != waiting_.end()) {
+    update.run_now.insert(update.run_now.end(), waiting->second.begin(), waiting->second.end());
+    waiting_.erase(waiting);
+  }
+  if (before.failing(unreachable_when_hard_) && !after.failing(unreachable_when_hard_)) {
+    for (const std::string& child : affectedBy(spec.name, store)) {
+      if (std::find(update.run_now.begin(), update.run_now.end(), child) == update.run_now.end()) {
+        update.run_now.push_back(child);
+      }
     }
   }
   if (after.type == StateType::Soft && after.status != Status::Ok &&
@@ -100,9 +209,12 @@ ClosedAlerts Alerter::closeRemoved(const std::vector<ProbeSpec>& probes, const S
     if (kept.count(name) != 0) {
       continue;
     }
-    AlertState closing = state.alert;
-    for (const AlertChange& change : closeAll(closing)) {
-      closed.events.push_back(buildEvent(sourceOf(agent_, state), change, now));
+    ProbeState closing = state;
+    for (const AlertChange& change : closeAll(closing.alert)) {
+      closed.events.push_back(buildEvent(sourceOf(closing), change, now));
+    }
+    if (state.alert.notified_firing || state.alert.notified_flapping) {
+      logInfo("probe " + name + " removed from the configuration: its open alerts are retired");
     }
     closed.forgotten.push_back(name);
   }
@@ -115,12 +227,12 @@ RestoredAlerts Alerter::restore(const std::map<std::string, AlertState>& saved, 
   for (const auto& [name, alert] : saved) {
     const ProbeState* state = store.find(name);
     if (state == nullptr) {
-      // Removed while the agent was down: whatever it had open is closed now.
+      // Removed while the agent was down: whatever it had open is retired now.
       ProbeState gone;
       gone.name = name;
       gone.alert = alert;
       for (const AlertChange& change : closeAll(gone.alert)) {
-        restored.closed.events.push_back(buildEvent(sourceOf(agent_, gone), change, now));
+        restored.closed.events.push_back(buildEvent(sourceOf(gone), change, now));
       }
       restored.closed.forgotten.push_back(name);
       continue;
@@ -128,8 +240,8 @@ RestoredAlerts Alerter::restore(const std::map<std::string, AlertState>& saved, 
     store.restoreAlert(name, alert);
     if (alert.notified_firing) {
       restored.firing.push_back(buildEvent(
-          sourceOf(agent_, *state),
-          {AlertKind::Probe, AlertAction::Trigger, alert.notified_severity}, alert.firing_since));
+          sourceOf(*state), {AlertKind::Probe, AlertAction::Trigger, alert.notified_severity},
+          alert.firing_since));
     }
   }
   return restored;

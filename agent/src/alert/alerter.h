@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct AlertUpdate {
   std::vector<Event> events;
   /// How soon the probe must run again: its state is SOFT and it has a retry_interval.
   std::optional<std::chrono::milliseconds> retry_after;
+  /// Probes to run now, out of turn: the parents of a probe that fails (checked before it may
+  /// go HARD), or the children waiting for this parent's answer.
+  std::vector<std::string> run_now;
 };
 
 /// Alerts closed because their probes are gone: their saved states go too.
@@ -44,7 +48,11 @@ class Alerter {
  public:
   explicit Alerter(std::string agent) : agent_(std::move(agent)) {}
 
-  void setMaintenance(std::vector<MaintenanceWindow> windows) { maintenance_ = std::move(windows); }
+  void setMaintenance(std::vector<MaintenanceWindow> windows);
+  /// The zone of every human time in events (agent.timezone); null means UTC.
+  void setTimeZone(const date::time_zone* zone) { zone_ = zone; }
+  /// Children are unreachable while a parent fails: any problem (false) or only a HARD one.
+  void setUnreachableWhenHard(bool hard_only) { unreachable_when_hard_ = hard_only; }
 
   /// Records the result in the store and steps the probe's alert state.
   AlertUpdate onResult(StateStore& store, const ProbeSpec& spec, ProbeResult result,
@@ -58,9 +66,22 @@ class Alerter {
 
  private:
   bool inMaintenance(const ProbeSpec& spec, WallTime now) const;
+  /// Logs the windows that started or ended since the last result.
+  void logWindowChanges(WallTime now);
+  /// Judges the parents of `state` for a result `result`; asks for the ones to check now.
+  StepContext dependencyContext(const ProbeState& state, Status result, WallTime now,
+                                const StateStore& store, AlertUpdate& update);
+  /// The probes that depend on `parent`, directly or through others, whose last result fails.
+  std::vector<std::string> affectedBy(const std::string& parent, const StateStore& store) const;
+  EventSource sourceOf(const ProbeState& state) const;
 
   std::string agent_;
   std::vector<MaintenanceWindow> maintenance_;
+  std::vector<bool> window_active_;
+  const date::time_zone* zone_ = nullptr;
+  bool unreachable_when_hard_ = false;
+  /// Parent → children held SOFT until that parent answers (then they run again at once).
+  std::map<std::string, std::set<std::string>> waiting_;
 };
 
 }  // namespace vigie

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "alert/event.h"
 
+#include <date/date.h>
+#include <date/tz.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -69,18 +71,39 @@ std::string newEventId(WallTime now) {
   return text;
 }
 
+const std::vector<SeverityLevel>& severityTable() {
+  // UNKNOWN (the probe could not tell) sits between the two: an H24 operator must look at it
+  // soon, but nothing proves an outage.
+  static const std::vector<SeverityLevel> kTable{{Status::Critical, "critical", 2, 1},
+                                                 {Status::Unknown, "major", 2, 2},
+                                                 {Status::Warning, "warning", 3, 3},
+                                                 {Status::Ok, "info", 3, 4}};
+  return kTable;
+}
+
 std::string_view severityOf(Status status) {
-  switch (status) {
-    case Status::Critical:
-      return "critical";
-    case Status::Warning:
-      return "warning";
-    case Status::Unknown:
-      return "major";
-    case Status::Ok:
-      break;
+  for (const SeverityLevel& level : severityTable()) {
+    if (level.status == status) {
+      return level.word;
+    }
   }
   return "info";
+}
+
+std::string humanTime(WallTime when, const date::time_zone* zone) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(when);
+  if (zone == nullptr) {
+    return date::format("%d/%m/%Y %H:%M:%S UTC", seconds);
+  }
+  const auto offset =
+      std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(seconds).offset);
+  const auto minutes = std::abs(offset.count());
+  char sign_and_offset[16];
+  std::snprintf(sign_and_offset, sizeof sign_and_offset, "UTC%c%02d:%02d",
+                offset.count() < 0 ? '-' : '+', static_cast<int>(minutes / 60),
+                static_cast<int>(minutes % 60));
+  return date::format("%d/%m/%Y %H:%M:%S ", zone->to_local(seconds)) + sign_and_offset + " (" +
+         std::string(zone->name()) + ")";
 }
 
 std::string_view actionName(EventAction action) {
@@ -91,6 +114,8 @@ std::string_view actionName(EventAction action) {
       return "update";
     case EventAction::Heartbeat:
       return "heartbeat";
+    case EventAction::Retire:
+      return "retire";
     case EventAction::Resolve:
       break;
   }
@@ -98,8 +123,8 @@ std::string_view actionName(EventAction action) {
 }
 
 std::optional<EventAction> parseAction(std::string_view name) {
-  for (const EventAction action :
-       {EventAction::Trigger, EventAction::Update, EventAction::Resolve, EventAction::Heartbeat}) {
+  for (const EventAction action : {EventAction::Trigger, EventAction::Update, EventAction::Resolve,
+                                   EventAction::Heartbeat, EventAction::Retire}) {
     if (actionName(action) == name) {
       return action;
     }
@@ -143,7 +168,9 @@ nlohmann::json toJson(const Event& event) {
                       {"dedup_key", event.dedup_key},
                       {"seq", 0},
                       {"action", actionName(event.action)},
-                      {"status", event.firing ? "firing" : "resolved"},
+                      {"status", event.firing                          ? "firing"
+                                 : event.action == EventAction::Retire ? "retired"
+                                                                       : "resolved"},
                       {"severity", event.severity},
                       {"occurred_at", rfc3339(event.occurred_at)},
                       {"source", {{"agent", event.agent}, {"agent_version", kVersion}}},
@@ -166,11 +193,13 @@ nlohmann::json toJson(const Event& event) {
                       {"service", resource.service},
                       {"organization", resource.organization},
                       {"hosting_center", resource.hosting_center},
-                      {"environment", resource.environment}};
+                      {"environment", resource.environment},
+                      {"app", resource.app}};
   json["check"] = {{"name", check.name},
                    {"kind", check.kind},
                    {"status", check.status},
                    {"reason", check.reason},
+                   {"alert_reason", check.alert_reason},
                    {"consecutive_failures", check.consecutive_failures},
                    {"max_attempts", check.max_attempts}};
   json["description"] = event.description;
@@ -180,6 +209,9 @@ nlohmann::json toJson(const Event& event) {
   }
   if (event.reassertion) {
     json["reassertion"] = true;
+  }
+  if (!event.affected.empty()) {
+    json["affected_probes"] = event.affected;
   }
   return json;
 }
@@ -201,6 +233,8 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
                  Status previous_severity) {
   const bool flapping = change.kind == AlertKind::Flapping;
   const bool resolve = change.action == AlertAction::Resolve;
+  const bool retire = change.action == AlertAction::Retire;
+  const bool firing = !resolve && !retire;
   Labels identity = source.labels;
   identity.emplace_back("alertname", flapping ? "VigieProbeFlapping" : "VigieProbeFailed");
   identity.emplace_back("agent", source.agent);
@@ -211,25 +245,48 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
 
   Event event;
   event.summary = ci;
-  if (flapping) {
+  if (retire) {
+    event.summary += " : sonde " + source.type + " " + source.probe +
+                     " retirée de la configuration, alerte close sans rétablissement constaté";
+    event.description =
+        "La sonde ne fait plus partie de la configuration de l'agent " + source.agent +
+        " : plus rien ne la vérifie. Son alerte " +
+        (flapping
+             ? std::string("de bascule (flapping)")
+             : "(dernier état connu " +
+                   std::string(state != nullptr ? statusName(state->status) : "UNKNOWN") + ")") +
+        " est close sans que la sonde ait été vue rétablie.";
+  } else if (flapping) {
     event.summary += resolve ? " : la sonde " + source.probe + " ne bascule plus"
                              : " : la sonde " + source.probe + " bascule sans cesse (flapping)";
+    if (state != nullptr) {
+      event.description = "taux de changement d'état " +
+                          std::to_string(static_cast<int>(state->flap_percent)) + " %";
+    }
   } else if (resolve) {
     event.summary += " : sonde " + source.type + " " + source.probe + " rétablie";
+    event.description = message;
   } else {
     event.summary += " : sonde " + source.type + " " + source.probe + " en échec";
     if (!message.empty()) {
       event.summary += " (" + message + ")";
     }
+    if (state != nullptr) {
+      const WallTime since = state->first_failure != WallTime{} ? state->first_failure : now;
+      event.description = std::to_string(state->attempt) + " échec(s) consécutif(s) depuis " +
+                          humanTime(since, source.zone) + " ; " + message;
+    } else {
+      event.description = message;
+    }
   }
-  if (state != nullptr && !resolve && !flapping) {
-    event.description = std::to_string(state->attempt) + " échec(s) consécutif(s) depuis " +
-                        rfc3339(state->firing_since) + "; " + message;
-  } else if (flapping && state != nullptr) {
-    event.description =
-        "taux de changement d'état " + std::to_string(static_cast<int>(state->flap_percent)) + " %";
-  } else {
-    event.description = message;
+  if (!source.affected.empty()) {
+    std::string names;
+    for (const std::string& name : source.affected) {
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    event.description +=
+        "\nSondes dépendantes en échec (injoignables, sans alerte propre) : " + names + ".";
+    event.affected = source.affected;
   }
   if (source.result != nullptr) {
     for (std::size_t i = 0; i < source.result->sampleCount(); ++i) {
@@ -242,13 +299,14 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
   event.dedup_key = dedupKey(identity);
   event.action = change.action == AlertAction::Trigger  ? EventAction::Trigger
                  : change.action == AlertAction::Update ? EventAction::Update
+                 : retire                               ? EventAction::Retire
                                                         : EventAction::Resolve;
-  event.firing = !resolve;
+  event.firing = firing;
   event.severity = severityOf(change.severity);
   event.occurred_at = now;
   event.starts_at =
       state != nullptr && state->firing_since != WallTime{} ? state->firing_since : now;
-  if (resolve) {
+  if (!firing) {
     event.ends_at = now;
   }
   event.agent = source.agent;
@@ -257,16 +315,19 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
                     labelOr(source.labels, "service", ""),
                     labelOr(source.labels, "organization", ""),
                     labelOr(source.labels, "hosting_center", ""),
-                    labelOr(source.labels, "environment", "")};
+                    labelOr(source.labels, "environment", ""),
+                    labelOr(source.labels, "app", "")};
   event.check.name = source.probe;
   event.check.kind = source.type;
   event.check.status = state != nullptr ? std::string(statusName(state->status)) : "OK";
   event.check.reason = source.result != nullptr ? source.result->reason : "";
+  event.check.alert_reason =
+      flapping ? "flapping" : (state != nullptr ? state->notified_reason : event.check.reason);
   event.check.consecutive_failures =
       state != nullptr && state->status != Status::Ok ? state->attempt : 0;
   event.check.max_attempts = source.max_attempts;
   event.labels = std::move(identity);
-  event.history.push_back({now, !resolve, event.severity});
+  event.history.push_back({now, firing, event.severity});
   if (change.action == AlertAction::Update && previous_severity != Status::Ok) {
     event.previous_severity = std::string(severityOf(previous_severity));
   }

@@ -13,6 +13,10 @@
 #include "state/recorded_result.h"
 #include "vigie/probe.h"
 
+namespace date {
+class time_zone;
+}
+
 namespace vigie {
 
 /// RFC 3339 UTC with milliseconds, e.g. 2024-05-02T08:41:10.123Z.
@@ -25,10 +29,26 @@ std::string dedupKey(Labels identity);
 /// A UUIDv7: time ordered, random otherwise; generated once per event and reused on retries.
 std::string newEventId(WallTime now);
 
-/// The canonical severity words of the event schema for a probe status.
+/// One row of the severity table (docs/ALERTING.md, "Severity"): what every destination shows
+/// for a probe status. The word is the event's `severity`, Alertmanager's `severity` label and
+/// the key of iTop's impact and urgency.
+struct SeverityLevel {
+  Status status;
+  std::string_view word;
+  int itop_impact;
+  int itop_urgency;
+};
+/// The table, most severe first.
+const std::vector<SeverityLevel>& severityTable();
+/// The canonical severity word of a probe status.
 std::string_view severityOf(Status status);
 
-enum class EventAction : std::uint8_t { Trigger, Update, Resolve, Heartbeat };
+/// A human time: local time in `zone` (UTC when null) with its offset and zone name, e.g.
+/// "30/11/2026 01:35:10 UTC+01:00 (Europe/Paris)".
+std::string humanTime(WallTime when, const date::time_zone* zone);
+
+/// Retire: the probe left the configuration while its alert was open (not a recovery).
+enum class EventAction : std::uint8_t { Trigger, Update, Resolve, Heartbeat, Retire };
 std::string_view actionName(EventAction action);
 std::optional<EventAction> parseAction(std::string_view name);
 /// The action the receiver must see when `later` is merged into an `earlier` event never sent,
@@ -50,6 +70,7 @@ struct EventResource {
   std::string organization;
   std::string hosting_center;
   std::string environment;
+  std::string app;
 };
 
 /// The probe and its state when the event was made.
@@ -58,6 +79,8 @@ struct EventCheck {
   std::string kind;
   std::string status;
   std::string reason;
+  /// The reason the alert was triggered with (stable until it resolves).
+  std::string alert_reason;
   int consecutive_failures = 0;
   int max_attempts = 3;
 };
@@ -87,6 +110,8 @@ struct Event {
   std::optional<std::string> previous_severity;
   /// Told again on a schedule (Forwarder), not a change.
   bool reassertion = false;
+  /// A parent's alert: its dependents failing with it (unreachable, no alert of their own).
+  std::vector<std::string> affected;
 
   bool heartbeat() const { return action == EventAction::Heartbeat; }
 };
@@ -107,6 +132,9 @@ struct EventSource {
   const AlertState* state = nullptr;
   const RecordedResult* result = nullptr;  ///< the result that caused the change, if any
   int max_attempts = 3;
+  const date::time_zone* zone = nullptr;  ///< of human times; null means UTC
+  /// Failing dependents of the probe, listed in its alert.
+  std::vector<std::string> affected;
 };
 
 /// The canonical event of one alert change.

@@ -30,6 +30,12 @@ struct AgentSettings {
   std::string web_config_file;
   /// Its TLS and basic auth settings, loaded with the rest of the configuration.
   std::shared_ptr<const WebConfig> web;
+  /// agent.timezone: the zone of every human time in alerts (machine fields stay UTC).
+  std::string timezone = "Europe/Paris";
+  const date::time_zone* zone = nullptr;
+  /// agent.unreachable_when: children are unreachable while a parent has any problem
+  /// (parent_failing) or only a HARD one (parent_hard).
+  bool unreachable_when_hard = false;
 };
 
 /// The whole configuration, assembled by config/loader from its sections.
@@ -41,6 +47,8 @@ struct AgentConfig {
   std::vector<ProbeSpec> probes;
   std::vector<MaintenanceWindow> maintenance;
   ForwardingConfig forwarding;
+  /// Not errors, but likely mistakes (a label `env` where events read `environment`).
+  std::vector<ConfigIssue> warnings;
 };
 
 }  // namespace vigie

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -107,6 +108,9 @@ class Loader {
                                            const ProbeFactory& factory);
 
   void loadPlugins(const AgentSettings& agent);
+  /// Warns about labels that look like a conventional one but are not (env, datacenter...).
+  void warnAboutLabels(const std::string& file, const YAML::Node& probe, const ProbeSpec& spec,
+                       AgentConfig& config);
 
   const ProbeRegistry* registry_;
   std::string only_probe_;
@@ -138,12 +142,16 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   if (gethostname(host, sizeof host - 1) == 0) {
     agent.name = host;
   }
+  // Without the tz database the default zone is missing too: human times fall back to UTC.
+  agent.zone = findZone(agent.timezone);
   if (!node) {
     return;
   }
-  if (!checkMapping(file, node, "agent",
-                    {"name", "listen", "state_dir", "max_concurrent_probes", "log_level",
-                     "web_config_file", "plugin_dirs"})) {
+  // Unknown keys are reported and the known ones still checked: every error in one pass.
+  checkMapping(file, node, "agent",
+               {"name", "listen", "state_dir", "max_concurrent_probes", "log_level",
+                "web_config_file", "plugin_dirs", "timezone", "unreachable_when"});
+  if (!node.IsMap()) {
     return;
   }
   auto text = [&](const char* key, std::string& out) {
@@ -170,6 +178,22 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
       agent.log_level != "warning" && agent.log_level != "error") {
     report(file, node["log_level"], "agent.log_level",
            "must be one of debug, info, warning, error");
+  }
+  text("timezone", agent.timezone);
+  agent.zone = findZone(agent.timezone);
+  if (node["timezone"] && agent.zone == nullptr) {
+    report(file, node["timezone"], "agent.timezone",
+           "unknown time zone '" + agent.timezone +
+               "' (a name of the tz database, e.g. Europe/Paris or UTC)");
+  }
+  if (node["unreachable_when"]) {
+    std::string when;
+    text("unreachable_when", when);
+    if (when != "parent_failing" && when != "parent_hard") {
+      report(file, node["unreachable_when"], "agent.unreachable_when",
+             "must be one of parent_failing, parent_hard, got '" + when + "'");
+    }
+    agent.unreachable_when_hard = when == "parent_hard";
   }
   if (node["listen"]) {
     std::string listen;
@@ -272,7 +296,6 @@ std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const 
   const std::string type(factory.type());
   const YAML::Node block = probe[type];
   const std::string block_path = path + "." + type;
-  const std::size_t issues_before = issues_.size();
   ProbeConfig config(name, block_path, locate(file, block ? block : probe));
   const ConfigSchema& schema = factory.schema();
 
@@ -284,9 +307,11 @@ std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const 
     }
   }
   const bool has_block = block && !block.IsNull();
-  if (has_block && !checkMapping(file, block, block_path, allowed)) {
+  if (has_block && !checkMapping(file, block, block_path, allowed) && !block.IsMap()) {
     return std::nullopt;
   }
+  // An unknown key (reported above) leaves the known ones whole: the type still checks them.
+  const std::size_t issues_before = issues_.size();
   for (const FieldSpec& field : schema) {
     const std::string key_path = block_path + "." + field.key;
     // A default-constructed YAML::Node is a defined null; absent keys must stay undefined.
@@ -343,7 +368,12 @@ std::optional<ProbeConfig> Loader::loadTypeBlock(const std::string& file, const 
 std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentConfig& config) {
   const std::string& file = entry.file;
   const YAML::Node& node = entry.node;
-  const std::string path = "probes[" + std::to_string(entry.index) + "]";
+  std::string path = "probes[" + std::to_string(entry.index) + "]";
+  if (node.IsMap() && node["name"] && node["name"].IsScalar() &&
+      isProbeName(node["name"].Scalar())) {
+    // Errors name the probe: "probes[portal-health].http.url" says where to look.
+    path = "probes[" + node["name"].Scalar() + "]";
+  }
   if (!node.IsMap()) {
     report(file, node, path, "expected a mapping with at least name and type");
     return std::nullopt;
@@ -418,7 +448,8 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
                formatDuration(spec.interval) + ")");
   }
 
-  if (factory == nullptr || issues_.size() != issues_before) {
+  // The type block is checked even when the keys above had errors: every error in one pass.
+  if (factory == nullptr) {
     return std::nullopt;
   }
   auto block = loadTypeBlock(file, node, spec.name, path, *factory);
@@ -432,6 +463,9 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
     return std::nullopt;
   } catch (const std::exception& e) {
     report(file, node, path, "probe type '" + spec.type + "' rejected the probe: " + e.what());
+    return std::nullopt;
+  }
+  if (issues_.size() != issues_before) {
     return std::nullopt;
   }
   std::string labels_text;
@@ -457,7 +491,8 @@ AgentConfig Loader::load(const std::string& path) {
     throw ConfigError(issues_);
   }
   if (!checkMapping(path, *root, "",
-                    {"agent", "include", "defaults", "probes", "maintenance", "forwarding"})) {
+                    {"agent", "include", "defaults", "probes", "maintenance", "forwarding"}) &&
+      !root->IsMap()) {
     throw ConfigError(issues_);
   }
   loadAgentSection(path, (*root)["agent"], config);
@@ -476,11 +511,17 @@ AgentConfig Loader::load(const std::string& path) {
 
   std::map<std::string, ConfigLocation> seen;
   ProbeNodes written_at;
+  // Probes declared with a name, valid or not: depending on one with errors of its own is not
+  // one more error ("unknown probe" would only repeat them).
+  std::set<std::string> declared;
   for (const ProbeNode& entry : probe_nodes) {
     if (!only_probe_.empty() &&
         !(entry.node.IsMap() && entry.node["name"] && entry.node["name"].IsScalar() &&
           entry.node["name"].Scalar() == only_probe_)) {
       continue;
+    }
+    if (entry.node.IsMap() && entry.node["name"] && entry.node["name"].IsScalar()) {
+      declared.insert(entry.node["name"].Scalar());
     }
     auto spec = loadProbe(entry, config);
     if (!spec) {
@@ -493,17 +534,61 @@ AgentConfig Loader::load(const std::string& path) {
                  ":" + std::to_string(first->second.line) + ")");
       continue;
     }
-    written_at.emplace(spec->name,
-                       std::pair{"probes[" + std::to_string(entry.index) + "]", entry.node});
+    warnAboutLabels(entry.file, entry.node, *spec, config);
+    written_at.emplace(spec->name, std::pair{"probes[" + spec->name + "]", entry.node});
     config.probes.push_back(std::move(*spec));
   }
   if (only_probe_.empty()) {
-    checkDependencies(readerFor(path), written_at, config);
+    checkDependencies(readerFor(path), written_at, declared, config);
   }
   if (!issues_.empty()) {
     throw ConfigError(issues_);
   }
   return config;
+}
+
+void Loader::warnAboutLabels(const std::string& file, const YAML::Node& probe,
+                             const ProbeSpec& spec, AgentConfig& config) {
+  // The labels events read (docs/CONFIGURATION.md, "Labels"), and names seen in their place.
+  static const std::map<std::string, std::string> kNearMisses{{"env", "environment"},
+                                                              {"envir", "environment"},
+                                                              {"environement", "environment"},
+                                                              {"environnement", "environment"},
+                                                              {"enviroment", "environment"},
+                                                              {"environment_name", "environment"},
+                                                              {"application", "app"},
+                                                              {"appli", "app"},
+                                                              {"app_name", "app"},
+                                                              {"application_name", "app"},
+                                                              {"hosting", "hosting_center"},
+                                                              {"hosting_centre", "hosting_center"},
+                                                              {"hostingcenter", "hosting_center"},
+                                                              {"datacenter", "hosting_center"},
+                                                              {"data_center", "hosting_center"},
+                                                              {"datacentre", "hosting_center"},
+                                                              {"dc", "hosting_center"},
+                                                              {"ci_name", "ci"},
+                                                              {"cmdb_ci", "ci"},
+                                                              {"configuration_item", "ci"}};
+  for (const auto& [label, value] : spec.labels) {
+    std::string lower = label;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto miss = kNearMisses.find(lower);
+    std::string wanted = miss != kNearMisses.end() ? miss->second : "";
+    if (wanted.empty() && lower != label &&
+        (lower == "app" || lower == "environment" || lower == "hosting_center" || lower == "ci")) {
+      wanted = lower;
+    }
+    if (wanted.empty() || std::any_of(spec.labels.begin(), spec.labels.end(),
+                                      [&](const auto& other) { return other.first == wanted; })) {
+      continue;
+    }
+    config.warnings.push_back({locate(file, probe["labels"]),
+                               "probes[" + spec.name + "].labels." + label,
+                               "did you mean '" + wanted + "'? Events and tickets read '" + wanted +
+                                   "' (docs/CONFIGURATION.md, \"Labels\")"});
+  }
 }
 
 // The probes cannot be validated before their types are known: a plugin refused stops the load

@@ -484,7 +484,7 @@ void loadItop(const SectionReader& reader, const YAML::Node& item, const std::st
 }  // namespace
 
 void checkDependencies(const SectionReader& reader, const ProbeNodes& nodes,
-                       const AgentConfig& config) {
+                       const std::set<std::string>& declared, const AgentConfig& config) {
   std::map<std::string, const ProbeSpec*> by_name;
   for (const ProbeSpec& spec : config.probes) {
     by_name.emplace(spec.name, &spec);
@@ -492,7 +492,7 @@ void checkDependencies(const SectionReader& reader, const ProbeNodes& nodes,
   for (const ProbeSpec& spec : config.probes) {
     const auto& [path, node] = nodes.at(spec.name);
     for (const std::string& parent : spec.depends_on) {
-      if (by_name.count(parent) == 0) {
+      if (by_name.count(parent) == 0 && declared.count(parent) == 0) {
         reader.report(node["depends_on"], path + ".depends_on", "unknown probe '" + parent + "'");
       }
     }

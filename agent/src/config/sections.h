@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,11 @@ void loadProbeAlerting(const SectionReader& reader, const YAML::Node& probe,
 void loadMaintenance(const SectionReader& reader, const YAML::Node& node, AgentConfig& config);
 /// The top-level `forwarding:` block.
 void loadForwarding(const SectionReader& reader, const YAML::Node& node, AgentConfig& config);
-/// Where each probe is written: its key path ("probes[3]") and node.
+/// Where each probe is written: its key path ("probes[web]") and node.
 using ProbeNodes = std::map<std::string, std::pair<std::string, YAML::Node>>;
-/// depends_on names existing probes and has no cycle.
+/// depends_on names declared probes (`declared`: those with errors of their own too, already
+/// reported) and has no cycle.
 void checkDependencies(const SectionReader& reader, const ProbeNodes& nodes,
-                       const AgentConfig& config);
+                       const std::set<std::string>& declared, const AgentConfig& config);
 
 }  // namespace vigie

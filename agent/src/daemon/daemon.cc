@@ -78,6 +78,8 @@ void Daemon::apply(AgentConfig config) {
   alerts_->close(alerter_.closeRemoved(config.probes, store_, wall_now));
   store_.configure(config.probes);
   alerter_.setMaintenance(config.maintenance);
+  alerter_.setTimeZone(config.agent.zone);
+  alerter_.setUnreachableWhenHard(config.agent.unreachable_when_hard);
   alerts_->configure(config.forwarding);
   if (!restored_) {
     restored_ = true;
@@ -92,6 +94,9 @@ void Daemon::apply(AgentConfig config) {
     logWarning("agent.listen changed: restart the agent to apply it");
   }
   setLogLevel(config.agent.log_level);
+  for (const ConfigIssue& warning : config.warnings) {
+    logWarning("configuration: " + warning.format());
+  }
   http_.setWebConfig(config.agent.web);
   if (config.agent.web) {
     logInfo("endpoint: TLS " + std::string(config.agent.web->tls ? "on" : "off") +
@@ -168,6 +173,11 @@ asio::awaitable<void> Daemon::execute(ActivePtr probe) {
         alerter_.onResult(store_, probe->spec, std::move(outcome.result), outcome.duration_seconds,
                           std::chrono::system_clock::now());
     retry_after = update.retry_after;
+    for (const std::string& name : update.run_now) {
+      if (auto other = by_name_.find(name); other != by_name_.end()) {
+        scheduler_.runNow(other->second->id, clock_.now());
+      }
+    }
     alerts_->record(std::move(update));
   }
   if (retry_after) {

@@ -76,6 +76,21 @@ void AlertSink::configure(const ForwardingConfig& forwarding) {
   db_->outbox().setMaxEvents(forwarding.spool_max_events);
   db_->outbox().setMaxBytes(forwarding.spool_max_bytes);
   forwarder_->configure(forwarding);
+  destination_types_ = {{"alertmanager", 0}, {"itop", 0}, {"webhook", 0}};
+  for (const auto& target : forwarding.destinations) {
+    ++destination_types_[std::string(target->type())];
+  }
+}
+
+std::string AlertSink::renderMetrics() {
+  std::string text = forwarder_->renderMetrics();
+  text +=
+      "# HELP vigie_forwarder_destinations Forwarding destinations configured, by type\n"
+      "# TYPE vigie_forwarder_destinations gauge\n";
+  for (const auto& [type, count] : destination_types_) {
+    text += "vigie_forwarder_destinations{type=\"" + type + "\"} " + std::to_string(count) + "\n";
+  }
+  return text;
 }
 
 void AlertSink::record(AlertUpdate update) {

@@ -41,7 +41,9 @@ class AlertSink {
   /// Alerts firing at start (restored state): re-asserted without being queued again.
   void assumeFiring(const std::vector<Event>& firing);
 
-  std::string renderMetrics() { return forwarder_->renderMetrics(); }
+  /// The forwarder's metrics, and how many destinations of each type are configured (the
+  /// shipped Prometheus rules stay silent where the agent tells Alertmanager itself).
+  std::string renderMetrics();
   /// Writes the deferred states and stops the destinations.
   void stop();
 
@@ -52,6 +54,7 @@ class AlertSink {
   std::unique_ptr<AlertDb> db_;
   std::unique_ptr<Forwarder> forwarder_;
   std::map<std::string, std::string> deferred_states_;
+  std::map<std::string, int> destination_types_;
   asio::steady_timer flush_timer_;
   bool flush_armed_ = false;
 };

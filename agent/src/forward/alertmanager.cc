@@ -7,20 +7,16 @@ namespace vigie {
 
 namespace {
 
-std::string alertmanagerSeverity(const std::string& severity) {
-  if (severity == "critical" || severity == "major") {
-    return "critical";
-  }
-  if (severity == "minor" || severity == "warning") {
-    return "warning";
-  }
-  return "info";
-}
-
+// The severity word is the event's (one table for every destination, docs/ALERTING.md); the
+// reason is the one the alert fired with, so the label set stays the same until it resolves.
 nlohmann::json alertmanagerAlert(const nlohmann::json& event, const std::string& severity,
                                  const std::string& ends_at) {
   nlohmann::json labels = event["labels"];
-  labels["severity"] = alertmanagerSeverity(severity);
+  labels["severity"] = severity;
+  if (event.contains("check")) {
+    labels["type"] = event["check"].value("kind", "");
+    labels["reason"] = event["check"].value("alert_reason", "");
+  }
   nlohmann::json alert{{"labels", labels},
                        {"annotations",
                         {{"summary", event.value("summary", "")},
@@ -66,13 +62,12 @@ class AlertmanagerDestination final : public Destination {
     const auto canonical = nlohmann::json::parse(event.payload);
     const std::string severity = canonical.value("severity", "critical");
     nlohmann::json alerts = nlohmann::json::array();
-    if (event.action == "resolve") {
+    if (event.action == "resolve" || event.action == "retire") {
       alerts.push_back(alertmanagerAlert(canonical, severity, canonical.value("ends_at", "")));
     } else {
       alerts.push_back(alertmanagerAlert(canonical, severity,
                                          rfc3339(std::chrono::system_clock::now() + lease())));
-      if (canonical.contains("previous_severity") &&
-          alertmanagerSeverity(canonical["previous_severity"]) != alertmanagerSeverity(severity)) {
+      if (canonical.contains("previous_severity") && canonical["previous_severity"] != severity) {
         // The severity is part of the label set: the old alert must end.
         alerts.push_back(alertmanagerAlert(canonical, canonical["previous_severity"],
                                            rfc3339(std::chrono::system_clock::now())));

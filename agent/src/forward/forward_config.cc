@@ -3,7 +3,17 @@
 
 #include <algorithm>
 
+#include "alert/event.h"
+
 namespace vigie {
+
+std::map<std::string, std::pair<int, int>> itopSeverityDefaults() {
+  std::map<std::string, std::pair<int, int>> defaults;
+  for (const SeverityLevel& level : severityTable()) {
+    defaults[std::string(level.word)] = {level.itop_impact, level.itop_urgency};
+  }
+  return defaults;
+}
 
 bool ForwardingConfig::operator==(const ForwardingConfig& other) const {
   const auto same_target = [](const auto& a, const auto& b) { return a->equals(*b); };

@@ -62,6 +62,9 @@ struct AlertmanagerTarget : DestinationTarget {
 };
 
 /// iTop REST/JSON API (webservices/rest.php): one ticket per alert key.
+/// iTop's impact and urgency for each severity word of the severity table.
+std::map<std::string, std::pair<int, int>> itopSeverityDefaults();
+
 struct ItopTarget : DestinationTarget {
   std::string version = "1.3";
   std::string auth = "form";  ///< form (auth_user/auth_pwd), basic, token (Auth-Token header)
@@ -73,12 +76,8 @@ struct ItopTarget : DestinationTarget {
   std::string ci_class = "FunctionalCI";
   bool autoresolve = false;  ///< on_resolve: autoresolve (ev_autoresolve) or log_only
   std::string resolution_code = "other";
-  /// severity word → (impact, urgency); defaults from docs/ALERTING.md.
-  std::map<std::string, std::pair<int, int>> severity_map{{"critical", {2, 1}},
-                                                          {"major", {2, 2}},
-                                                          {"minor", {2, 3}},
-                                                          {"warning", {3, 3}},
-                                                          {"info", {3, 4}}};
+  /// severity word → (impact, urgency); defaults from the one severity table (alert/event.h).
+  std::map<std::string, std::pair<int, int>> severity_map = itopSeverityDefaults();
   /// How long a CI lookup (how many CIs bear the name) is reused before iTop is asked again.
   std::chrono::milliseconds ci_cache_ttl{3'600'000};
   /// One log entry per key at most this often; updates in between coalesce (0: no limit).

@@ -179,7 +179,7 @@ void Forwarder::remember(const Event& event) {
   if (event.action == EventAction::Trigger || event.action == EventAction::Update) {
     alerts_.firing[key] = event;
     alerts_.resolved.erase(key);
-  } else if (event.action == EventAction::Resolve) {
+  } else if (event.action == EventAction::Resolve || event.action == EventAction::Retire) {
     alerts_.firing.erase(key);
     alerts_.resolved[key] = {event, Clock::now()};
   }

@@ -409,6 +409,18 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     bury(key, seq, known_ticket);
     co_return delivered();
   }
+  if (event.action == "retire") {
+    // The probe left the configuration: its ticket gets a log entry saying so, never a resolve.
+    if (!ticket) {
+      co_return delivered();
+    }
+    Answer logged =
+        co_await call(target_, url_, itopLog(target_, ticket->id, logLine(canonical), comment));
+    if (logged.classified.outcome == Outcome::Delivered) {
+      bury(key, seq, ticket->id);
+    }
+    co_return logged.classified;
+  }
   bool created_now = false;
   if (!ticket) {
     const std::string ci =

@@ -109,6 +109,16 @@ std::optional<TimePoint> Scheduler::poll(TimePoint now) {
   return std::nullopt;
 }
 
+void Scheduler::runNow(ProbeId id, TimePoint now) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.running || it->second.due <= now) {
+    return;
+  }
+  it->second.retrying = true;
+  it->second.due = now;
+  push(id, now, Millis(1));
+}
+
 Scheduler::Entry* Scheduler::release(ProbeId id) {
   auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.running) {

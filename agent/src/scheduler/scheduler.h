@@ -63,6 +63,10 @@ class Scheduler {
   /// SOFT alert state re-checks sooner). The next plain finished() goes back to the phase.
   void finished(ProbeId id, TimePoint now, Millis retry_after);
 
+  /// Runs the probe at the next poll, out of turn (a parent checked before its failing child may
+  /// alert); its next run after that goes back to the phase. Nothing if it is running already.
+  void runNow(ProbeId id, TimePoint now);
+
   std::size_t running() const { return running_; }
   std::size_t waiting() const { return waiting_.size(); }
   std::size_t size() const { return entries_.size(); }

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "vigie/probe.h"
 
@@ -52,12 +53,20 @@ struct AlertState {
   bool notified_firing = false;
   Status notified_severity = Status::Ok;
   bool notified_flapping = false;
+  /// The reason of the failing result that triggered the alert: part of its Alertmanager
+  /// labels, so it stays the same until the alert resolves.
+  std::string notified_reason;
   /// Start of the probe alert currently firing (what receivers see as starts_at).
   WallTime firing_since{};
+  /// First non-OK result of the current problem episode (what humans read as "since").
+  WallTime first_failure{};
 
   bool operator==(const AlertState&) const = default;
-  /// A HARD non-OK state: what makes the probes that depend on this one unreachable.
+  /// A HARD non-OK state: what receivers are told about.
   bool hardProblem() const { return type == StateType::Hard && status != Status::Ok; }
+  /// What makes the probes that depend on this one unreachable: any problem (SOFT included) by
+  /// default, or only a HARD one (`agent.unreachable_when: hard`).
+  bool failing(bool hard_only) const { return hard_only ? hardProblem() : status != Status::Ok; }
 };
 
 }  // namespace vigie

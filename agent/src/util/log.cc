@@ -2,8 +2,10 @@
 #include "util/log.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 
 namespace vigie {
@@ -11,6 +13,25 @@ namespace {
 
 std::atomic<LogLevel> g_min_level{LogLevel::Info};
 const bool g_journal = std::getenv("JOURNAL_STREAM") != nullptr;
+
+// Local time with milliseconds and its UTC offset, e.g. 2026-11-30T01:35:10.123+01:00: what an
+// operator compares with the clock on the wall, without guessing the zone.
+std::string timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &local);
+  char offset[8];
+  std::strftime(offset, sizeof offset, "%z", &local);  // +0100
+  char text[64];
+  std::snprintf(text, sizeof text, "%s.%03d%.3s:%.2s ", date, static_cast<int>(millis % 1000),
+                offset, offset + 3);
+  return text;
+}
 
 }  // namespace
 
@@ -33,7 +54,8 @@ void logLine(LogLevel level, std::string_view probe, std::string_view message) {
   static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
   static constexpr const char* kSyslog[] = {"<7>", "<6>", "<4>", "<3>"};
   const auto index = static_cast<int>(level);
-  std::string line = g_journal ? kSyslog[index] : "";
+  // journald stamps each line itself; anywhere else (a terminal, a file) the line carries it.
+  std::string line = g_journal ? kSyslog[index] : timestamp();
   line += kNames[index];
   line += ": ";
   if (!probe.empty()) {
