@@ -30,6 +30,11 @@ PACKAGES=(
   # fuzzing (tests/fuzz, bench/fuzz.sh): clang's -fsanitize=fuzzer; its libFuzzer runtime is in
   # libclang-rt-14-dev (the standalone libfuzzer-14-dev is not needed)
   clang libclang-rt-14-dev
+  # the iTop adapter's integration tests (tests/itop) run the real iTop 3.2 from ../shared/itop:
+  # PHP 8.2 with the extensions iTop's installer requires, graphviz for its impact graphs
+  # (MariaDB's binaries are already listed above for the database probes)
+  php8.2-cli php8.2-mysql php8.2-xml php8.2-gd php8.2-soap php8.2-zip php8.2-mbstring
+  php8.2-curl php8.2-ldap php8.2-intl php-apcu graphviz
 )
 
 missing=()
