@@ -10,6 +10,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "util/duration.h"
 #include "util/log.h"
 #include "util/no_throw.h"
 
@@ -24,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kFailureLogInterval{60};
 
 std::string seconds(Clock::duration duration) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + "s";
+  return formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(duration));
 }
 
 // Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.

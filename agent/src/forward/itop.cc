@@ -236,7 +236,11 @@ Classified classifyItop(const HttpReply& reply, const nlohmann::json& body) {
   }
   const int code = body["code"].is_number() ? body["code"].get<int>() : -1;
   Classified result;
-  result.detail = body.value("message", "");
+  // iTop answers "message": null on success.
+  const auto message = body.find("message");
+  if (message != body.end() && message->is_string()) {
+    result.detail = message->get<std::string>();
+  }
   if (result.detail.empty()) {
     result.detail = "code " + std::to_string(code);
   }
