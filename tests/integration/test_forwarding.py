@@ -370,6 +370,39 @@ class ForwardingTest(unittest.TestCase):
         self.assertGreater(value(samples, "vigie_forwarder_oldest_event_age_seconds"), 0)
 
 
+    def test_delivery_errors_name_the_url_and_the_answer_once_then_the_recovery(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "down"  # 503, retried every 50-300 ms
+        self.target.down()
+        agent.wait_for(lambda s: (value(s, "vigie_forwarder_send_failures_total", adapter="crt",
+                                        reason="http_5xx") or 0) >= 5, "five failed attempts")
+        failed = re.findall(r"warning: forwarding to crt \((\S+)\) failed \(http_5xx: HTTP 503"
+                            r"\)", agent.logs())
+        # One line for the same error (again after a minute), naming where it went.
+        self.assertEqual(failed, [self.webhook.url], agent.logs())
+        self.webhook.mode = "up"
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger")
+        agent.wait_for(lambda s: "is back" in agent.logs(), "the recovery line")
+        self.assertRegex(agent.logs(), r"info: forwarding to crt \(http://127\.0\.0\.1:\d+/events"
+                                       r"\) is back after \d+ failed attempt\(s\) in ")
+
+    def test_reassertions_follow_reassert_interval_whatever_the_heartbeat(self):
+        text = WEBHOOK.format(url=self.webhook.url)
+        agent = self.start(text)
+        self.wait_state(agent, 0)
+        agent.stop()
+        agent = Agent(AGENT, CONFIG.format(state=self.state, port=self.target.port,
+                                           destinations=text).replace(
+            "heartbeat_interval: 1h", "heartbeat_interval: 1h\n  reassert_interval: 300ms"),
+            env={"VIGIE_IT_SECRET": SECRET})
+        self.addCleanup(agent.stop)
+        self.target.down()
+        self.webhook.wait(lambda w: len([e for e in w.events("update") if e["reassertion"]])
+                          >= 2, "two re-assertions within a 1 h heartbeat")
+
+
 def private_tmpfs_prefix(scratch):
     """The unshare command that gives the agent a mount namespace of its own where it may mount
     a tmpfs: plain as root, in a user namespace otherwise; None where neither is allowed."""
@@ -774,7 +807,8 @@ class ItopTest(unittest.TestCase):
         tickets = self.itop.snapshot()
         self.assertEqual(len(tickets), 1, "a late event created a ticket")
         self.assertEqual(len(next(iter(tickets.values()))["log"]), 1, "written twice")
-        self.assertEqual(self.itop.calls[calls:], [])
+        # Only the start's reference check (organization, ticket class, CI class) asked iTop.
+        self.assertEqual(self.itop.calls[calls:], [("core/get", None)] * 3)
         self.assertEqual(agent.logs().count("is older than the resolve of ticket"), 2)
         # A new episode is newer than the tombstone: it gets its ticket.
         self.target.down()
