@@ -624,7 +624,10 @@ ITOP = """  itop:
 
 
 class ItopTest(unittest.TestCase):
-    """The iTop adapter against the stand-in (tests/standins/itop_standin.py)."""
+    """The iTop adapter against the stand-in (tests/standins/itop_standin.py), for what a real
+    iTop cannot be made to do (outages, proxy pages, internal errors, a create committed whose
+    answer is lost) and what it counts (CI lookups, calls). The rest runs against the real
+    iTop 3.2 in tests/itop/test_itop.py."""
 
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="vigie-itop-")
@@ -679,15 +682,6 @@ class ItopTest(unittest.TestCase):
         self.assertTrue(all(c.startswith("vigie-agent@it-agent event ") for c in comments))
         self.assertEqual(value(agent.metrics(), "vigie_forwarder_queue_depth"), 0)
 
-    def test_autoresolve_applies_the_stimulus(self):
-        self.start(on_resolve="autoresolve")
-        self.target.down()
-        self.wait(lambda t: len(t) == 1, "the incident")
-        self.target.up()
-        tickets = self.wait(lambda t: next(iter(t.values()))["status"] == "resolved",
-                            "ev_autoresolve")
-        self.assertIn("Rétablissement", next(iter(tickets.values()))["solution"])
-
     def test_ambiguous_create_is_looked_up_not_duplicated(self):
         agent = self.start()
         self.itop.mode = "commit_then_hang"  # committed, but the agent times out
@@ -713,17 +707,6 @@ class ItopTest(unittest.TestCase):
         self.itop.mode = "up"
         self.wait(lambda t: len(t) == 1, "the incident once iTop is back")
         self.assertEqual(value(agent.metrics(), "vigie_forwarder_dead_letters_total"), 0)
-
-    def test_bad_credentials_are_auth_failures_and_keep_events(self):
-        agent = self.start()
-        self.itop.mode = "unauthorized"
-        self.target.down()
-        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total",
-                                                 adapter="cmdb", reason="auth"),
-                                 "the auth failure")
-        self.assertGreaterEqual(value(samples, "vigie_forwarder_queue_depth"), 1)
-        self.assertNotIn("pa55word", agent.logs())
-
 
     def outbox_rows(self, action):
         """Rows of the agent's outbox (read while it runs: WAL readers do not block it)."""
@@ -813,28 +796,6 @@ class ItopTest(unittest.TestCase):
         # A new episode is newer than the tombstone: it gets its ticket.
         self.target.down()
         self.wait(lambda t: len(t) == 2, "the next incident")
-
-    def test_ticket_closed_by_an_operator_is_not_written_a_new_one_opens(self):
-        agent = self.start(extra="      update_interval: 0s\n", reassert=True)
-        self.target.down()
-        tickets = self.wait(lambda t: len(t) == 1, "the incident")
-        first = int(next(iter(tickets)))
-        # iTop cannot update on a condition: an update checked just before the close would
-        # land after it. Closing while iTop is briefly unreachable takes that race out.
-        self.itop.mode = "down"
-        time.sleep(0.3)
-        self.itop.close_ticket(first)
-        self.itop.mode = "up"
-        tickets = self.wait(lambda t: len(t) == 2, "a new incident for the update")
-        second = max(int(i) for i in tickets)
-        self.assertEqual(tickets[str(second)]["title"], tickets[str(first)]["title"])
-        self.target.up()
-        tickets = self.wait(lambda t: any("Rétablissement" in line
-                                          for line in t[str(second)]["log"]),
-                            "the recovery on the new incident")
-        self.assertNotIn("written_after_close", tickets[str(first)])
-        self.assertEqual(len(tickets), 2)
-        agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0, "an empty outbox")
 
     def test_resolve_of_a_ticket_closed_by_an_operator_writes_nothing(self):
         agent = self.start()

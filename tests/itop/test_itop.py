@@ -173,7 +173,7 @@ class ItopTest(unittest.TestCase):
                           f"SELECT {ticket_class or self.ticket_class} WHERE title LIKE "
                           f"'%sonde tcp {self.probe} %'",
                           "id, ref, status, title, private_log, functionalcis_list, "
-                          "caller_id, service_id, solution")
+                          "caller_id, service_id, solution, impact, urgency, origin")
         return sorted(({"id": int(t["key"]), **t["fields"]} for t in found),
                        key=lambda t: t["id"])
 
@@ -223,6 +223,8 @@ class ItopTest(unittest.TestCase):
                           if ci["impact_code"] == "manual"], ["srv-sla-01"])
         self.assertNotEqual(ticket["caller_id"], "0")
         self.assertNotEqual(ticket["service_id"], "0")
+        self.assertEqual((ticket["impact"], ticket["urgency"], ticket["origin"]),
+                         ("2", "1", "monitoring"))  # critical
         self.target.up()
         ticket = self.wait(lambda t: t[0]["status"] == "resolved", "ev_autoresolve", agent)[0]
         self.assertIn("Rétablissement", ticket["solution"])

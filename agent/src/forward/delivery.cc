@@ -47,9 +47,10 @@ Classified classified(Outcome outcome, const char* reason, std::string detail) {
 
 Classified classify(const HttpReply& reply) {
   if (reply.curl_code != CURLE_OK) {
-    std::string detail = reply.error.empty()
-                             ? std::string(curl_easy_strerror(static_cast<CURLcode>(reply.curl_code)))
-                             : reply.error;
+    std::string detail =
+        reply.error.empty()
+            ? std::string(curl_easy_strerror(static_cast<CURLcode>(reply.curl_code)))
+            : reply.error;
     return classified(Outcome::Retryable,
                       reply.curl_code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network",
                       std::move(detail));

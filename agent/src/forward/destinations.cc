@@ -45,7 +45,9 @@ asio::awaitable<Attempt> Destination::deliver(const OutboxEvent& event) {
   co_return attempt;
 }
 
-asio::awaitable<Classified> Destination::restate() { co_return Classified{Outcome::Delivered, "", ""}; }
+asio::awaitable<Classified> Destination::restate() {
+  co_return Classified{Outcome::Delivered, "", ""};
+}
 
 asio::awaitable<std::vector<std::string>> Destination::checkReferences(
     std::string& /*unreachable*/) {

@@ -375,8 +375,8 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
         db_.outbox().deadLetter(event.id, result.reason);
         dead_letters_.Increment();
         logError("forwarding to " + destination.id() + " (" + destination.loggedUrl() +
-                 "): event " + event.event_id + " (" + event.action + ", key " +
-                 event.dedup_key + ") refused for good (" + result.reason + ": " + result.detail +
+                 "): event " + event.event_id + " (" + event.action + ", key " + event.dedup_key +
+                 ") refused for good (" + result.reason + ": " + result.detail +
                  "); moved to dead_letter");
         continue;
       }
@@ -416,9 +416,9 @@ void Forwarder::failed(Route& route, const Classified& result, Clock::duration p
       now - route.failure_logged_at < kFailureLogInterval) {
     return;
   }
-  std::string line = where + (result.outcome == Outcome::Auth ? ": authentication refused ("
-                                                              : " failed (") +
-                     said + ")";
+  std::string line =
+      where + (result.outcome == Outcome::Auth ? ": authentication refused (" : " failed (") +
+      said + ")";
   if (route.failed_attempts > 1) {
     line += ", " + std::to_string(route.failed_attempts) + " failed attempts in " +
             seconds(now - route.failing_since);

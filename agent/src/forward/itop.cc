@@ -149,7 +149,9 @@ std::optional<TicketRef> firstObject(const nlohmann::json& body, std::size_t* co
 
 // Built outside the coroutines: GCC 12 miscompiles some braced initialisers inside them.
 Classified delivered() { return {Outcome::Delivered, "", ""}; }
-Classified unreadable() { return {Outcome::Retryable, "itop_not_json", "an answer without the object it created"}; }
+Classified unreadable() {
+  return {Outcome::Retryable, "itop_not_json", "an answer without the object it created"};
+}
 Answer refused() {
   Answer answer;
   answer.classified = {Outcome::Permanent, "", ""};
@@ -198,9 +200,9 @@ std::vector<Reference> referencesOf(const ItopTarget& target) {
     references.push_back(makeReference("service", "Service", target.service, true));
   }
   references.push_back(makeReference("class", target.ticket_class,
-                                 "SELECT " + target.ticket_class + " WHERE id = 0", false));
-  references.push_back(
-      makeReference("ci_class", target.ci_class, "SELECT " + target.ci_class + " WHERE id = 0", false));
+                                     "SELECT " + target.ticket_class + " WHERE id = 0", false));
+  references.push_back(makeReference("ci_class", target.ci_class,
+                                     "SELECT " + target.ci_class + " WHERE id = 0", false));
   return references;
 }
 
@@ -355,7 +357,7 @@ nlohmann::json itopFindByMarker(const ItopTarget& target, const std::string& ded
   return {{"operation", "core/get"},
           {"class", target.ticket_class},
           {"key", "SELECT " + target.ticket_class + " WHERE title LIKE '" + marker(dedup_key) +
-                      "%' AND status NOT IN ('resolved','closed')"},
+                      "%' AND status NOT IN ('resolved','closed','rejected')"},
           {"output_fields", "id, ref, status"}};
 }
 
@@ -620,7 +622,8 @@ std::unique_ptr<Destination> makeItop(const std::shared_ptr<const DestinationTar
   std::string url = itop->urls[index];
   if (itop->autoresolve && itop->service.empty()) {
     // iTop 3.2 applies ev_autoresolve without service_id although its console requires one.
-    logWarning("iTop " + id + ": on_resolve: autoresolve without service: iTop will resolve "
+    logWarning("iTop " + id +
+               ": on_resolve: autoresolve without service: iTop will resolve "
                "tickets without the service its console requires (it does not check it); set "
                "service");
   }
