@@ -80,6 +80,7 @@ def setUpModule():
         env_file = running
     else:
         WORKDIR = tempfile.mkdtemp(prefix="vigie-itop-kit-")
+        os.chmod(WORKDIR, 0o755)  # MariaDB runs as mysql and writes its datadir in there
         started = time.time()
         result = subprocess.run([os.path.join(KIT, "start-itop.sh"), WORKDIR],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
