@@ -39,6 +39,11 @@ PACKAGES=(
   # dns probe: c-ares sends the queries on the event loop; unbound serves the tests' zone
   # (tests/probes/dns, bench/dns_icmp_bench.py)
   libc-ares-dev unbound
+  # the iTop adapter's integration tests (tests/itop) run the real iTop 3.2 from ../shared/itop:
+  # PHP 8.2 with the extensions iTop's installer requires, graphviz for its impact graphs
+  # (MariaDB's binaries are already listed above for the database probes)
+  php8.2-cli php8.2-mysql php8.2-xml php8.2-gd php8.2-soap php8.2-zip php8.2-mbstring
+  php8.2-curl php8.2-ldap php8.2-intl php-apcu graphviz
 )
 
 missing=()

@@ -370,6 +370,39 @@ class ForwardingTest(unittest.TestCase):
         self.assertGreater(value(samples, "vigie_forwarder_oldest_event_age_seconds"), 0)
 
 
+    def test_delivery_errors_name_the_url_and_the_answer_once_then_the_recovery(self):
+        agent = self.start()
+        self.wait_state(agent, 0)
+        self.webhook.wait(lambda w: w.events("heartbeat"), "the first heartbeat")
+        self.webhook.mode = "down"  # 503, retried every 50-300 ms
+        self.target.down()
+        agent.wait_for(lambda s: (value(s, "vigie_forwarder_send_failures_total", adapter="crt",
+                                        reason="http_5xx") or 0) >= 5, "five failed attempts")
+        failed = re.findall(r"warning: forwarding to crt \((\S+)\) failed \(http_5xx: HTTP 503"
+                            r"\)", agent.logs())
+        # One line for the same error (again after a minute), naming where it went.
+        self.assertEqual(failed, [self.webhook.url], agent.logs())
+        self.webhook.mode = "up"
+        self.webhook.wait(lambda w: w.events("trigger"), "the trigger")
+        agent.wait_for(lambda s: "is back" in agent.logs(), "the recovery line")
+        self.assertRegex(agent.logs(), r"info: forwarding to crt \(http://127\.0\.0\.1:\d+/events"
+                                       r"\) is back after \d+ failed attempt\(s\) in ")
+
+    def test_reassertions_follow_reassert_interval_whatever_the_heartbeat(self):
+        text = WEBHOOK.format(url=self.webhook.url)
+        agent = self.start(text)
+        self.wait_state(agent, 0)
+        agent.stop()
+        agent = Agent(AGENT, CONFIG.format(state=self.state, port=self.target.port,
+                                           destinations=text).replace(
+            "heartbeat_interval: 1h", "heartbeat_interval: 1h\n  reassert_interval: 300ms"),
+            env={"VIGIE_IT_SECRET": SECRET})
+        self.addCleanup(agent.stop)
+        self.target.down()
+        self.webhook.wait(lambda w: len([e for e in w.events("update") if e["reassertion"]])
+                          >= 2, "two re-assertions within a 1 h heartbeat")
+
+
 def private_tmpfs_prefix(scratch):
     """The unshare command that gives the agent a mount namespace of its own where it may mount
     a tmpfs: plain as root, in a user namespace otherwise; None where neither is allowed."""
@@ -591,7 +624,10 @@ ITOP = """  itop:
 
 
 class ItopTest(unittest.TestCase):
-    """The iTop adapter against the stand-in (tests/standins/itop_standin.py)."""
+    """The iTop adapter against the stand-in (tests/standins/itop_standin.py), for what a real
+    iTop cannot be made to do (outages, proxy pages, internal errors, a create committed whose
+    answer is lost) and what it counts (CI lookups, calls). The rest runs against the real
+    iTop 3.2 in tests/itop/test_itop.py."""
 
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="vigie-itop-")
@@ -646,15 +682,6 @@ class ItopTest(unittest.TestCase):
         self.assertTrue(all(c.startswith("vigie-agent@it-agent event ") for c in comments))
         self.assertEqual(value(agent.metrics(), "vigie_forwarder_queue_depth"), 0)
 
-    def test_autoresolve_applies_the_stimulus(self):
-        self.start(on_resolve="autoresolve")
-        self.target.down()
-        self.wait(lambda t: len(t) == 1, "the incident")
-        self.target.up()
-        tickets = self.wait(lambda t: next(iter(t.values()))["status"] == "resolved",
-                            "ev_autoresolve")
-        self.assertIn("Rétablissement", next(iter(tickets.values()))["solution"])
-
     def test_ambiguous_create_is_looked_up_not_duplicated(self):
         agent = self.start()
         self.itop.mode = "commit_then_hang"  # committed, but the agent times out
@@ -680,17 +707,6 @@ class ItopTest(unittest.TestCase):
         self.itop.mode = "up"
         self.wait(lambda t: len(t) == 1, "the incident once iTop is back")
         self.assertEqual(value(agent.metrics(), "vigie_forwarder_dead_letters_total"), 0)
-
-    def test_bad_credentials_are_auth_failures_and_keep_events(self):
-        agent = self.start()
-        self.itop.mode = "unauthorized"
-        self.target.down()
-        samples = agent.wait_for(lambda s: value(s, "vigie_forwarder_send_failures_total",
-                                                 adapter="cmdb", reason="auth"),
-                                 "the auth failure")
-        self.assertGreaterEqual(value(samples, "vigie_forwarder_queue_depth"), 1)
-        self.assertNotIn("pa55word", agent.logs())
-
 
     def outbox_rows(self, action):
         """Rows of the agent's outbox (read while it runs: WAL readers do not block it)."""
@@ -774,33 +790,17 @@ class ItopTest(unittest.TestCase):
         tickets = self.itop.snapshot()
         self.assertEqual(len(tickets), 1, "a late event created a ticket")
         self.assertEqual(len(next(iter(tickets.values()))["log"]), 1, "written twice")
-        self.assertEqual(self.itop.calls[calls:], [])
+        # Only the start's reference check (organization, ticket class, CI class) asked iTop;
+        # it runs beside delivery, so it may end after the outbox drained.
+        deadline = time.time() + 10
+        while len(self.itop.calls) < calls + 3 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # a call beyond the check would come now
+        self.assertEqual(self.itop.calls[calls:], [("core/get", None)] * 3)
         self.assertEqual(agent.logs().count("is older than the resolve of ticket"), 2)
         # A new episode is newer than the tombstone: it gets its ticket.
         self.target.down()
         self.wait(lambda t: len(t) == 2, "the next incident")
-
-    def test_ticket_closed_by_an_operator_is_not_written_a_new_one_opens(self):
-        agent = self.start(extra="      update_interval: 0s\n", reassert=True)
-        self.target.down()
-        tickets = self.wait(lambda t: len(t) == 1, "the incident")
-        first = int(next(iter(tickets)))
-        # iTop cannot update on a condition: an update checked just before the close would
-        # land after it. Closing while iTop is briefly unreachable takes that race out.
-        self.itop.mode = "down"
-        time.sleep(0.3)
-        self.itop.close_ticket(first)
-        self.itop.mode = "up"
-        tickets = self.wait(lambda t: len(t) == 2, "a new incident for the update")
-        second = max(int(i) for i in tickets)
-        self.assertEqual(tickets[str(second)]["title"], tickets[str(first)]["title"])
-        self.target.up()
-        tickets = self.wait(lambda t: any("Rétablissement" in line
-                                          for line in t[str(second)]["log"]),
-                            "the recovery on the new incident")
-        self.assertNotIn("written_after_close", tickets[str(first)])
-        self.assertEqual(len(tickets), 2)
-        agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0, "an empty outbox")
 
     def test_resolve_of_a_ticket_closed_by_an_operator_writes_nothing(self):
         agent = self.start()

@@ -167,7 +167,8 @@ class ItopStandIn:
         else:
             name = re.search(r'name = "((?:[^"\\]|\\.)*)"', key)
             ci = name.group(1) if name else None
-            self.ci_lookups += 1
+            if name and op["class"] == "FunctionalCI":  # not the agent's reference check
+                self.ci_lookups += 1
             objects = {f"{op['class']}::{self.cis[ci]}": {"code": 0, "message": "",
                                                           "class": op["class"],
                                                           "key": self.cis[ci],

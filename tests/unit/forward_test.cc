@@ -65,6 +65,73 @@ TEST(Taxonomy, EveryOutcomeHasItsClass) {
   }
 }
 
+TEST(Taxonomy, DetailSaysWhatTheReceiverSaid) {
+  HttpReply reply;
+  reply.status = 503;
+  reply.body = "Service\nUnavailable\n";
+  EXPECT_EQ(classify(reply).detail, "HTTP 503: Service Unavailable");
+  reply.curl_code = CURLE_COULDNT_CONNECT;
+  reply.error = "Failed to connect to 127.0.0.1 port 1: Connection refused";
+  EXPECT_EQ(classify(reply).detail, reply.error);
+}
+
+TEST(Taxonomy, LoggedUrlsCarryNoCredentials) {
+  EXPECT_EQ(redactedUrl("https://user:pa55@itop.example/rest.php?x=a@b"),
+            "https://itop.example/rest.php?x=a@b");
+  EXPECT_EQ(redactedUrl("http://127.0.0.1:9/events"), "http://127.0.0.1:9/events");
+}
+
+// iTop's answers as a real iTop 3.2 gives them (tests/itop/test_itop.py meets them live).
+TEST(ItopTaxonomy, ConfigurationMistakesAreHeldNotDeadLettered) {
+  struct Case {
+    const char* body;
+    Outcome outcome;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {R"({"code": 0, "message": null, "objects": {}})", Outcome::Delivered, ""},
+      {R"({"code": 1, "message": "Error: Invalid login"})", Outcome::Auth, "auth"},
+      {R"({"code": 1, "message": "The current user does not have enough permissions for )"
+       R"(creating data of class Incident"})",
+       Outcome::Config, "itop_permission"},
+      {R"({"code": 100, "message": "Error: org_id: Expecting an OQL query - found )"
+       R"('FieldOqlExpression' at 0 in 'DNE'"})",
+       Outcome::Config, "itop_config"},
+      {R"({"code": 100, "message": "Error: class: 'Serveur' is not a valid class'"})",
+       Outcome::Config, "itop_config"},
+      {R"({"code": 100, "message": "Error: caller_id: No item found for query: SELECT )"
+       R"(Person WHERE name = \"x\""})",
+       Outcome::Config, "itop_config"},
+      {R"({"code": 100, "message": "Invalid stimulus: 'ev_autoresolve' on the object )"
+       R"(I-000006 in state 'closed'"})",
+       Outcome::Permanent, "itop_invalid"},
+      {R"({"code": 100, "message": "Error: database is locked"})", Outcome::Retryable,
+       "itop_internal"},
+  };
+  for (const Case& c : cases) {
+    HttpReply reply;
+    reply.status = 200;
+    reply.body = c.body;
+    const Classified got = classifyItop(reply, nlohmann::json::parse(reply.body));
+    EXPECT_EQ(got.outcome, c.outcome) << c.body;
+    EXPECT_EQ(got.reason, c.reason) << c.body;
+    if (c.outcome != Outcome::Delivered) {
+      EXPECT_EQ(got.detail, nlohmann::json::parse(reply.body)["message"]) << c.body;
+    }
+  }
+}
+
+TEST(ItopTaxonomy, RejectedIsFinalLikeClosed) {
+  for (const char* status : {"resolved", "closed", "rejected", "gone"}) {
+    EXPECT_TRUE(itopTicketFinal(status)) << status;
+  }
+  for (const char* status : {"new", "assigned", "pending", "waiting_for_approval"}) {
+    EXPECT_FALSE(itopTicketFinal(status)) << status;
+  }
+  EXPECT_NE(itopFindByMarker(ItopTarget{}, "k")["key"].get<std::string>().find("'rejected'"),
+            std::string::npos);
+}
+
 TEST(RetryAfter, SecondsOrHttpDate) {
   const auto now = std::chrono::system_clock::from_time_t(1'700'000'000);
   EXPECT_EQ(parseRetryAfter("120", now), 120s);

@@ -16,29 +16,75 @@
 
 namespace vigie {
 
-Classified classify(const HttpReply& reply) {
-  if (reply.curl_code == CURLE_OPERATION_TIMEDOUT) {
-    return {Outcome::Retryable, "timeout"};
+namespace {
+
+// "HTTP 503: <the body's first line>", bounded: what a receiver says about its refusal.
+std::string statusDetail(const HttpReply& reply) {
+  std::string detail = "HTTP " + std::to_string(reply.status);
+  std::string said = reply.body.substr(0, 200);
+  for (char& c : said) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      c = ' ';
+    }
   }
+  said.erase(0, said.find_first_not_of(' '));
+  said.erase(said.find_last_not_of(' ') + 1);
+  if (!said.empty()) {
+    detail.append(": ").append(said);
+  }
+  return detail;
+}
+
+Classified classified(Outcome outcome, const char* reason, std::string detail) {
+  Classified result;
+  result.outcome = outcome;
+  result.reason = reason;
+  result.detail = std::move(detail);
+  return result;
+}
+
+}  // namespace
+
+Classified classify(const HttpReply& reply) {
   if (reply.curl_code != CURLE_OK) {
-    return {Outcome::Retryable, "network"};
+    std::string detail =
+        reply.error.empty()
+            ? std::string(curl_easy_strerror(static_cast<CURLcode>(reply.curl_code)))
+            : reply.error;
+    return classified(Outcome::Retryable,
+                      reply.curl_code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network",
+                      std::move(detail));
   }
   if (reply.status >= 200 && reply.status < 300) {
-    return {Outcome::Delivered, ""};
+    return classified(Outcome::Delivered, "", "");
   }
+  const char* reason = "http_4xx";
+  Outcome outcome = Outcome::Permanent;
   if (reply.status == 401 || reply.status == 403) {
-    return {Outcome::Auth, "auth"};
+    outcome = Outcome::Auth;
+    reason = "auth";
+  } else if (reply.status == 429) {
+    outcome = Outcome::Retryable;
+    reason = "http_429";
+  } else if (reply.status >= 500) {
+    outcome = Outcome::Retryable;
+    reason = "http_5xx";
+  } else if (reply.status == 408) {
+    outcome = Outcome::Retryable;
+    reason = "timeout";
   }
-  if (reply.status == 429) {
-    return {Outcome::Retryable, "http_429"};
+  return classified(outcome, reason, statusDetail(reply));
+}
+
+std::string redactedUrl(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto start = scheme == std::string::npos ? 0 : scheme + 3;
+  const auto end = url.find_first_of("/?#", start);
+  const auto at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < start) {
+    return url;
   }
-  if (reply.status >= 500) {
-    return {Outcome::Retryable, "http_5xx"};
-  }
-  if (reply.status == 408) {
-    return {Outcome::Retryable, "timeout"};
-  }
-  return {Outcome::Permanent, "http_4xx"};
+  return url.substr(0, start) + url.substr(at + 1);
 }
 
 std::int64_t wallMs() {
@@ -165,8 +211,11 @@ asio::awaitable<HttpReply> httpPost(const HttpTarget& target, const std::string&
     curl_easy_setopt(handle, CURLOPT_USERNAME, target.username.c_str());
     curl_easy_setopt(handle, CURLOPT_PASSWORD, target.password.c_str());
   }
+  char error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
   const auto executor = co_await asio::this_coro::executor;
   reply.curl_code = co_await CurlMulti::of(executor).perform(handle, asio::use_awaitable);
+  reply.error = error;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &reply.status);
   co_return reply;
 }

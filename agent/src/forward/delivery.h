@@ -18,6 +18,10 @@ enum class Outcome {
   Retryable,  ///< network error, timeout, 5xx, 429: retried with backoff, events kept
   Permanent,  ///< other 4xx: the event goes to the dead-letter table, loudly
   Auth,       ///< 401/403: retried slowly (every backoff_cap), events kept, loudly
+  /// The receiver named a mistake of our configuration (iTop: unknown organization, class,
+  /// caller or service; missing rights): retried slowly, events held (never dead-lettered: a
+  /// fixed configuration delivers them), its message logged once per change.
+  Config,
 };
 
 struct HttpReply {
@@ -25,14 +29,20 @@ struct HttpReply {
   long status = 0;
   std::string body;
   std::optional<std::chrono::seconds> retry_after;
+  std::string error;  ///< libcurl's own words when the transfer failed
 };
 
 struct Classified {
   Outcome outcome = Outcome::Retryable;
   std::string reason;  ///< fixed word for the failures metric: network, timeout, http_5xx...
+  /// What the receiver (or libcurl) said, for the log: "HTTP 503: <body start>", iTop's message.
+  std::string detail;
 };
 
 Classified classify(const HttpReply& reply);
+
+/// `url` without the user and password it may carry, for the log.
+std::string redactedUrl(const std::string& url);
 
 /// Wall-clock milliseconds since the epoch: the outbox's and the tombstones' time scale.
 std::int64_t wallMs();

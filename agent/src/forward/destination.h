@@ -67,6 +67,12 @@ class Destination {
   virtual std::optional<std::chrono::milliseconds> restateInterval() const { return std::nullopt; }
   /// Tells the receiver again all it must keep knowing (Alertmanager's alerts expire).
   virtual asio::awaitable<Classified> restate();
+  /// Asks the receiver whether what the configuration names exists (iTop: organization,
+  /// caller, service, classes) and may be used; each problem as "<key>: <what is wrong>". An
+  /// unreachable receiver is not a problem of the configuration: `unreachable` says why.
+  virtual asio::awaitable<std::vector<std::string>> checkReferences(std::string& unreachable);
+  /// The receiver's URL without credentials, for the log.
+  std::string loggedUrl() const;
 
  protected:
   struct Request {

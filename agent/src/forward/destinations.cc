@@ -45,7 +45,16 @@ asio::awaitable<Attempt> Destination::deliver(const OutboxEvent& event) {
   co_return attempt;
 }
 
-asio::awaitable<Classified> Destination::restate() { co_return Classified{Outcome::Delivered, ""}; }
+asio::awaitable<Classified> Destination::restate() {
+  co_return Classified{Outcome::Delivered, "", ""};
+}
+
+asio::awaitable<std::vector<std::string>> Destination::checkReferences(
+    std::string& /*unreachable*/) {
+  co_return std::vector<std::string>{};
+}
+
+std::string Destination::loggedUrl() const { return redactedUrl(url_); }
 
 Destination::Request Destination::request(const OutboxEvent& event) const {
   return {event.payload, eventHeaders(event)};

@@ -67,8 +67,8 @@ std::map<std::string, std::pair<int, int>> itopSeverityDefaults();
 
 struct ItopTarget : DestinationTarget {
   std::string version = "1.3";
-  std::string auth = "form";  ///< form (auth_user/auth_pwd), basic, token (Auth-Token header)
-  std::string token;          ///< secret
+  /// form (auth_user/auth_pwd) or basic; no Auth-Token: core iTop 3.2 needs an extension for it.
+  std::string auth = "form";
   std::string ticket_class = "Incident";
   std::string organization;  ///< org_id: an id, or OQL such as SELECT Organization WHERE ...
   std::string caller;        ///< caller_id, optional

@@ -10,6 +10,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "util/duration.h"
 #include "util/log.h"
 #include "util/no_throw.h"
 
@@ -18,6 +19,14 @@ namespace vigie {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The same delivery error is logged again at most this often (a destination retried every few
+// seconds would otherwise fill the log).
+constexpr std::chrono::seconds kFailureLogInterval{60};
+
+std::string seconds(Clock::duration duration) {
+  return formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(duration));
+}
 
 // Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
 std::string destinationId(const std::string& name, std::size_t index) {
@@ -38,10 +47,21 @@ struct Forwarder::Route {
   asio::steady_timer timer;
   asio::cancellation_signal cancel;
   asio::cancellation_signal restate_cancel;
+  asio::cancellation_signal check_cancel;
   bool stopped = false;
   bool dirty = false;
   int failures = 0;
   Clock::time_point next_send{};
+  /// The failures since the last delivery, for the log: one line per new error or per
+  /// kFailureLogInterval, and one when the destination is back.
+  int failed_attempts = 0;
+  Clock::time_point failing_since{};
+  Clock::time_point failure_logged_at{};
+  std::string failure_logged;
+  /// What the receiver said of our configuration when it last refused it (logged once per
+  /// change), and the problems of the last reference check: vigie_forwarder_config_error.
+  std::string config_refusal;
+  bool reference_problems = false;
 };
 
 Forwarder::Forwarder(asio::io_context& io, AlertDb& db, std::string agent)
@@ -115,6 +135,7 @@ void Forwarder::stopDestinations() {
     route->stopped = true;
     route->cancel.emit(asio::cancellation_type::terminal);
     route->restate_cancel.emit(asio::cancellation_type::terminal);
+    route->check_cancel.emit(asio::cancellation_type::terminal);
   }
   routes_.clear();
   if (periodic_cancel_) {
@@ -140,6 +161,9 @@ void Forwarder::configure(const ForwardingConfig& config) {
       asio::co_spawn(
           io_, deliver(route),
           asio::bind_cancellation_slot(route->cancel.slot(), loopEnded(route, "delivery")));
+      asio::co_spawn(
+          io_, checkReferences(route),
+          asio::bind_cancellation_slot(route->check_cancel.slot(), loopEnded(route, "check")));
       if (route->destination->restateInterval()) {
         asio::co_spawn(
             io_, restateLoop(route),
@@ -343,33 +367,101 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
         db_.outbox().delivered(event.id);
         route->failures = 0;
         last_success_[destination.id()] = static_cast<double>(wallMs()) / 1000.0;
+        recovered(*route);
         continue;
       }
       countFailure(destination.id(), result.reason);
       if (result.outcome == Outcome::Permanent) {
         db_.outbox().deadLetter(event.id, result.reason);
         dead_letters_.Increment();
-        logError("forwarding to " + destination.id() + ": event " + event.event_id + " (" +
-                 event.action + ", key " + event.dedup_key + ") refused for good (" +
-                 result.reason + "); moved to dead_letter");
+        logError("forwarding to " + destination.id() + " (" + destination.loggedUrl() +
+                 "): event " + event.event_id + " (" + event.action + ", key " + event.dedup_key +
+                 ") refused for good (" + result.reason + ": " + result.detail +
+                 "); moved to dead_letter");
         continue;
       }
-      // Retryable or auth: the whole destination pauses, so events keep their order.
+      // Retryable, auth or configuration: the whole destination pauses, so events keep their
+      // order; what the receiver refuses slowly, the rest with backoff.
+      const bool slow = result.outcome == Outcome::Auth || result.outcome == Outcome::Config;
       const auto pause =
-          result.outcome == Outcome::Auth
-              ? config_.backoff_cap
-              : fullJitterBackoff(route->failures++, config_.backoff_base, config_.backoff_cap,
-                                  std::uniform_real_distribution<double>(0, 1)(random_));
+          slow ? config_.backoff_cap
+               : fullJitterBackoff(route->failures++, config_.backoff_base, config_.backoff_cap,
+                                   std::uniform_real_distribution<double>(0, 1)(random_));
       route->next_send = std::max(route->next_send, Clock::now() + pause);
-      if (result.outcome == Outcome::Auth) {
-        logError("forwarding to " + destination.id() + ": authentication refused; retrying in " +
-                 std::to_string(config_.backoff_cap.count() / 1000) + "s");
-      } else {
-        logWarning("forwarding to " + destination.id() + " failed (" + result.reason +
-                   "); retrying later, events kept");
-      }
+      failed(*route, result, pause);
       break;
     }
+  }
+}
+
+void Forwarder::failed(Route& route, const Classified& result, Clock::duration pause) {
+  const auto now = Clock::now();
+  if (route.failed_attempts++ == 0) {
+    route.failing_since = now;
+  }
+  const std::string& id = route.destination->id();
+  const std::string where = "forwarding to " + id + " (" + route.destination->loggedUrl() + ")";
+  if (result.outcome == Outcome::Config) {
+    // Each new refusal once: the same one comes back every backoff_cap until a reload fixes it.
+    if (result.detail != route.config_refusal) {
+      route.config_refusal = result.detail;
+      logError(where + ": the receiver refuses the configuration (" + result.reason +
+               "): " + result.detail + "; events held, not dropped, and retried every " +
+               seconds(pause) + " until the configuration is fixed");
+    }
+    return;
+  }
+  const std::string said = result.reason + ": " + result.detail;
+  if (route.failed_attempts > 1 && said == route.failure_logged &&
+      now - route.failure_logged_at < kFailureLogInterval) {
+    return;
+  }
+  std::string line =
+      where + (result.outcome == Outcome::Auth ? ": authentication refused (" : " failed (") +
+      said + ")";
+  if (route.failed_attempts > 1) {
+    line += ", " + std::to_string(route.failed_attempts) + " failed attempts in " +
+            seconds(now - route.failing_since);
+  }
+  line += "; events kept, next attempt in " + seconds(pause);
+  if (result.outcome == Outcome::Auth) {
+    logError(line);
+  } else {
+    logWarning(line);
+  }
+  route.failure_logged = said;
+  route.failure_logged_at = now;
+}
+
+void Forwarder::recovered(Route& route) {
+  if (route.failed_attempts > 0) {
+    logInfo("forwarding to " + route.destination->id() + " (" + route.destination->loggedUrl() +
+            ") is back after " + std::to_string(route.failed_attempts) + " failed attempt(s) in " +
+            seconds(Clock::now() - route.failing_since));
+  }
+  route.failed_attempts = 0;
+  route.failure_logged.clear();
+  route.config_refusal.clear();
+  route.reference_problems = false;
+}
+
+asio::awaitable<void> Forwarder::checkReferences(RoutePtr route) {
+  std::string unreachable;
+  const std::vector<std::string> problems =
+      co_await route->destination->checkReferences(unreachable);
+  if (route->stopped) {
+    co_return;
+  }
+  const std::string& id = route->destination->id();
+  for (const std::string& problem : problems) {
+    logError("config error: forwarding " + id + " (" + route->destination->loggedUrl() +
+             "): " + problem);
+  }
+  route->reference_problems = !problems.empty();
+  if (!unreachable.empty()) {
+    logWarning("forwarding to " + id + " (" + route->destination->loggedUrl() +
+               "): cannot check what the configuration names there now (" + unreachable +
+               "); checked again at the next reload, refusals are logged when delivering");
   }
 }
 
@@ -413,22 +505,28 @@ void Forwarder::heartbeat() {
 }
 
 asio::awaitable<void> Forwarder::periodicLoop() {
-  auto last_reassert = Clock::now();
+  // Two clocks: a long heartbeat_interval must not delay the re-assertions.
+  auto next_heartbeat = Clock::now();
+  auto next_reassert = Clock::now() + config_.reassert_interval;
   while (true) {
-    heartbeat();
-    periodic_.expires_after(config_.heartbeat_interval);
-    auto [ec] = co_await periodic_.async_wait(kNoThrow);
-    if (ec) {
-      co_return;
+    const auto now = Clock::now();
+    if (now >= next_heartbeat) {
+      heartbeat();
+      next_heartbeat = now + config_.heartbeat_interval;
     }
-    if (Clock::now() - last_reassert >= config_.reassert_interval) {
-      last_reassert = Clock::now();
-      // Webhooks are told again what still fires (a receiver that lost state catches up);
-      // Alertmanager has its own resend loop.
+    if (now >= next_reassert) {
+      next_reassert = now + config_.reassert_interval;
+      // Every destination is told again what still fires (a receiver that lost state catches
+      // up; iTop gets a log entry within update_interval).
       std::vector<Event> again = reassertions();
       if (!again.empty()) {
         record({}, std::move(again));
       }
+    }
+    periodic_.expires_at(std::min(next_heartbeat, next_reassert));
+    auto [ec] = co_await periodic_.async_wait(kNoThrow);
+    if (ec) {
+      co_return;
     }
   }
 }
@@ -436,7 +534,7 @@ asio::awaitable<void> Forwarder::periodicLoop() {
 std::string Forwarder::renderMetrics() {
   auto families = registry_->Collect();
   // gauge() hands out pointers into `families`: no reallocation may move them.
-  families.reserve(families.size() + 9);
+  families.reserve(families.size() + 10);
   auto gauge = [&families](const std::string& name, const std::string& help) {
     families.push_back({name, help, prometheus::MetricType::Gauge, {}});
     return &families.back();
@@ -469,6 +567,16 @@ std::string Forwarder::renderMetrics() {
     auto it = last_success_.find(id);
     per.gauge.value = it == last_success_.end() ? 0 : it->second;
     success->metric.push_back(per);
+  }
+  auto* config_error =
+      gauge("vigie_forwarder_config_error",
+            "1 while a destination refuses what the configuration names (iTop: organization, "
+            "class, caller, service, rights) or its last check found such a problem");
+  for (const auto& [id, route] : routes_) {
+    prometheus::ClientMetric per;
+    per.label.push_back({"adapter", id});
+    per.gauge.value = route->reference_problems || !route->config_refusal.empty() ? 1 : 0;
+    config_error->metric.push_back(per);
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -61,6 +61,11 @@ class Forwarder {
 
   asio::awaitable<void> deliver(RoutePtr route);
   asio::awaitable<void> restateLoop(RoutePtr route);
+  /// Logs, like configuration errors, what the destination says it cannot find.
+  asio::awaitable<void> checkReferences(RoutePtr route);
+  /// The log of a failed attempt (rate-limited) and of the first success after failures.
+  void failed(Route& route, const Classified& result, std::chrono::steady_clock::duration pause);
+  void recovered(Route& route);
   asio::awaitable<void> periodicLoop();
   std::vector<Event> reassertions();
   void heartbeat();

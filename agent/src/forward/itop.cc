@@ -11,6 +11,12 @@ namespace vigie {
 
 namespace {
 
+// Messages of iTop's code 100 that name a value of our configuration (organization, caller,
+// service, resolution code, ticket or CI class): no event is at fault, so none is dropped.
+const char* const kConfigurationMessages[] = {
+    "org_id",          "caller_id", "service_id", "resolution_code", "is not a valid class",
+    "Expecting an OQL"};
+
 // Messages of iTop's code 100 that retrying cannot fix.
 const char* const kPermanentMessages[] = {
     "Missing mandatory", "Invalid stimulus",  "No item found", "Several items found",
@@ -99,9 +105,6 @@ Request makeRequest(const ItopTarget& itop, const std::string& url,
     request.body.append("&auth_user=").append(urlEncoded(itop.username));
     request.body.append("&auth_pwd=").append(urlEncoded(itop.password));
     request.target.username.clear();  // no HTTP Basic on top of the form fields
-  } else if (itop.auth == "token") {
-    request.headers.push_back("Auth-Token: " + itop.token);
-    request.target.username.clear();
   }
   return request;
 }
@@ -145,11 +148,13 @@ std::optional<TicketRef> firstObject(const nlohmann::json& body, std::size_t* co
 }
 
 // Built outside the coroutines: GCC 12 miscompiles some braced initialisers inside them.
-Classified delivered() { return {Outcome::Delivered, ""}; }
-Classified unreadable() { return {Outcome::Retryable, "itop_not_json"}; }
+Classified delivered() { return {Outcome::Delivered, "", ""}; }
+Classified unreadable() {
+  return {Outcome::Retryable, "itop_not_json", "an answer without the object it created"};
+}
 Answer refused() {
   Answer answer;
-  answer.classified = {Outcome::Permanent, ""};
+  answer.classified = {Outcome::Permanent, "", ""};
   return answer;
 }
 
@@ -165,6 +170,40 @@ std::string ticketStatus(const nlohmann::json& body) {
     return "";
   }
   return object["fields"]["status"].get<std::string>();
+}
+
+// What the configuration names in iTop, and the core/get that finds it.
+struct Reference {
+  std::string key;
+  std::string iclass;
+  std::string value;
+  bool must_match;  ///< a value naming objects (organization...), not just a class
+  nlohmann::json lookup;
+};
+
+Reference makeReference(std::string key, std::string iclass, std::string value, bool must_match) {
+  Reference made{std::move(key), std::move(iclass), std::move(value), must_match, {}};
+  made.lookup = {{"operation", "core/get"},
+                 {"class", made.iclass},
+                 {"key", made.value},
+                 {"output_fields", "id"}};
+  return made;
+}
+
+std::vector<Reference> referencesOf(const ItopTarget& target) {
+  std::vector<Reference> references;
+  references.push_back(makeReference("organization", "Organization", target.organization, true));
+  if (!target.caller.empty()) {
+    references.push_back(makeReference("caller", "Person", target.caller, true));
+  }
+  if (!target.service.empty()) {
+    references.push_back(makeReference("service", "Service", target.service, true));
+  }
+  references.push_back(makeReference("class", target.ticket_class,
+                                     "SELECT " + target.ticket_class + " WHERE id = 0", false));
+  references.push_back(makeReference("ci_class", target.ci_class,
+                                     "SELECT " + target.ci_class + " WHERE id = 0", false));
+  return references;
 }
 
 std::string commentFor(const std::string& agent, const OutboxEvent& event) {
@@ -192,25 +231,56 @@ Classified classifyItop(const HttpReply& reply, const nlohmann::json& body) {
     return http;
   }
   if (body.is_discarded() || !body.is_object() || !body.contains("code")) {
-    return {Outcome::Retryable, "itop_not_json"};  // a proxy page or a PHP fatal error
+    http.outcome = Outcome::Retryable;  // a proxy page or a PHP fatal error
+    http.reason = "itop_not_json";
+    http.detail = "HTTP " + std::to_string(reply.status) + " with a body that is not iTop's JSON";
+    return http;
   }
   const int code = body["code"].is_number() ? body["code"].get<int>() : -1;
+  Classified result;
+  // iTop answers "message": null on success.
+  const auto message = body.find("message");
+  if (message != body.end() && message->is_string()) {
+    result.detail = message->get<std::string>();
+  }
+  if (result.detail.empty()) {
+    result.detail = "code " + std::to_string(code);
+  }
   if (code == 0) {
-    return {Outcome::Delivered, ""};
+    result.outcome = Outcome::Delivered;
+    result.detail.clear();
+    return result;
   }
   if (code == 1) {
-    return {Outcome::Auth, "auth"};
+    // Code 1 is both a bad login and "not enough permissions for <operation> of class X".
+    const bool login = result.detail.find("login") != std::string::npos ||
+                       result.detail.find("Login") != std::string::npos;
+    result.outcome = login ? Outcome::Auth : Outcome::Config;
+    result.reason = login ? "auth" : "itop_permission";
+    return result;
   }
   if (code == 100) {
-    const std::string message = body.value("message", "");
-    for (const char* permanent : kPermanentMessages) {
-      if (message.find(permanent) != std::string::npos) {
-        return {Outcome::Permanent, "itop_invalid"};
+    for (const char* mistake : kConfigurationMessages) {
+      if (result.detail.find(mistake) != std::string::npos) {
+        result.outcome = Outcome::Config;
+        result.reason = "itop_config";
+        return result;
       }
     }
-    return {Outcome::Retryable, "itop_internal"};
+    for (const char* permanent : kPermanentMessages) {
+      if (result.detail.find(permanent) != std::string::npos) {
+        result.outcome = Outcome::Permanent;
+        result.reason = "itop_invalid";
+        return result;
+      }
+    }
+    result.outcome = Outcome::Retryable;
+    result.reason = "itop_internal";
+    return result;
   }
-  return {Outcome::Permanent, "itop_invalid"};
+  result.outcome = Outcome::Permanent;
+  result.reason = "itop_invalid";
+  return result;
 }
 
 nlohmann::json itopCreate(const ItopTarget& target, const nlohmann::json& event,
@@ -287,7 +357,7 @@ nlohmann::json itopFindByMarker(const ItopTarget& target, const std::string& ded
   return {{"operation", "core/get"},
           {"class", target.ticket_class},
           {"key", "SELECT " + target.ticket_class + " WHERE title LIKE '" + marker(dedup_key) +
-                      "%' AND status NOT IN ('resolved','closed')"},
+                      "%' AND status NOT IN ('resolved','closed','rejected')"},
           {"output_fields", "id, ref, status"}};
 }
 
@@ -303,6 +373,11 @@ nlohmann::json itopGetTicket(const ItopTarget& target, std::int64_t ticket) {
           {"class", target.ticket_class},
           {"key", ticket},
           {"output_fields", "id, ref, status"}};
+}
+
+bool itopTicketFinal(const std::string& status) {
+  // rejected: a UserRequest refused by its approver, final like closed.
+  return status == "gone" || status == "resolved" || status == "closed" || status == "rejected";
 }
 
 ItopAdapter::ItopAdapter(ItopTarget target, std::string url, std::string destination,
@@ -342,7 +417,7 @@ asio::awaitable<Classified> ItopAdapter::checkOpen(const std::string& key,
   std::size_t found = 0;
   firstObject(got.body, &found);
   const std::string status = found == 0 ? "gone" : ticketStatus(got.body);
-  if (status == "gone" || status == "resolved" || status == "closed") {
+  if (itopTicketFinal(status)) {
     // An operator closed it (or it was deleted): never write to it again.
     logInfo("iTop " + destination_ + ": ticket " + std::to_string(ticket->id) + " of key " + key +
             " is " + status + " in iTop; a firing alert gets a new one");
@@ -436,8 +511,9 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     pending.creating = true;
     outbox_.saveTicket(destination_, key, pending);
     Answer created = co_await call(target_, url_, itopCreate(target_, canonical, comment, link_ci));
-    if (created.classified.outcome == Outcome::Permanent) {
-      outbox_.forgetTicket(destination_, key);
+    if (created.classified.outcome == Outcome::Permanent ||
+        created.classified.outcome == Outcome::Config) {
+      outbox_.forgetTicket(destination_, key);  // refused: nothing was committed
     }
     if (created.classified.outcome != Outcome::Delivered) {
       co_return created.classified;
@@ -479,6 +555,36 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
   co_return resolved.classified;
 }
 
+asio::awaitable<std::vector<std::string>> ItopAdapter::checkReferences(std::string& unreachable) {
+  const std::vector<Reference> references = referencesOf(target_);
+  std::vector<std::string> problems;
+  for (const Reference& reference : references) {
+    const Answer answer = co_await call(target_, url_, reference.lookup);
+    const Classified& result = answer.classified;
+    if (result.outcome == Outcome::Retryable) {
+      unreachable = result.reason + ": " + result.detail;
+      co_return problems;
+    }
+    if (result.outcome == Outcome::Auth) {
+      problems.push_back("username: iTop refuses the credentials: " + result.detail);
+      co_return problems;  // every other lookup would say the same
+    }
+    if (result.outcome != Outcome::Delivered) {
+      problems.push_back(reference.key + ": iTop refuses '" + reference.value +
+                         "': " + result.detail);
+      continue;
+    }
+    std::size_t found = 0;
+    firstObject(answer.body, &found);
+    if (reference.must_match && found != 1) {
+      problems.push_back(reference.key + ": '" + reference.value + "' matches " +
+                         std::to_string(found) + " " + reference.iclass +
+                         " object(s) in iTop, not exactly one");
+    }
+  }
+  co_return problems;
+}
+
 void ItopAdapter::bury(const std::string& key, std::int64_t seq, std::int64_t ticket) {
   last_write_.erase(key);
   Tombstone stone;
@@ -511,6 +617,10 @@ class ItopDestination final : public Destination {
     co_return attempt;
   }
 
+  asio::awaitable<std::vector<std::string>> checkReferences(std::string& unreachable) override {
+    co_return co_await adapter_.checkReferences(unreachable);
+  }
+
  private:
   ItopAdapter adapter_;
 };
@@ -522,6 +632,13 @@ std::unique_ptr<Destination> makeItop(const std::shared_ptr<const DestinationTar
                                       DestinationContext& context) {
   auto itop = std::dynamic_pointer_cast<const ItopTarget>(target);
   std::string url = itop->urls[index];
+  if (itop->autoresolve && itop->service.empty()) {
+    // iTop 3.2 applies ev_autoresolve without service_id although its console requires one.
+    logWarning("iTop " + id +
+               ": on_resolve: autoresolve without service: iTop will resolve "
+               "tickets without the service its console requires (it does not check it); set "
+               "service");
+  }
   return std::make_unique<ItopDestination>(std::move(itop), std::move(id), std::move(url), context);
 }
 

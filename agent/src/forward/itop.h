@@ -30,6 +30,9 @@ nlohmann::json itopFindCi(const ItopTarget& target, const std::string& ci_name);
 
 nlohmann::json itopGetTicket(const ItopTarget& target, std::int64_t ticket);
 
+/// iTop's statuses of a ticket that is no longer open: the agent never writes to it again.
+bool itopTicketFinal(const std::string& status);
+
 /// Delivers canonical events to one iTop URL (docs/ALERTING.md, iTop adapter): a ticket per
 /// key, created once (looked up by its [VIGIE:key] title marker after an ambiguous create);
 /// updates and the resolve as log entries or ev_autoresolve, on a ticket checked to be still
@@ -47,6 +50,9 @@ class ItopAdapter {
   /// latest state is what is written; a resolve merging in makes it due at once).
   std::optional<std::int64_t> heldUntil(const OutboxEvent& event) const;
   asio::awaitable<Classified> deliver(const OutboxEvent& event);
+  /// Looks up, with core/get, what the configuration names: the organization, caller and
+  /// service, the ticket and CI classes (and so the credentials and the read rights).
+  asio::awaitable<std::vector<std::string>> checkReferences(std::string& unreachable);
 
  private:
   using Clock = std::chrono::steady_clock;
