@@ -464,15 +464,7 @@ std::string ScenarioProbe::excerpt(const Answer& answer) const {
   static const XPath visible_text("//body//text()[not(ancestor::script) and not(ancestor::style)]");
   const HtmlPage page(answer.body, answer.url);
   std::string text = page.joinedText(visible_text);
-  std::string collapsed;
-  for (char c : text.empty() ? answer.body : text) {
-    const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
-    if (space && (collapsed.empty() || collapsed.back() == ' ')) {
-      continue;
-    }
-    collapsed += space ? ' ' : c;
-  }
-  return shortened(redacted(collapsed), 300);
+  return scenario::oneLine(redacted(text.empty() ? answer.body : text), 600);
 }
 
 asio::awaitable<ProbeResult> ScenarioProbe::run(ProbeContext& ctx) {

@@ -334,6 +334,21 @@ std::vector<std::string> Template::references() const {
   return names;
 }
 
+std::string oneLine(std::string_view text, std::size_t limit) {
+  std::string line;
+  for (char c : text) {
+    const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (!space || (!line.empty() && line.back() != ' ')) {
+      line += space ? ' ' : c;
+    }
+  }
+  if (line.size() > limit) {
+    line.resize(limit);
+    line += "...";
+  }
+  return line;
+}
+
 std::optional<std::string> XPathAssertion::check(const HtmlPage& page) const {
   const auto result = page.evaluate(*path);
   if (!result) {
@@ -352,14 +367,14 @@ std::optional<std::string> XPathAssertion::check(const HtmlPage& page) const {
       if (result->value == expected) {
         return std::nullopt;
       }
-      return "XPath " + path->text() + " is '" + result->value.substr(0, 80) + "', expected '" +
+      return "XPath " + path->text() + " is '" + oneLine(result->value, 80) + "', expected '" +
              expected + "'";
     case Kind::Matches:
       if (regex->search(result->value)) {
         return std::nullopt;
       }
-      return "XPath " + path->text() + " is '" + result->value.substr(0, 80) +
-             "', does not match " + regex->pattern();
+      return "XPath " + path->text() + " is '" + oneLine(result->value, 80) + "', does not match " +
+             regex->pattern();
   }
   return std::nullopt;
 }

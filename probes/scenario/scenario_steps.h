@@ -83,6 +83,10 @@ struct Step {
   bool needsHtml() const;
 };
 
+/// `text` with its runs of white space made single spaces, cut after `limit` characters: how a
+/// page's content appears in a one-line message.
+std::string oneLine(std::string_view text, std::size_t limit);
+
 /// Step names are metric label values: bounded in number and charset.
 inline constexpr std::size_t kMaxSteps = 20;
 
