@@ -91,11 +91,20 @@ void TlsCapture::merge(const TlsCapture& other) {
   verified_chain_expiry = earliest(verified_chain_expiry, other.verified_chain_expiry);
 }
 
-void captureTls(CURL* easy, TlsCapture* capture) {
+void setTlsOptions(CURL* easy, const tls::Files& files, bool insecure, TlsCapture* capture) {
   // Resumed sessions skip certificate verification, and with it the certificate data.
   curl_easy_setopt(easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
   curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &onSslContext);
   curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, capture);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  if (!files.ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, files.ca_file.c_str());
+  }
+  if (!files.cert_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSLCERT, files.cert_file.c_str());
+    curl_easy_setopt(easy, CURLOPT_SSLKEY, files.key_file.c_str());
+  }
 }
 
 std::string curlFailureReason(CURLcode code) {

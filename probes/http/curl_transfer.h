@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/tls_inspect.h"
+#include "tls/tls_options.h"
 #include "vigie/probe.h"
 
 /// What the http and scenario types share around one libcurl transfer: the certificates seen
@@ -35,8 +36,9 @@ struct TlsCapture {
   void merge(const TlsCapture& other);
 };
 
-/// Records the handshake of transfers on `easy` into `capture`, which must outlive them.
-void captureTls(CURL* easy, TlsCapture* capture);
+/// Verification (unless `insecure`), CA and client certificate for transfers on `easy`, whose
+/// handshakes are recorded into `capture` (which must outlive them).
+void setTlsOptions(CURL* easy, const tls::Files& files, bool insecure, TlsCapture* capture);
 
 /// The documented reason word for a failed transfer: dns, connect, timeout, tls_verify,
 /// tls_handshake, redirect_limit, http_protocol.

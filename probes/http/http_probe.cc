@@ -250,16 +250,7 @@ void HttpProbe::prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeo
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
   }
-  captureTls(e, &transfer.tls);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, settings_.insecure_skip_verify ? 0L : 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, settings_.insecure_skip_verify ? 0L : 2L);
-  if (!settings_.tls.ca_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, settings_.tls.ca_file.c_str());
-  }
-  if (!settings_.tls.cert_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_SSLCERT, settings_.tls.cert_file.c_str());
-    curl_easy_setopt(e, CURLOPT_SSLKEY, settings_.tls.key_file.c_str());
-  }
+  setTlsOptions(e, settings_.tls, settings_.insecure_skip_verify, &transfer.tls);
   if (!settings_.username.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(e, CURLOPT_USERNAME, settings_.username.c_str());

@@ -306,16 +306,7 @@ asio::awaitable<std::variant<Answer, ScenarioProbe::Failure>> ScenarioProbe::sen
       curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     }
-    captureTls(easy, &exchange.tls);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, settings_.insecure_skip_verify ? 0L : 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, settings_.insecure_skip_verify ? 0L : 2L);
-    if (!settings_.tls.ca_file.empty()) {
-      curl_easy_setopt(easy, CURLOPT_CAINFO, settings_.tls.ca_file.c_str());
-    }
-    if (!settings_.tls.cert_file.empty()) {
-      curl_easy_setopt(easy, CURLOPT_SSLCERT, settings_.tls.cert_file.c_str());
-      curl_easy_setopt(easy, CURLOPT_SSLKEY, settings_.tls.key_file.c_str());
-    }
+    setTlsOptions(easy, settings_.tls, settings_.insecure_skip_verify, &exchange.tls);
     // Explicit, so the agent's environment (http_proxy...) never changes what is measured.
     curl_easy_setopt(easy, CURLOPT_PROXY, "");
 
