@@ -112,10 +112,25 @@ void collectFields(xmlNode* node, std::vector<std::pair<std::string, std::string
   }
 }
 
+using XPathContext = std::unique_ptr<xmlXPathContext, decltype(&xmlXPathFreeContext)>;
+
+/// An XPath context whose errors are results, never lines libxml2 prints on stderr.
+XPathContext silentContext(xmlDoc* document) {
+  XPathContext context(xmlXPathNewContext(document), &xmlXPathFreeContext);
+  if (context) {
+    context->error = [](void*, xmlError*) {};
+  }
+  return context;
+}
+
 }  // namespace
 
 XPath::XPath(const std::string& expression) : text_(expression) {
-  compiled_.reset(xmlXPathCompile(reinterpret_cast<const xmlChar*>(expression.c_str())), Free());
+  const XPathContext context = silentContext(nullptr);
+  compiled_.reset(context ? xmlXPathCtxtCompile(
+                                context.get(), reinterpret_cast<const xmlChar*>(expression.c_str()))
+                          : nullptr,
+                  Free());
   if (!compiled_) {
     throw std::invalid_argument("invalid XPath expression '" + expression + "'");
   }
@@ -149,8 +164,7 @@ std::optional<HtmlPage::XPathResult> HtmlPage::evaluate(const XPath& xpath) cons
   if (!document_) {
     return XPathResult{};
   }
-  std::unique_ptr<xmlXPathContext, decltype(&xmlXPathFreeContext)> context(
-      xmlXPathNewContext(document_.get()), &xmlXPathFreeContext);
+  const XPathContext context = silentContext(document_.get());
   if (!context) {
     return std::nullopt;
   }
@@ -176,8 +190,7 @@ std::string HtmlPage::joinedText(const XPath& xpath) const {
   if (!document_) {
     return text;
   }
-  std::unique_ptr<xmlXPathContext, decltype(&xmlXPathFreeContext)> context(
-      xmlXPathNewContext(document_.get()), &xmlXPathFreeContext);
+  const XPathContext context = silentContext(document_.get());
   std::unique_ptr<xmlXPathObject, decltype(&xmlXPathFreeObject)> result(
       context ? xmlXPathCompiledEval(xpath.compiled(), context.get()) : nullptr,
       &xmlXPathFreeObject);

@@ -327,7 +327,7 @@ asio::awaitable<std::variant<Answer, ScenarioProbe::Failure>> ScenarioProbe::sen
     }
     if (code != CURLE_OK) {
       co_return Failure{curlFailureReason(code),
-                        redacted(curlFailureMessage(code, exchange.error, exchange.tls))};
+                        curlFailureMessage(code, exchange.error, exchange.tls)};
     }
     const bool redirect = status >= 300 && status < 400 && location != nullptr;
     if (!redirect || !step.follow_redirects) {
@@ -366,7 +366,7 @@ std::optional<ScenarioProbe::Failure> ScenarioProbe::check(const Step& step,
     const HtmlPage page(answer.body, answer.url);
     for (const auto& assertion : step.xpath) {
       if (auto failure = assertion.check(page)) {
-        return Failure{"xpath_assertion", redacted(*failure)};
+        return Failure{"xpath_assertion", *failure};
       }
     }
   }
@@ -507,6 +507,8 @@ asio::awaitable<ProbeResult> ScenarioProbe::run(ProbeContext& ctx) {
       run.previous = std::move(answer);
       continue;
     }
+    // Whatever a message quotes of an answer, a secret it echoed is not shown.
+    failure->message = redacted(std::move(failure->message));
     run.details.push_back("  FAILED (" + failure->reason + ") in " + milliseconds(seconds) + ": " +
                           failure->message);
     if (answer) {

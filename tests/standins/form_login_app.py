@@ -12,6 +12,7 @@ applications do it, for the scenario probe's tests and bench:
 - GET /account: the logged-in page (`<h1 id="welcome">Welcome USER</h1>`), else 302 to /login;
 - GET /api/me: `{"user": ..., "roles": [...]}` for a logged-in session (401 otherwise), and an
   `X-Request-Id` header;
+- GET /echo?QUERY: a page that shows QUERY (a server echoing what it was sent);
 - GET /slow?seconds=N: answers after N seconds (a step that hits the deadline).
 
 Run standalone: form_login_app.py [PORT] (user alice, password wonderland)."""
@@ -110,6 +111,9 @@ class FormLoginApp:
                                                         "roles": ["ROLE_USER"]}),
                               {**headers, "X-Request-Id": secrets.token_hex(8)},
                               "application/json")
+        if url.path == "/echo":
+            return self.reply(request, 200, f"<html><body><p>{html.escape(url.query)}</p></body></html>",
+                              headers)
         if url.path == "/slow":
             time.sleep(float(urllib.parse.parse_qs(url.query).get("seconds", ["5"])[0]))
             return self.reply(request, 200, "late", headers)

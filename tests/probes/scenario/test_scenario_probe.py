@@ -294,6 +294,16 @@ class FormLoginWithCsrf(unittest.TestCase):
         self.assertEqual(out.step("success", "report"), 0, out)
         self.assertLess(out.step("duration_seconds", "report"), 2.0, out)
 
+    def test_secrets_echoed_by_the_server_are_not_shown(self):
+        out = probe({"password": "wonderland",
+                     "steps": [{"name": "echo", "url": f"{self.base}/echo?token={{{{password}}}}",
+                                "xpath": [{"path": "//p", "equals": "nothing"}]}]})
+        self.assertEqual(out.reason, "xpath_assertion", out)
+        self.assertEqual(out.message, "étape echo : XPath //p is 'token=***', expected 'nothing'",
+                         out)
+        self.assertIn("/echo?token=*** -> 200", out.output)
+        self.assertNotIn("wonderland", out.output)
+
     def test_config_errors_name_the_step(self):
         out = probe({"steps": [{"name": "a", "url": "{{nowhere}}/x"}]})
         self.assertNotEqual(out.exit_code, 0, out)
@@ -302,6 +312,10 @@ class FormLoginWithCsrf(unittest.TestCase):
         self.assertIn("the first step has no previous page", out.output)
         out = probe({"steps": [{"name": "a", "url": "http://x/"}, {"name": "a", "url": "http://x/"}]})
         self.assertIn("[1] (a): name: another step has this name", out.output)
+        out = probe({"steps": [{"name": "a", "url": "http://x/", "xpath": [{"path": "//a[",
+                                                                          "exists": True}]}]})
+        self.assertIn("[0] (a): invalid XPath expression '//a['", out.output)
+        self.assertNotIn("XPath error", out.output)  # libxml2 prints nothing of its own
 
 
 def main():
