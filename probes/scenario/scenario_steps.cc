@@ -324,16 +324,6 @@ std::string Template::render(const Variables& variables) const {
   return out;
 }
 
-std::vector<std::string> Template::references() const {
-  std::vector<std::string> names;
-  for (const Part& part : parts_) {
-    if (part.variable) {
-      names.push_back(part.text);
-    }
-  }
-  return names;
-}
-
 std::string oneLine(std::string_view text, std::size_t limit) {
   std::string line;
   for (char c : text) {
@@ -377,12 +367,6 @@ std::optional<std::string> XPathAssertion::check(const HtmlPage& page) const {
              regex->pattern();
   }
   return std::nullopt;
-}
-
-bool Step::needsHtml() const {
-  return !xpath.empty() || std::any_of(extract.begin(), extract.end(), [](const Extraction& e) {
-    return e.source == Extraction::Source::XPath;
-  });
 }
 
 std::vector<Step> parseSteps(const ConfigNode& node, std::set<std::string> known) {

@@ -23,8 +23,6 @@ class Template {
   /// Throws std::invalid_argument on an unknown name or an unclosed `{{`.
   static Template parse(const std::string& text, const std::set<std::string>& known);
   std::string render(const Variables& variables) const;
-  /// The names it refers to.
-  std::vector<std::string> references() const;
 
  private:
   struct Part {
@@ -79,8 +77,6 @@ struct Step {
   std::vector<JsonAssertion> json;
   std::vector<XPathAssertion> xpath;
   std::vector<Extraction> extract;
-
-  bool needsHtml() const;
 };
 
 /// `text` with its runs of white space made single spaces, cut after `limit` characters: how a
