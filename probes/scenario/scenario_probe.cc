@@ -461,8 +461,17 @@ std::string ScenarioProbe::excerpt(const Answer& answer) const {
 asio::awaitable<ProbeResult> ScenarioProbe::run(ProbeContext& ctx) {
   const ScenarioFamilies& f = scenarioFamilies();
   CurlMulti& curl = CurlMulti::of(ctx.executor);
-  // One handle for the whole run: it carries the run's cookie jar, emptied when given back.
+  // One handle for the whole run: it carries the run's cookie jar.
   CurlMulti::Easy easy = curl.easyHandle();
+  // Declared after the handle, so its cookies (SSO sessions) are gone before the pool has it
+  // back, and it points to none of this run's buffers, however the run ends.
+  struct ForgetRun {
+    CURL* easy;
+    ~ForgetRun() {
+      curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+      curl_easy_setopt(easy, CURLOPT_COOKIELIST, "ALL");
+    }
+  } forget{easy.get()};
   Run run;
   run.variables = settings_.variables;
   std::vector<Sample> samples;

@@ -24,6 +24,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "standins"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from agent_harness import Agent, value  # noqa: E402
 from form_login_app import FormLoginApp  # noqa: E402
 
 AGENT = None
@@ -158,6 +160,23 @@ class SamlJourney(unittest.TestCase):
         self.assertIn("certificate verified", out.output)
         self.assertGreater(out.samples["probe_ssl_earliest_cert_expiry"], 2e9)
         self.assertNotIn(KIT_ENV["SSO_PASSWORD"], out.output)
+
+    def test_each_run_of_the_daemon_logs_in_again(self):
+        # Were a run's cookies (the SP session) kept for the next one, step 1 would land on the
+        # protected page and find no login form.
+        agent = Agent(AGENT, 'agent: { listen: "127.0.0.1:0", state_dir: STATE_DIR }\n'
+                      "probes:\n  - name: journey\n    type: scenario\n    interval: 2s\n"
+                      f"    timeout: 2s\n    scenario: {json.dumps(self.journey())}\n")
+        try:
+            runs = lambda samples, result: value(  # noqa: E731
+                samples, "vigie_probe_runs_total", probe="journey", result=result) or 0
+            samples = agent.wait_for(lambda s: runs(s, "ok") >= 3, "three journeys", timeout=40)
+            self.assertEqual(runs(samples, "critical"), 0, agent.logs())
+            self.assertEqual(value(samples, "probe_scenario_step_success", step="saml-post"), 1)
+            _, body = agent.get("/metrics")
+            self.assertNotIn(KIT_ENV["SSO_PASSWORD"], body + agent.logs())
+        finally:
+            agent.stop()
 
     def test_password_from_the_environment(self):
         block = self.journey()
