@@ -23,10 +23,11 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "standins"))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+for folder in ("standins", "integration", os.path.join("probes", "http")):
+    sys.path.insert(0, os.path.join(REPO, "tests", folder))
 from agent_harness import Agent, value  # noqa: E402
 from form_login_app import FormLoginApp  # noqa: E402
+from test_http_probe import Outcome as HttpOutcome  # noqa: E402
 
 AGENT = None
 KIT = os.environ.get("VIGIE_SSO_KIT") or os.path.join(REPO, "..", "shared", "sso")
@@ -34,34 +35,15 @@ KIT_DIR = None
 KIT_ENV = {}
 
 
-class Outcome:
-    """What `--probe` printed: status, reason, message, samples, details."""
+class Outcome(HttpOutcome):
+    """What `--probe` printed: status, reason, message (without its reason), samples, details."""
 
     def __init__(self, exit_code, output):
-        self.exit_code = exit_code
-        self.output = output
-        first = output.splitlines()[0] if output else ""
-        self.status = first.split(" ", 1)[0]
-        match = re.search(r"\(reason: (\w+)\) \|", first)
-        self.reason = match.group(1) if match else ""
-        self.message = first.split(": ", 1)[1].split(" | ")[0] if ": " in first else first
+        super().__init__(exit_code, output)
         self.message = re.sub(r" \(reason: \w+\)$", "", self.message)
-        self.samples = {}
-        for item in first.split(" | ", 1)[1].split(" ")[1:] if " | " in first else []:
-            name, _, number = item.partition("=")
-            self.samples[name] = float(number)
-        self.labelled = {}
-        for line in output.splitlines()[1:]:
-            m = re.match(r'^(\w+)\{(.*)\} (\S+)$', line)
-            if m:
-                for label, label_value in re.findall(r'(\w+)="([^"]*)"', m.group(2)):
-                    self.labelled[(m.group(1), label_value)] = float(m.group(3))
 
     def step(self, family, name):
-        return self.labelled.get((f"probe_scenario_step_{family}", name))
-
-    def __repr__(self):
-        return self.output
+        return self.labelled_value(f"probe_scenario_step_{family}", step=name)
 
 
 def probe(block, timeout="15s", env=None):
