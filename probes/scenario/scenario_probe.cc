@@ -275,9 +275,11 @@ asio::awaitable<std::variant<Answer, ScenarioProbe::Failure>> ScenarioProbe::sen
     }
     Exchange exchange(settings_.max_body_bytes);
     const Slist headers = makeSlist(request.header_lines);
-    // Reset keeps the cookie jar: the run's one jar lives in this handle.
-    curl_easy_reset(easy);
-    curl_easy_setopt(easy, CURLOPT_COOKIEFILE, "");
+    // Every option a request varies is set again, without curl_easy_reset: the run's one cookie
+    // jar lives in this handle, and a reset would leak the engine's file list (curl 7.88).
+    if (run.requests == 0) {
+      curl_easy_setopt(easy, CURLOPT_COOKIEFILE, "");
+    }
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -290,6 +292,11 @@ asio::awaitable<std::variant<Answer, ScenarioProbe::Failure>> ScenarioProbe::sen
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, &exchange);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    // Back to a plain GET (no body of an earlier request left pointed to), then this method.
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(-1));
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, nullptr);
     if (request.method == "HEAD") {
       curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else if (request.method != "GET" || request.body) {
@@ -302,10 +309,9 @@ asio::awaitable<std::variant<Answer, ScenarioProbe::Failure>> ScenarioProbe::sen
     }
     // Within a run connections are kept, as a browser does; its first request to each origin
     // opens a new one, so each run measures the handshakes and sees a server that went away.
-    if (run.origins.insert(originOf(request.url)).second) {
-      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-      curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-    }
+    const bool new_origin = run.origins.insert(originOf(request.url)).second;
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, new_origin ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, new_origin ? 0L : 60L);
     setTlsOptions(easy, settings_.tls, settings_.insecure_skip_verify, &exchange.tls);
     // Explicit, so the agent's environment (http_proxy...) never changes what is measured.
     curl_easy_setopt(easy, CURLOPT_PROXY, "");
