@@ -8,6 +8,7 @@
 #include "nagios/nagios_probe.h"
 #include "odbc/odbc_probe.h"
 #include "postgres/postgres_probe.h"
+#include "scenario/scenario_probe.h"
 #include "tcp/tcp_probe.h"
 #include "vigie/registry.h"
 
@@ -22,6 +23,7 @@ void registerBuiltinProbes(ProbeRegistry& registry) {
   registry.add(probes::makeNagiosProbeFactory());
   registry.add(probes::makeOdbcProbeFactory());
   registry.add(probes::makePostgresProbeFactory());
+  registry.add(probes::makeScenarioProbeFactory());
   registry.add(probes::makeTcpProbeFactory());
 }
 

@@ -29,6 +29,10 @@ PACKAGES=(
   # tcp query_response tests: a real SMTP server with STARTTLS (aiosmtpd, for Debian's python3)
   # and sshd's banner
   python3-aiosmtpd openssh-server
+  # scenario probe: libxml2's HTML parser and XPath (forms, assertions, extractions); its tests
+  # run a real SAML stack (the SSO kit next to the clone: Apache + Shibboleth SP + mod_php
+  # serving SimpleSAMLphp as the IdP)
+  libxml2-dev apache2 libapache2-mod-shib shibboleth-sp-utils simplesamlphp libapache2-mod-php8.2
   # packaging/ansible: the role is run by ansible-playbook in tests/packaging/test_ansible.py
   # (ansible-core: only builtin modules are used); the probe samples are read by
   # tests/packaging/test_samples.py with PyYAML

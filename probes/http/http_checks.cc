@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/http_checks.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -24,7 +25,7 @@ std::optional<long> parseCode(std::string_view text) {
   return value;
 }
 
-std::vector<JsonAssertion::Step> parsePath(const std::string& path) {
+std::vector<JsonPath::Step> parsePath(const std::string& path) {
   const auto bad = [&path](const std::string& why) {
     return std::invalid_argument("path '" + path + "': " + why +
                                  " (supported: $.key, $.a.b, $.list[0], $['key with dots'])");
@@ -32,7 +33,7 @@ std::vector<JsonAssertion::Step> parsePath(const std::string& path) {
   if (path.empty() || path[0] != '$') {
     throw bad("must start with $");
   }
-  std::vector<JsonAssertion::Step> steps;
+  std::vector<JsonPath::Step> steps;
   std::size_t pos = 1;
   while (pos < path.size()) {
     if (path[pos] == '.') {
@@ -68,11 +69,6 @@ std::vector<JsonAssertion::Step> parsePath(const std::string& path) {
   return steps;
 }
 
-// Strings as they are, everything else in its JSON form, so `equals: UP` and `equals: 3` work.
-std::string textOf(const nlohmann::json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
-}
-
 }  // namespace
 
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
@@ -94,6 +90,19 @@ bool Regex::search(std::string_view text) const {
   const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
                              0, data.get(), nullptr);
   return rc >= 0;
+}
+
+std::optional<std::string> Regex::capture(std::string_view text) const {
+  std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
+      pcre2_match_data_create_from_pattern(code_.get(), nullptr), &pcre2_match_data_free);
+  const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
+                             0, data.get(), nullptr);
+  if (rc < 0) {
+    return std::nullopt;
+  }
+  const PCRE2_SIZE* offsets = pcre2_get_ovector_pointer(data.get());
+  const std::size_t group = rc > 1 ? 1 : 0;
+  return std::string(text.substr(offsets[2 * group], offsets[2 * group + 1] - offsets[2 * group]));
 }
 
 StatusCodeSet StatusCodeSet::parse(const ConfigNode& node) {
@@ -160,7 +169,7 @@ JsonAssertion JsonAssertion::parse(const ConfigNode& node) {
   }
   JsonAssertion assertion;
   assertion.path_ = path->text();
-  assertion.steps_ = parsePath(assertion.path_);
+  assertion.json_path_ = JsonPath::parse(assertion.path_);
   int operators = 0;
   for (const auto& [key, value] : node.entries()) {
     if (key == "path") {
@@ -210,21 +219,11 @@ std::string JsonAssertion::describe() const {
 }
 
 std::optional<std::string> JsonAssertion::check(const nlohmann::json& document) const {
-  const nlohmann::json* value = &document;
-  for (const Step& step : steps_) {
-    if (step.index) {
-      if (!value->is_array() || *step.index >= value->size()) {
-        return path_ + " not found";
-      }
-      value = &(*value)[*step.index];
-    } else {
-      if (!value->is_object() || !value->contains(step.key)) {
-        return path_ + " not found";
-      }
-      value = &(*value)[step.key];
-    }
+  const nlohmann::json* value = json_path_.find(document);
+  if (value == nullptr) {
+    return path_ + " not found";
   }
-  const std::string actual = textOf(*value);
+  const std::string actual = JsonPath::textOf(*value);
   bool holds = false;
   switch (kind_) {
     case Kind::Equals:
@@ -264,6 +263,86 @@ std::optional<std::string> checkJson(std::string_view body,
     return std::nullopt;
   }
   return failures;
+}
+
+JsonPath JsonPath::parse(const std::string& path) {
+  JsonPath parsed;
+  parsed.path_ = path;
+  parsed.steps_ = parsePath(path);
+  return parsed;
+}
+
+const nlohmann::json* JsonPath::find(const nlohmann::json& document) const {
+  const nlohmann::json* value = &document;
+  for (const Step& step : steps_) {
+    if (step.index) {
+      if (!value->is_array() || *step.index >= value->size()) {
+        return nullptr;
+      }
+      value = &(*value)[*step.index];
+    } else {
+      if (!value->is_object() || !value->contains(step.key)) {
+        return nullptr;
+      }
+      value = &(*value)[step.key];
+    }
+  }
+  return value;
+}
+
+// Strings as they are, everything else in its JSON form, so `equals: UP` and `equals: 3` work.
+std::string JsonPath::textOf(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+/// The first header or body regex that fails, if any.
+std::optional<ProbeResult> firstRegexFailure(const std::vector<HeaderCheck>& header_matches,
+                                             const std::vector<HeaderCheck>& header_not_matches,
+                                             const std::vector<Regex>& body_matches,
+                                             const std::vector<Regex>& body_not_matches,
+                                             const Headers& headers, std::string_view body) {
+  auto header_values = [&headers](const std::string& name) {
+    std::vector<const std::string*> values;
+    for (const auto& [key, value] : headers) {
+      if (key == name) {
+        values.push_back(&value);
+      }
+    }
+    return values;
+  };
+  for (const HeaderCheck& check : header_matches) {
+    for (const std::string* value : header_values(check.header)) {
+      if (check.regex.search(*value)) {
+        return ProbeResult::critical(
+            "header_regex", "header " + check.header + " matches " + check.regex.pattern());
+      }
+    }
+  }
+  for (const HeaderCheck& check : header_not_matches) {
+    const auto values = header_values(check.header);
+    if (values.empty() && check.allow_missing) {
+      continue;
+    }
+    const bool matched = std::any_of(values.begin(), values.end(),
+                                     [&](const std::string* v) { return check.regex.search(*v); });
+    if (!matched) {
+      return ProbeResult::critical(
+          "header_regex",
+          values.empty() ? "header " + check.header + " is missing"
+                         : "header " + check.header + " does not match " + check.regex.pattern());
+    }
+  }
+  for (const Regex& regex : body_matches) {
+    if (regex.search(body)) {
+      return ProbeResult::critical("body_regex", "body matches " + regex.pattern());
+    }
+  }
+  for (const Regex& regex : body_not_matches) {
+    if (!regex.search(body)) {
+      return ProbeResult::critical("body_regex", "body does not match " + regex.pattern());
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace vigie::probes

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vigie/config_node.h"
+#include "vigie/probe.h"
 
 namespace vigie::probes {
 
@@ -23,6 +24,9 @@ class Regex {
   /// Throws std::invalid_argument with PCRE2's message and offset.
   explicit Regex(const std::string& pattern);
   bool search(std::string_view text) const;
+  /// The first capture group of the first match (the whole match without groups); nullopt
+  /// when nothing matches.
+  std::optional<std::string> capture(std::string_view text) const;
   const std::string& pattern() const { return pattern_; }
 
  private:
@@ -55,6 +59,27 @@ struct HeaderCheck {
 /// From a config list of `{header, regexp, allow_missing}`; throws std::invalid_argument.
 std::vector<HeaderCheck> parseHeaderChecks(const ConfigNode& node);
 
+/// A subset of JSONPath: `$.a.b[0]`, `$['key']`.
+class JsonPath {
+ public:
+  /// Throws std::invalid_argument naming what is unsupported.
+  static JsonPath parse(const std::string& path);
+  /// The value at the path; nullptr when absent.
+  const nlohmann::json* find(const nlohmann::json& document) const;
+  /// Strings as they are, everything else in its JSON form.
+  static std::string textOf(const nlohmann::json& value);
+  const std::string& text() const { return path_; }
+
+  struct Step {
+    std::string key;
+    std::optional<std::size_t> index;
+  };
+
+ private:
+  std::string path_;
+  std::vector<Step> steps_;
+};
+
 /// One assertion on a JSON body: `path` (subset of JSONPath: `$.a.b[0]`, `$['key']`) and one of
 /// `equals` (string form of the value), `matches` (regex on that form), `less_than`,
 /// `greater_than` (numbers).
@@ -66,15 +91,10 @@ class JsonAssertion {
   std::optional<std::string> check(const nlohmann::json& document) const;
   std::string describe() const;
 
-  struct Step {
-    std::string key;
-    std::optional<std::size_t> index;
-  };
-
  private:
   enum class Kind { Equals, Matches, LessThan, GreaterThan };
   std::string path_;
-  std::vector<Step> steps_;
+  JsonPath json_path_;
   Kind kind_ = Kind::Equals;
   std::string expected_;
   double number_ = 0;
@@ -85,5 +105,16 @@ class JsonAssertion {
 /// joined by "; " (a health document's DOWN components are all named).
 std::optional<std::string> checkJson(std::string_view body,
                                      const std::vector<JsonAssertion>& assertions);
+
+/// Response headers, names lower case, in order.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+/// The first failing fail_if_header_(not_)matches or fail_if_body_(not_)matches check, as a
+/// Critical result (reason header_regex or body_regex); nullopt when all hold.
+std::optional<ProbeResult> firstRegexFailure(const std::vector<HeaderCheck>& header_matches,
+                                             const std::vector<HeaderCheck>& header_not_matches,
+                                             const std::vector<Regex>& body_matches,
+                                             const std::vector<Regex>& body_not_matches,
+                                             const Headers& headers, std::string_view body);
 
 }  // namespace vigie::probes

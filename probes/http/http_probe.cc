@@ -2,8 +2,6 @@
 #include "http/http_probe.h"
 
 #include <curl/curl.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -16,9 +14,9 @@
 #include <optional>
 #include <stdexcept>
 
+#include "http/curl_transfer.h"
 #include "http/http_checks.h"
 #include "net/curl_multi.h"
-#include "net/tls_inspect.h"
 #include "tls/tls_options.h"
 #include "util/timing.h"
 #include "vigie/version.h"
@@ -64,70 +62,6 @@ struct Settings {
     return !fail_if_header_matches.empty() || !fail_if_header_not_matches.empty();
   }
 };
-
-struct SlistFree {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistFree>;
-
-Slist makeSlist(const std::vector<std::string>& lines) {
-  Slist list;
-  for (const std::string& line : lines) {
-    curl_slist* grown = curl_slist_append(list.get(), line.c_str());
-    if (grown == nullptr) {
-      throw std::bad_alloc();
-    }
-    (void)list.release();
-    list.reset(grown);
-  }
-  return list;
-}
-
-/// What the verify callback saw of the server's certificates. Filled during the handshake, so
-/// it is known even when verification fails and curl tears the connection down.
-struct TlsCapture {
-  bool seen = false;
-  std::string version;
-  std::string verify_error;
-  PeerCertificates peer;
-  std::optional<double> verified_chain_expiry;
-};
-
-int tlsCaptureIndex() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
-
-int onVerify(int preverified, X509_STORE_CTX* store) {
-  auto* ssl =
-      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* capture =
-      ssl == nullptr
-          ? nullptr
-          : static_cast<TlsCapture*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tlsCaptureIndex()));
-  if (capture != nullptr) {
-    if (preverified == 0 && capture->verify_error.empty()) {
-      capture->verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
-    }
-    if (X509_STORE_CTX_get_error_depth(store) == 0) {
-      capture->seen = true;
-      capture->version = tlsVersionName(ssl);
-      capture->peer = inspectCertificates(X509_STORE_CTX_get0_untrusted(store));
-      capture->verified_chain_expiry =
-          inspectCertificates(X509_STORE_CTX_get0_chain(store)).earliest_expiry;
-    }
-  }
-  // Never abort the handshake here: curl checks the verify result afterwards (and fails the
-  // transfer unless insecure_skip_verify), by which time the chain is recorded.
-  return 1;
-}
-
-CURLcode onSslContext(CURL*, void* ssl_ctx, void* capture) {
-  auto* context = static_cast<SSL_CTX*>(ssl_ctx);
-  SSL_CTX_set_ex_data(context, tlsCaptureIndex(), capture);
-  SSL_CTX_set_verify(context, SSL_VERIFY_PEER, &onVerify);
-  return CURLE_OK;
-}
 
 /// State of one transfer, alive until it completes.
 struct Transfer {
@@ -198,33 +132,6 @@ double infoSeconds(CURL* easy, CURLINFO info) {
   curl_off_t micros = 0;
   curl_easy_getinfo(easy, info, &micros);
   return static_cast<double>(micros) / 1e6;
-}
-
-std::string reasonFor(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      return "dns";
-    case CURLE_COULDNT_CONNECT:
-      return "connect";
-    case CURLE_OPERATION_TIMEDOUT:
-      return "timeout";
-    case CURLE_PEER_FAILED_VERIFICATION:
-      return "tls_verify";
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_USE_SSL_FAILED:
-      return "tls_handshake";
-    case CURLE_TOO_MANY_REDIRECTS:
-      return "redirect_limit";
-    default:
-      return "http_protocol";
-  }
 }
 
 std::string versionName(long version) {
@@ -344,19 +251,7 @@ void HttpProbe::prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeo
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
   }
-  // Resumed sessions skip certificate verification, and with it the certificate data.
-  curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-  curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, &onSslContext);
-  curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, &transfer.tls);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, settings_.insecure_skip_verify ? 0L : 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, settings_.insecure_skip_verify ? 0L : 2L);
-  if (!settings_.tls.ca_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, settings_.tls.ca_file.c_str());
-  }
-  if (!settings_.tls.cert_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_SSLCERT, settings_.tls.cert_file.c_str());
-    curl_easy_setopt(e, CURLOPT_SSLKEY, settings_.tls.key_file.c_str());
-  }
+  setTlsOptions(e, settings_.tls, settings_.insecure_skip_verify, &transfer.tls);
   if (!settings_.username.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(e, CURLOPT_USERNAME, settings_.username.c_str());
@@ -457,22 +352,7 @@ void describe(const CurlInfo& info, const Transfer& transfer, std::vector<Sample
                     milliseconds(info.connect) + ", tls " + milliseconds(info.tls) +
                     ", processing " + milliseconds(info.processing) + ", transfer " +
                     milliseconds(info.transfer));
-  const TlsCapture& tls = transfer.tls;
-  if (tls.seen) {
-    gauge(families::tlsVersionInfo(), 1, {{"version", tls.version}});
-    if (tls.peer.earliest_expiry) {
-      gauge(families::sslEarliestCertExpiry(), *tls.peer.earliest_expiry);
-    }
-    if (tls.verify_error.empty() && tls.verified_chain_expiry) {
-      gauge(families::sslLastChainExpiry(), *tls.verified_chain_expiry);
-    }
-    details.push_back(tls.version + (tls.verify_error.empty()
-                                         ? std::string(", certificate verified")
-                                         : ", certificate does not verify: " + tls.verify_error));
-    for (const std::string& description : tls.peer.descriptions) {
-      details.push_back("certificate: " + description);
-    }
-  }
+  describeTls(transfer.tls, samples, details);
   for (std::size_t i = 0; i < transfer.hops.size(); ++i) {
     details.push_back("response " + std::to_string(i + 1) + ": " + transfer.hops[i]);
   }
@@ -486,60 +366,17 @@ std::optional<ProbeResult> transferFailure(CURLcode code, const Transfer& transf
                                                   " bytes)");
   }
   if (code != CURLE_OK) {
-    std::string message = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);
-    if (code == CURLE_PEER_FAILED_VERIFICATION && !transfer.tls.verify_error.empty() &&
-        message.find(transfer.tls.verify_error) == std::string::npos) {
-      message += " (" + transfer.tls.verify_error + ")";
-    }
-    return ProbeResult::critical(reasonFor(code), message);
+    return ProbeResult::critical(curlFailureReason(code),
+                                 curlFailureMessage(code, transfer.error, transfer.tls));
   }
   return std::nullopt;
 }
 
 /// The first header or body regex that fails, if any.
 std::optional<ProbeResult> regexFailure(const Settings& settings, const Transfer& transfer) {
-  auto header_values = [&transfer](const std::string& name) {
-    std::vector<const std::string*> values;
-    for (const auto& [key, value] : transfer.headers) {
-      if (key == name) {
-        values.push_back(&value);
-      }
-    }
-    return values;
-  };
-  for (const HeaderCheck& check : settings.fail_if_header_matches) {
-    for (const std::string* value : header_values(check.header)) {
-      if (check.regex.search(*value)) {
-        return ProbeResult::critical(
-            "header_regex", "header " + check.header + " matches " + check.regex.pattern());
-      }
-    }
-  }
-  for (const HeaderCheck& check : settings.fail_if_header_not_matches) {
-    const auto values = header_values(check.header);
-    if (values.empty() && check.allow_missing) {
-      continue;
-    }
-    const bool matched = std::any_of(values.begin(), values.end(),
-                                     [&](const std::string* v) { return check.regex.search(*v); });
-    if (!matched) {
-      return ProbeResult::critical(
-          "header_regex",
-          values.empty() ? "header " + check.header + " is missing"
-                         : "header " + check.header + " does not match " + check.regex.pattern());
-    }
-  }
-  for (const Regex& regex : settings.fail_if_body_matches) {
-    if (regex.search(transfer.body)) {
-      return ProbeResult::critical("body_regex", "body matches " + regex.pattern());
-    }
-  }
-  for (const Regex& regex : settings.fail_if_body_not_matches) {
-    if (!regex.search(transfer.body)) {
-      return ProbeResult::critical("body_regex", "body does not match " + regex.pattern());
-    }
-  }
-  return std::nullopt;
+  return firstRegexFailure(settings.fail_if_header_matches, settings.fail_if_header_not_matches,
+                           settings.fail_if_body_matches, settings.fail_if_body_not_matches,
+                           transfer.headers, transfer.body);
 }
 
 ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) const {
