@@ -849,27 +849,7 @@ class LdapProbeFactory final : public ProbeFactory {
     }
     std::shared_ptr<asio::ssl::context> context;
     if (tls) {
-      context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-      asio::error_code ec;
-      if (!files.ca_file.empty()) {
-        context->load_verify_file(files.ca_file, ec);
-        if (ec) {
-          config.fail("tls_ca_file",
-                      "cannot load CA bundle '" + files.ca_file + "': " + ec.message());
-        }
-      } else {
-        context->set_default_verify_paths(ec);
-      }
-      if (!files.cert_file.empty()) {
-        context->use_certificate_chain_file(files.cert_file, ec);
-        if (ec) {
-          config.fail("tls_cert_file", "cannot load certificate: " + ec.message());
-        }
-        context->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
-        if (ec) {
-          config.fail("tls_key_file", "cannot load key: " + ec.message());
-        }
-      }
+      context = tls::makeClientContext(config, files);
     }
     return std::make_unique<LdapProbe>(std::move(settings), std::move(context));
   }

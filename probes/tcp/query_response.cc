@@ -80,42 +80,15 @@ asio::awaitable<std::optional<ProbeResult>> handshake(asio::ssl::stream<tcp::soc
                                                       Conversation& conversation,
                                                       std::vector<Sample>& samples,
                                                       std::vector<std::string>& details) {
-  SSL* ssl = stream.native_handle();
   const std::string& name = tls.server_name;
-  asio::error_code name_ec;
-  asio::ip::make_address(name, name_ec);
-  if (!name_ec) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
-  } else {
-    SSL_set_tlsext_host_name(ssl, name.c_str());
-    SSL_set1_host(ssl, name.c_str());
-  }
   std::string verify_error;
-  if (!tls.insecure_skip_verify) {
-    stream.set_verify_mode(asio::ssl::verify_peer);
-    stream.set_verify_callback([&verify_error](bool preverified, asio::ssl::verify_context& vc) {
-      if (!preverified && verify_error.empty()) {
-        verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(vc.native_handle()));
-      }
-      return true;
-    });
-  } else {
-    stream.set_verify_mode(asio::ssl::verify_none);
-  }
+  tls::prepareVerification(stream, name, tls.insecure_skip_verify, verify_error);
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kNoThrow);
   if (ec) {
     co_return ProbeResult::critical("tls_handshake", "STARTTLS handshake failed: " + ec.message());
   }
-  const PeerCertificates certificates = inspectPeerCertificates(ssl);
-  const std::string version = tlsVersionName(ssl);
-  samples.push_back({families::tlsVersionInfo(), 1.0, {{"version", version}}});
-  if (certificates.earliest_expiry) {
-    samples.push_back({families::sslEarliestCertExpiry(), *certificates.earliest_expiry});
-  }
-  details.push_back("STARTTLS: " + version + " handshake done");
-  for (const std::string& description : certificates.descriptions) {
-    details.push_back("certificate: " + description);
-  }
+  const PeerCertificates certificates =
+      tls::recordHandshake(stream.native_handle(), "STARTTLS: ", samples, details);
   if (!verify_error.empty()) {
     co_return ProbeResult::critical(
         "tls_verify", "certificate does not verify for " + name + ": " + verify_error);

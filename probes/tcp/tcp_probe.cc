@@ -172,43 +172,14 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
   asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls_context_);
   SSL* ssl = stream.native_handle();
   const std::string& name = settings_.server_name;
-  asio::error_code name_ec;
-  asio::ip::make_address(name, name_ec);
-  if (!name_ec) {  // an IP address: verified against the certificate's IP SANs, no SNI
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
-  } else {
-    SSL_set_tlsext_host_name(ssl, name.c_str());
-    SSL_set1_host(ssl, name.c_str());
-  }
-  // Record the first verification error but let the handshake finish, so the certificate dates
-  // are reported even for a certificate that does not verify.
   std::string verify_error;
-  if (!settings_.insecure_skip_verify) {
-    stream.set_verify_mode(asio::ssl::verify_peer);
-    stream.set_verify_callback([&verify_error](bool preverified, asio::ssl::verify_context& vc) {
-      if (!preverified && verify_error.empty()) {
-        verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(vc.native_handle()));
-      }
-      return true;
-    });
-  } else {
-    stream.set_verify_mode(asio::ssl::verify_none);
-  }
+  tls::prepareVerification(stream, name, settings_.insecure_skip_verify, verify_error);
   auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kNoThrow);
   if (handshake_ec) {
     co_return fail("tls_handshake",
                    "TLS handshake with " + where + " failed: " + handshake_ec.message());
   }
-  const PeerCertificates certificates = inspectPeerCertificates(ssl);
-  const std::string version = tlsVersionName(ssl);
-  samples.push_back({families::tlsVersionInfo(), 1.0, {{"version", version}}});
-  if (certificates.earliest_expiry) {
-    samples.push_back({families::sslEarliestCertExpiry(), *certificates.earliest_expiry});
-  }
-  details.push_back(version + " handshake done");
-  for (const std::string& description : certificates.descriptions) {
-    details.push_back("certificate: " + description);
-  }
+  const PeerCertificates certificates = tls::recordHandshake(ssl, "", samples, details);
   if (!verify_error.empty()) {
     co_return fail("tls_verify", "certificate of " + where + " does not verify for " + name + ": " +
                                      verify_error);
@@ -223,8 +194,8 @@ asio::awaitable<ProbeResult> TcpProbe::run(ProbeContext& ctx) {
     expiring->details = std::move(details);
     co_return std::move(*expiring);
   }
-  ProbeResult ok = ProbeResult::ok("connected to " + where + " with " + version + " in " +
-                                   milliseconds(secondsSince(started)));
+  ProbeResult ok = ProbeResult::ok("connected to " + where + " with " + tlsVersionName(ssl) +
+                                   " in " + milliseconds(secondsSince(started)));
   ok.samples = std::move(samples);
   ok.details = std::move(details);
   co_return ok;
@@ -337,27 +308,7 @@ class TcpProbeFactory final : public ProbeFactory {
     }
     std::shared_ptr<asio::ssl::context> context;
     if (settings.tls || starttls) {
-      context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-      asio::error_code ec;
-      if (!files.ca_file.empty()) {
-        context->load_verify_file(files.ca_file, ec);
-        if (ec) {
-          config.fail("tls_ca_file",
-                      "cannot load CA bundle '" + files.ca_file + "': " + ec.message());
-        }
-      } else {
-        context->set_default_verify_paths(ec);
-      }
-      if (!files.cert_file.empty()) {
-        context->use_certificate_chain_file(files.cert_file, ec);
-        if (ec) {
-          config.fail("tls_cert_file", "cannot load certificate: " + ec.message());
-        }
-        context->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
-        if (ec) {
-          config.fail("tls_key_file", "cannot load key: " + ec.message());
-        }
-      }
+      context = tls::makeClientContext(config, files);
     }
     settings.starttls = {context, settings.server_name, settings.insecure_skip_verify,
                          settings.expiry};

@@ -6,6 +6,7 @@
 
 #include "util/duration.h"
 #include "util/log.h"
+#include "vigie/metric_family.h"
 
 namespace vigie::probes::tls {
 
@@ -157,6 +158,46 @@ std::optional<ProbeResult> checkExpiry(const ExpiryThresholds& thresholds,
 std::optional<ProbeResult> checkExpiry(const ExpiryThresholds& thresholds,
                                        const PeerCertificates& certificates) {
   return checkExpiry(thresholds, certificates, static_cast<double>(std::time(nullptr)));
+}
+
+std::shared_ptr<asio::ssl::context> makeClientContext(const ProbeConfig& config,
+                                                      const Files& files) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  asio::error_code ec;
+  if (!files.ca_file.empty()) {
+    context->load_verify_file(files.ca_file, ec);
+    if (ec) {
+      config.fail("tls_ca_file", "cannot load CA bundle '" + files.ca_file + "': " + ec.message());
+    }
+  } else {
+    context->set_default_verify_paths(ec);
+  }
+  if (!files.cert_file.empty()) {
+    context->use_certificate_chain_file(files.cert_file, ec);
+    if (ec) {
+      config.fail("tls_cert_file", "cannot load certificate: " + ec.message());
+    }
+    context->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      config.fail("tls_key_file", "cannot load key: " + ec.message());
+    }
+  }
+  return context;
+}
+
+PeerCertificates recordHandshake(SSL* ssl, const std::string& prefix, std::vector<Sample>& samples,
+                                 std::vector<std::string>& details) {
+  PeerCertificates certificates = inspectPeerCertificates(ssl);
+  const std::string version = tlsVersionName(ssl);
+  samples.push_back({families::tlsVersionInfo(), 1.0, {{"version", version}}});
+  if (certificates.earliest_expiry) {
+    samples.push_back({families::sslEarliestCertExpiry(), *certificates.earliest_expiry});
+  }
+  details.push_back(prefix + version + " handshake done");
+  for (const std::string& description : certificates.descriptions) {
+    details.push_back("certificate: " + description);
+  }
+  return certificates;
 }
 
 }  // namespace vigie::probes::tls

@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <openssl/x509_vfy.h>
+
+#include <asio/ip/address.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
 #include <chrono>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/tls_inspect.h"
 #include "vigie/config_schema.h"
@@ -39,6 +46,47 @@ struct Files {
 
 /// Reads the three file keys; tls_cert_file and tls_key_file go together.
 Files parseFiles(const ProbeConfig& config);
+
+/// Prepares a client handshake on `stream`: the name to verify (an IP address is checked against
+/// the certificate's IP SANs, without SNI) and, unless `insecure`, peer verification that records
+/// the first error in `verify_error` but lets the handshake finish, so the certificate dates are
+/// reported even for a certificate that does not verify. `verify_error` must outlive the
+/// handshake.
+template <typename Socket>
+void prepareVerification(asio::ssl::stream<Socket>& stream, const std::string& name, bool insecure,
+                         std::string& verify_error) {
+  SSL* ssl = stream.native_handle();
+  asio::error_code name_ec;
+  asio::ip::make_address(name, name_ec);
+  if (!name_ec) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl, name.c_str());
+    SSL_set1_host(ssl, name.c_str());
+  }
+  if (insecure) {
+    stream.set_verify_mode(asio::ssl::verify_none);
+    return;
+  }
+  stream.set_verify_mode(asio::ssl::verify_peer);
+  stream.set_verify_callback([&verify_error](bool preverified, asio::ssl::verify_context& vc) {
+    if (!preverified && verify_error.empty()) {
+      verify_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(vc.native_handle()));
+    }
+    return true;
+  });
+}
+
+/// After a handshake: the peer's certificates, with probe_tls_version_info and
+/// probe_ssl_earliest_cert_expiry added to `samples`, and "<prefix><version> handshake done" and
+/// the certificates to `details`.
+PeerCertificates recordHandshake(SSL* ssl, const std::string& prefix, std::vector<Sample>& samples,
+                                 std::vector<std::string>& details);
+
+/// A TLS client context with `files` loaded (the system's CA store when no CA file is given),
+/// built once per probe creation; a file that cannot be loaded fails the configuration.
+std::shared_ptr<asio::ssl::context> makeClientContext(const ProbeConfig& config,
+                                                      const Files& files);
 
 /// Fails on the first of `keys` that is set, with `message` (e.g. "only meaningful with tls:
 /// true"): for keys that mean nothing in the probe's configuration.

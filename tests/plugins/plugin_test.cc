@@ -90,16 +90,16 @@ TEST_F(PluginTest, PluginSchemaErrorsAreConfigErrors) {
                            "\"] }\n"
                            "probes:\n  - name: f\n    type: file_age\n";
   EXPECT_NE(errors(head + "    file_age: { path: /x, max_agee: 1h }\n")
-                .find("probes[0].file_age.max_agee: unknown key (did you mean 'max_age'?)"),
+                .find("probes[f].file_age.max_agee: unknown key (did you mean 'max_age'?)"),
             std::string::npos);
   EXPECT_NE(errors(head + "    file_age: { max_age: 1h }\n")
-                .find("probes[0].file_age.path: required field is missing"),
+                .find("probes[f].file_age.path: required field is missing"),
             std::string::npos);
   EXPECT_NE(errors(head + "    file_age: { path: /x, max_age: soon }\n").find("invalid duration"),
             std::string::npos);
   // The plugin's own check, reported like any other config error.
   EXPECT_NE(errors(head + "    file_age: { path: relative }\n")
-                .find("probes[0].file_age: plugin " VIGIE_PLUGIN_EXAMPLE_DIR
+                .find("probes[f].file_age: plugin " VIGIE_PLUGIN_EXAMPLE_DIR
                       "/file_age.so rejected the probe: path must be absolute"),
             std::string::npos);
 }
@@ -136,7 +136,7 @@ TEST_F(PluginTest, FamilyDeclaredWithAnotherHelpThanABuiltinTypeIsRefused) {
       errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_FAMILY_CLASH_DIR "\"] }\n");
   EXPECT_NE(text.find("family_clash.so refused: probe type 'misbehaving' declares metric family "
                       "'probe_ip_protocol' as gauge \"Not the help the built-in types declared\", "
-                      "but 'http' declared it as gauge \"" +
+                      "but 'dns' declared it as gauge \"" +
                       families::ipProtocol()->help + "\""),
             std::string::npos)
       << text;
