@@ -229,6 +229,9 @@ class ItopTest(unittest.TestCase):
         self.target.up()
         ticket = self.wait(lambda t: t[0]["status"] == "resolved", "ev_autoresolve", agent)[0]
         self.assertIn("Rétablissement", ticket["solution"])
+        # A human text: the time in agent.timezone (default Europe/Paris), not RFC 3339 UTC.
+        self.assertRegex(ticket["solution"], r" le \d\d/\d\d/\d{4} \d\d:\d\d:\d\d UTC\+0[12]:00 "
+                         r"\(Europe/Paris\)\.")
         self.assertNotIn("without service", agent.logs())
 
     # --- finding 10: configuration mistakes are held and named, never dead-lettered

@@ -509,6 +509,8 @@ TEST_F(AlerterTest, HumanTimeIsTheFirstFailureInTheAgentZone) {
             std::string::npos)
       << description;
   EXPECT_EQ(toJson(hard.events[0])["occurred_at"], "2023-11-14T22:13:23.000Z");
+  EXPECT_EQ(toJson(hard.events[0])["occurred_at_local"],
+            "14/11/2023 23:13:23 UTC+01:00 (Europe/Paris)");
 }
 
 // Finding 6: the documented labels fill the event's resource.

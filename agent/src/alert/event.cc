@@ -186,6 +186,7 @@ nlohmann::json toJson(const Event& event) {
   }
   const EventResource& resource = event.resource;
   const EventCheck& check = event.check;
+  json["occurred_at_local"] = event.occurred_at_local;
   json["starts_at"] = rfc3339(event.starts_at);
   json["ends_at"] = event.ends_at ? nlohmann::json(rfc3339(*event.ends_at)) : nlohmann::json();
   json["resource"] = {{"ci_name", resource.ci_name},
@@ -304,6 +305,7 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
   event.firing = firing;
   event.severity = severityOf(change.severity);
   event.occurred_at = now;
+  event.occurred_at_local = humanTime(now, source.zone);
   event.starts_at =
       state != nullptr && state->firing_since != WallTime{} ? state->firing_since : now;
   if (!firing) {

@@ -94,6 +94,8 @@ struct Event {
   bool firing = true;  ///< status: firing, or resolved
   std::string severity;
   WallTime occurred_at;
+  /// occurred_at for people, in agent.timezone (humanTime); empty for heartbeats.
+  std::string occurred_at_local;
   /// Alerts only (not heartbeats): the episode's start, and the end of a resolved one.
   WallTime starts_at;
   std::optional<WallTime> ends_at;

@@ -539,7 +539,8 @@ asio::awaitable<Classified> ItopAdapter::deliver(const OutboxEvent& event) {
     co_return logged.classified;
   }
   const std::string solution =
-      "Rétablissement détecté par la supervision à " + canonical.value("occurred_at", "") + ".";
+      "Rétablissement détecté par la supervision le " +
+      canonical.value("occurred_at_local", canonical.value("occurred_at", "")) + ".";
   Answer resolved = refused();
   if (target_.autoresolve) {
     resolved =
