@@ -8,7 +8,6 @@ Usage: test_ldap_probe.py --agent PATH/TO/vigie-agent
 import argparse
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -20,36 +19,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
 from http_test_server import TestPki  # noqa: E402
 from ldap_test_server import ALICE, BOB, SUFFIX, Slapd  # noqa: E402
+from probe_cli import Outcome  # noqa: E402
 
 AGENT = None
-
-
-class Outcome:
-    def __init__(self, exit_code, output):
-        self.exit_code = exit_code
-        self.output = output
-        first = output.splitlines()[0] if output else ""
-        self.status = first.split(" ", 1)[0]
-        match = re.search(r"\(reason: (\w+)\) \|", first)
-        self.reason = match.group(1) if match else ""
-        self.samples = {}
-        for item in first.split(" | ", 1)[1].split(" ")[1:] if " | " in first else []:
-            name, _, value = item.partition("=")
-            self.samples[name] = float(value)
-        self.labelled = {}
-        for line in output.splitlines()[1:]:
-            m = re.match(r'^(\w+)\{(.*)\} (\S+)$', line)
-            if m:
-                labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
-                self.labelled[(m.group(1), labels)] = float(m.group(3))
-
-    def labelled_value(self, name, **labels):
-        found = [v for (n, ls), v in self.labelled.items()
-                 if n == name and set(labels.items()) <= set(ls)]
-        return found[0] if len(found) == 1 else None
-
-    def __repr__(self):
-        return self.output
 
 
 def probe(block, timeout="3s", secrets=None):

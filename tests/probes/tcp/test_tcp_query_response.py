@@ -9,7 +9,6 @@ Usage: test_tcp_query_response.py --agent PATH/TO/vigie-agent
 import argparse
 import json
 import os
-import re
 import socket
 import ssl
 import subprocess
@@ -21,28 +20,12 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
 from http_test_server import TestPki, free_port  # noqa: E402
+from probe_cli import Outcome  # noqa: E402
 
 AGENT = None
 SSHD = "/usr/sbin/sshd"
 # Debian's interpreter, where python3-aiosmtpd is installed (the tests' own may be another).
 DEBIAN_PYTHON = "/usr/bin/python3"
-
-
-class Outcome:
-    def __init__(self, exit_code, output):
-        self.exit_code = exit_code
-        self.output = output
-        first = output.splitlines()[0] if output else ""
-        self.status = first.split(" ", 1)[0]
-        match = re.search(r"\(reason: (\w+)\) \|", first)
-        self.reason = match.group(1) if match else ""
-        self.samples = {}
-        for item in first.split(" | ", 1)[1].split(" ")[1:] if " | " in first else []:
-            name, _, value = item.partition("=")
-            self.samples[name] = float(value)
-
-    def __repr__(self):
-        return self.output
 
 
 def probe(block, timeout="3s"):
