@@ -62,6 +62,7 @@ class WebConfigParser {
   WebFile filePath(const YAML::Node& node, const std::string& key);
   void loadTls(const YAML::Node& node, WebSettings& settings);
   void loadUsers(const YAML::Node& node, WebSettings& settings);
+  void loadRoles(const YAML::Node& node, WebSettings& settings);
 
   std::string path_;
   std::vector<ConfigIssue>& issues_;
@@ -183,6 +184,26 @@ void WebConfigParser::loadUsers(const YAML::Node& node, WebSettings& settings) {
   }
 }
 
+void WebConfigParser::loadRoles(const YAML::Node& node, WebSettings& settings) {
+  const std::string key = "user_roles";
+  if (!node.IsMap()) {
+    fail(node, key, "expected a mapping of user names to roles (operator or viewer)");
+    return;
+  }
+  for (const auto& item : node) {
+    const std::string user = item.first.Scalar();
+    const std::string role = text(item.second, key + "." + user);
+    if (settings.basic_auth_users.count(user) == 0) {
+      fail(item.first, key + "." + user, "is not a user of basic_auth_users");
+    } else if (role == "operator") {
+      settings.operators.insert(user);
+    } else if (role != "viewer") {
+      fail(item.second, key + "." + user,
+           "unknown role '" + role + "'; expected operator or viewer");
+    }
+  }
+}
+
 WebSettings WebConfigParser::parse() {
   WebSettings settings;
   settings.source_file = path_;
@@ -202,12 +223,15 @@ WebSettings WebConfigParser::parse() {
   if (root.IsNull()) {
     return settings;  // An empty file: plain HTTP, no authentication, as in exporter-toolkit.
   }
-  if (checkKeys(root, "", {"tls_server_config", "basic_auth_users"})) {
+  if (checkKeys(root, "", {"tls_server_config", "basic_auth_users", "user_roles"})) {
     if (root["tls_server_config"]) {
       loadTls(root["tls_server_config"], settings);
     }
     if (root["basic_auth_users"]) {
       loadUsers(root["basic_auth_users"], settings);
+    }
+    if (root["user_roles"]) {
+      loadRoles(root["user_roles"], settings);
     }
   }
   return settings;

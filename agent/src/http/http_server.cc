@@ -215,6 +215,18 @@ int parseRequestHead(std::string_view head, HttpRequest& request, std::size_t& c
         return 400;
       }
       request.authorization = value;
+    } else if (name == "content-type") {
+      request.content_type = value;
+    } else if (name == "accept-language") {
+      request.accept_language = value;
+    } else if (name == "accept-encoding") {
+      request.accept_encoding = value;
+    } else if (name == "cookie") {
+      request.cookie = value;
+    } else if (name == "origin") {
+      request.origin = value;
+    } else if (name == "sec-fetch-site") {
+      request.sec_fetch_site = value;
     } else if (name == "content-length") {
       std::size_t length = 0;
       const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
@@ -444,7 +456,7 @@ void HttpServer::loginFailed(const std::string& remote, const std::string& user)
 }
 
 asio::awaitable<std::optional<HttpResponse>> HttpServer::authenticate(
-    const HttpRequest& request, const std::shared_ptr<const WebConfig>& web) {
+    HttpRequest& request, const std::shared_ptr<const WebConfig>& web) {
   if (!web || web->basic_auth_users.empty()) {
     co_return std::nullopt;
   }
@@ -461,6 +473,8 @@ asio::awaitable<std::optional<HttpResponse>> HttpServer::authenticate(
     // Known good credentials pass even from a throttled address: they cost no bcrypt.
     const auto cached = verified_.find(key);
     if (cached != verified_.end() && cached->second == known->second) {
+      request.user = known->first;
+      request.is_operator = web->isOperator(request.user);
       co_return std::nullopt;
     }
   }
@@ -486,6 +500,8 @@ asio::awaitable<std::optional<HttpResponse>> HttpServer::authenticate(
     verified_.clear();
   }
   verified_[key] = known->second;
+  request.user = known->first;
+  request.is_operator = web->isOperator(request.user);
   co_return std::nullopt;
 }
 

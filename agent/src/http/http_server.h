@@ -24,8 +24,19 @@ struct HttpRequest {
   std::string method;
   std::string target;
   std::string authorization;  ///< the Authorization header, empty when absent
+  std::string content_type;
+  std::string accept_language;
+  std::string accept_encoding;
+  std::string cookie;
+  /// Origin and Sec-Fetch-Site: what tells a cross-site form post from the page's own.
+  std::string origin;
+  std::string sec_fetch_site;
   std::string body;
   std::string remote;  ///< the client's address, for logs
+  /// Set by the server once the request is authenticated: who sent it, and whether the web
+  /// config's user_roles makes that user an operator (allowed to act, not only to read).
+  std::string user;
+  bool is_operator = false;
 };
 
 struct HttpResponse {
@@ -91,8 +102,9 @@ class HttpServer {
   asio::awaitable<bool> serveStream(Stream& stream, std::shared_ptr<const WebConfig> web,
                                     ConnectionSlot& slot);
   /// nullopt when the request may go on; otherwise the response that refuses it.
+  /// Sets request.user and request.is_operator when the credentials are good.
   asio::awaitable<std::optional<HttpResponse>> authenticate(
-      const HttpRequest& request, const std::shared_ptr<const WebConfig>& web);
+      HttpRequest& request, const std::shared_ptr<const WebConfig>& web);
   asio::awaitable<bool> checkPasswordOffLoop(std::shared_ptr<const WebConfig> web, std::string user,
                                              std::string password);
   bool throttled(const std::string& remote);

@@ -101,6 +101,7 @@ std::shared_ptr<const WebConfig> buildWebConfig(const WebSettings& settings,
     config->tls = buildTls(*settings.tls, issues);
   }
   config->basic_auth_users = settings.basic_auth_users;
+  config->operators = settings.operators;
   return config;
 }
 

@@ -4,6 +4,7 @@
 #include <asio/ssl/context.hpp>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,10 @@ struct WebConfig {
   std::shared_ptr<asio::ssl::context> tls;
   /// User name to bcrypt hash; empty when authentication is off.
   std::map<std::string, std::string> basic_auth_users;
+  /// Users of basic_auth_users with the operator role: they may act (acknowledge, silence...).
+  std::set<std::string> operators;
 
+  bool isOperator(const std::string& user) const { return operators.count(user) != 0; }
   /// Checks a password against the user's bcrypt hash, in constant time. Slow by design (tens
   /// of milliseconds): call it off the event loop. An unknown user costs the same time.
   bool checkPassword(const std::string& user, const std::string& password) const;

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "vigie/config_schema.h"
@@ -38,6 +39,8 @@ struct WebSettings {
   std::optional<WebTlsSettings> tls;
   /// User name to bcrypt hash; empty when authentication is off.
   std::map<std::string, std::string> basic_auth_users;
+  /// Users given the operator role by `user_roles` (the others only read).
+  std::set<std::string> operators;
 };
 
 }  // namespace vigie
