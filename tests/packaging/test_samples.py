@@ -25,6 +25,9 @@ import yaml
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from http_test_server import Nginx  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standins"))
+from form_login_app import FormLoginApp  # noqa: E402
+
 SOURCE = None
 AGENT = None
 DB_ENV = None
@@ -32,8 +35,8 @@ DB_ENV = None
 # Debian's CA bundle stands for the samples' RHEL path /etc/pki/tls/certs/internal-ca.pem.
 SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
 LABELS = {"app", "environment", "hosting_center", "ci"}
-SECRETS = ["sla-db", "sla-es", "slo-db2", "affelnet-db2", "siecle-db2", "sysca-db",
-           "itop-password"]
+SECRETS = ["sla-db", "sla-es", "sla-sso", "slo-db2", "affelnet-db2", "siecle-db2", "sysca-db",
+           "esculape-login", "incluscol-login", "itop-password"]
 
 
 def samples():
@@ -269,6 +272,37 @@ SITE = "\n".join([
     for name, health in (("green", ("green", 3, 0)), ("yellow", ("yellow", 3, 5)),
                          ("red", ("red", 3, 12)), ("two-nodes", ("green", 2, 0)))
 ])
+
+
+class SymfonyLoginJourneyTest(unittest.TestCase):
+    """The Symfony login journeys as shipped, against a form login with a CSRF token (the
+    stand-in of tests/standins), their base URL and account moved to it."""
+
+    def setUp(self):
+        self.app = FormLoginApp(user="vigie-supervision", password="s3cret")
+        self.scratch = Scratch({f"{app}-login": "s3cret" for app in ("esculape", "incluscol")})
+
+    def tearDown(self):
+        self.scratch.close()
+        self.app.close()
+
+    def journey(self, app):
+        probe = copy.deepcopy(sample_probes(f"{app}.yaml.sample")[f"{app}-login"])
+        probe["scenario"]["variables"]["base"] = f"http://127.0.0.1:{self.app.port}"
+        return probe
+
+    def test_login_succeeds_with_the_right_password(self):
+        for app in ("esculape", "incluscol"):
+            code, output = self.scratch.probe(self.journey(app))
+            self.assertEqual(code, 0, output)
+
+    def test_wrong_password_fails_the_login_step(self):
+        self.scratch.secret("esculape-login", "Wr0ng-pa55")
+        code, output = self.scratch.probe(self.journey("esculape"))
+        self.assertEqual(code, 2, output)
+        self.assertIn("login", output)
+        self.assertIn("(reason: body_regex)", output)
+        self.assertNotIn("Wr0ng-pa55", output)
 
 
 @unittest.skipUnless(shutil.which("nginx"), "nginx not installed")
