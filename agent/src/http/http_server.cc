@@ -424,10 +424,12 @@ void HttpServer::listenLocal(const std::string& path) {
   if (ec) {
     throw std::system_error(ec, "cannot bind the local socket " + path);
   }
-  local_path_ = path;
   if (chmod(path.c_str(), 0660) != 0) {
-    throw std::system_error(errno, std::generic_category(), "chmod 0660 " + path);
+    const int error = errno;
+    fs::remove(path);
+    throw std::system_error(error, std::generic_category(), "chmod 0660 " + path);
   }
+  local_path_ = path;
   acceptor.listen();
   local_acceptor_.emplace(std::move(acceptor));
 }
