@@ -43,6 +43,8 @@ PACKAGES=(
   # dns probe: c-ares sends the queries on the event loop; unbound serves the tests' zone
   # (tests/probes/dns, bench/dns_icmp_bench.py)
   libc-ares-dev unbound
+  # gzip of the endpoint's large answers (/metrics, status pages, API)
+  zlib1g-dev
   # the iTop adapter's integration tests (tests/itop) run the real iTop 3.2 from ../shared/itop:
   # PHP 8.2 with the extensions iTop's installer requires, graphviz for its impact graphs
   # (MariaDB's binaries are already listed above for the database probes)

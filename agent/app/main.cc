@@ -4,10 +4,15 @@
 #include <malloc.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstring>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "config/loader.h"
 #include "daemon/daemon.h"
@@ -24,6 +29,7 @@ constexpr const char* kDefaultConfig = "/etc/vigie/vigie.yaml";
 constexpr const char* kUsage = R"(Usage: vigie-agent [--config FILE]
        vigie-agent --check-config [--config FILE]
        vigie-agent --probe NAME [--config FILE]
+       vigie-agent --list [--json] [--config FILE]
        vigie-agent --version | --help
 
 Runs the Vigie supervision agent: probes on a schedule, Prometheus metrics on /metrics.
@@ -32,13 +38,85 @@ Runs the Vigie supervision agent: probes on a schedule, Prometheus metrics on /m
   --check-config   validate the configuration, print every error, exit 0 if valid, 1 if not
   --probe NAME     run probe NAME once and print a Nagios plugin line; the exit code is
                    0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+  --list           list the configured probes (name, type, interval, timeout, labels) without
+                   running them; --json prints them as a JSON array
   --version        print the version
   --help           print this help
 
 Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT stop the agent.
 )";
 
-enum class Mode { Daemon, CheckConfig, Probe };
+enum class Mode { Daemon, CheckConfig, Probe, List };
+
+/// "30s", "5m", "1h30m": the configuration's own syntax.
+std::string formatDuration(std::chrono::milliseconds duration) {
+  if (duration.count() % 1000 != 0) {
+    return std::to_string(duration.count()) + "ms";
+  }
+  long long seconds = duration.count() / 1000;
+  std::string out;
+  for (const auto& [unit, size] : {std::pair{"h", 3600LL}, std::pair{"m", 60LL}}) {
+    if (seconds >= size) {
+      out += std::to_string(seconds / size) + unit;
+      seconds %= size;
+    }
+  }
+  if (seconds > 0 || out.empty()) {
+    out += std::to_string(seconds) + "s";
+  }
+  return out;
+}
+
+/// --list: the probes as the configuration declares them, nothing run.
+void listProbes(const vigie::AgentConfig& config, bool as_json) {
+  if (as_json) {
+    nlohmann::json probes = nlohmann::json::array();
+    for (const vigie::ProbeSpec& spec : config.probes) {
+      nlohmann::json labels = nlohmann::json::object();
+      for (const auto& [key, value] : spec.labels) {
+        labels[key] = value;
+      }
+      probes.push_back({{"name", spec.name},
+                        {"type", spec.type},
+                        {"interval_seconds", spec.interval.count() / 1000.0},
+                        {"timeout_seconds", spec.timeout.count() / 1000.0},
+                        {"labels", labels},
+                        {"depends_on", spec.depends_on},
+                        {"file", spec.location.file},
+                        {"line", spec.location.line}});
+    }
+    std::cout << probes.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::array<std::string, 5>> rows{{"NAME", "TYPE", "INTERVAL", "TIMEOUT", "LABELS"}};
+  for (const vigie::ProbeSpec& spec : config.probes) {
+    std::string labels;
+    for (const auto& [key, value] : spec.labels) {
+      labels += (labels.empty() ? "" : " ") + key + "=" + value;
+    }
+    rows.push_back({spec.name, spec.type, formatDuration(spec.interval),
+                    formatDuration(spec.timeout), labels});
+  }
+  std::array<std::size_t, 5> widths{};
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) {
+        line.append(widths[i] - row[i].size() + 2, ' ');
+      }
+    }
+    while (!line.empty() && line.back() == ' ') {
+      line.pop_back();
+    }
+    std::cout << line << "\n";
+  }
+}
 
 }  // namespace
 
@@ -61,6 +139,7 @@ int main(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   std::string probe_name;
   Mode mode = Mode::Daemon;
+  bool as_json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -68,6 +147,10 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       config_path = arg.substr(std::strlen("--config="));
+    } else if (arg == "--list") {
+      mode = Mode::List;
+    } else if (arg == "--json") {
+      as_json = true;
     } else if (arg == "--check-config") {
       mode = Mode::CheckConfig;
     } else if (arg == "--probe" && has_value) {
@@ -123,6 +206,9 @@ int main(int argc, char** argv) {
       std::cout << "UNKNOWN - no probe named '" << probe_name << "' in " << config_path << "\n";
       return 3;
     }
+    case Mode::List:
+      listProbes(config, as_json);
+      return 0;
     case Mode::Daemon:
       break;
   }

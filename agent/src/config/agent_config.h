@@ -21,6 +21,10 @@ struct AgentSettings {
   std::string name;  ///< defaults to the host name
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 9465;
+  /// agent.socket: the local Unix socket vigiectl talks to (mode 0660); empty: none.
+  std::string socket = "/run/vigie/vigie.sock";
+  /// Set in the file: then failing to listen on it stops the start (the default only warns).
+  bool socket_configured = false;
   std::string state_dir = "/var/lib/vigie";
   std::int64_t max_concurrent_probes = 1000;
   std::string log_level = "info";

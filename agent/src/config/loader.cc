@@ -149,7 +149,7 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
   }
   // Unknown keys are reported and the known ones still checked: every error in one pass.
   checkMapping(file, node, "agent",
-               {"name", "listen", "state_dir", "max_concurrent_probes", "log_level",
+               {"name", "listen", "socket", "state_dir", "max_concurrent_probes", "log_level",
                 "web_config_file", "plugin_dirs", "timezone", "unreachable_when"});
   if (!node.IsMap()) {
     return;
@@ -213,6 +213,19 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
       if (agent.max_concurrent_probes < 1) {
         report(file, node["max_concurrent_probes"], "agent.max_concurrent_probes",
                "must be at least 1");
+      }
+    }
+  }
+  if (node["socket"]) {
+    agent.socket_configured = true;
+    text("socket", agent.socket);
+    if (!agent.socket.empty()) {
+      const fs::path socket_file(agent.socket);
+      agent.socket = (socket_file.is_relative() ? base_dir_ / socket_file : socket_file).string();
+      // sun_path holds 108 bytes with its terminating NUL.
+      if (agent.socket.size() > 107) {
+        report(file, node["socket"], "agent.socket",
+               "path too long for a Unix socket (at most 107 bytes): '" + agent.socket + "'");
       }
     }
   }

@@ -32,6 +32,18 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
     logWarning("cannot create state_dir " + config.agent.state_dir + ": " + ec.message());
   }
   logInfo("listening on " + config.agent.listen_host + ":" + std::to_string(http_.port()));
+  if (!config.agent.socket.empty()) {
+    try {
+      http_.listenLocal(config.agent.socket);
+      logInfo("listening on the local socket " + config.agent.socket);
+    } catch (const std::system_error& e) {
+      if (config.agent.socket_configured) {
+        throw;
+      }
+      // The default path: an agent started by hand (no /run/vigie) still runs, without it.
+      logWarning(std::string("no local socket, vigiectl cannot reach this agent: ") + e.what());
+    }
+  }
   alerts_ = std::make_unique<AlertSink>(io_, config.agent.name, config.agent.state_dir);
   Console::Hooks hooks;
   hooks.run_now = [this](const std::string& name) {
@@ -107,6 +119,9 @@ void Daemon::apply(AgentConfig config) {
   if (!config_.source_file.empty() && (config.agent.listen_host != config_.agent.listen_host ||
                                        config.agent.listen_port != config_.agent.listen_port)) {
     logWarning("agent.listen changed: restart the agent to apply it");
+  }
+  if (!config_.source_file.empty() && config.agent.socket != config_.agent.socket) {
+    logWarning("agent.socket changed: restart the agent to apply it");
   }
   setLogLevel(config.agent.log_level);
   for (const ConfigIssue& warning : config.warnings) {

@@ -4,6 +4,11 @@
 #include <malloc.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -19,6 +24,9 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "util/log.h"
 #include "util/no_throw.h"
@@ -52,6 +60,12 @@ constexpr std::size_t kMaxTrackedClients = 4096;
 constexpr std::size_t kMaxLoginLogsPerWindow = 10;
 // After a burst of this many connections, freed buffers go back to the system once idle.
 constexpr std::size_t kTrimAfterPeak = 64;
+// zlib level 1: 10 MB of /metrics in ~40 ms with 85-90 % saved; higher levels cost two to
+// five times as much for a few points more (figures in docs/OPERATIONS.md).
+constexpr int kGzipLevel = 1;
+// Below this a body is compressed on the loop (well under a millisecond); above, on the
+// helper thread, so a /metrics scrape never holds the probes back.
+constexpr std::size_t kCompressOnLoopBelow = 64 * 1024;
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
@@ -160,7 +174,65 @@ std::string credentialDigest(const std::string& user, const std::string& passwor
   return std::string(reinterpret_cast<const char*>(digest), size);
 }
 
+// The Unix user of a uid, or "uid:N" when the system has no name for it.
+std::string userName(uid_t uid) {
+  long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::string buffer(size > 0 ? static_cast<std::size_t>(size) : 16384, '\0');
+  passwd entry{};
+  passwd* found = nullptr;
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return "uid:" + std::to_string(uid);
+}
+
 }  // namespace
+
+bool acceptsGzip(std::string_view accept_encoding) {
+  std::size_t pos = 0;
+  while (pos <= accept_encoding.size()) {
+    std::size_t end = accept_encoding.find(',', pos);
+    if (end == std::string_view::npos) {
+      end = accept_encoding.size();
+    }
+    const std::string_view item = accept_encoding.substr(pos, end - pos);
+    pos = end + 1;
+    const std::size_t semicolon = item.find(';');
+    const std::string coding = lower(trimSpaces(item.substr(0, semicolon)));
+    if (coding != "gzip" && coding != "x-gzip" && coding != "*") {
+      continue;
+    }
+    if (semicolon == std::string_view::npos) {
+      return true;
+    }
+    // "gzip;q=0" refuses it; any other weight accepts it.
+    std::string params = lower(item.substr(semicolon + 1));
+    std::erase_if(params, [](char c) { return c == ' ' || c == '\t'; });
+    if (params.rfind("q=", 0) != 0) {
+      return true;
+    }
+    const std::string_view q = std::string_view(params).substr(2);
+    return q.find_first_not_of("0.") != std::string_view::npos;
+  }
+  return false;
+}
+
+std::string gzipCompress(std::string_view body, int level) {
+  z_stream stream{};
+  // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+  if (deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return {};
+  }
+  std::string out(deflateBound(&stream, static_cast<uLong>(body.size())), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+  stream.avail_in = static_cast<uInt>(body.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int status = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return status == Z_STREAM_END ? out : std::string();
+}
 
 int parseRequestHead(std::string_view head, HttpRequest& request, std::size_t& content_length) {
   content_length = 0;
@@ -276,8 +348,12 @@ std::optional<std::pair<std::string, std::string>> parseBasicCredentials(std::st
 /// (the ones evicted first when the server is full or out of descriptors).
 class HttpServer::ConnectionSlot {
  public:
-  ConnectionSlot(std::shared_ptr<Connections> connections, asio::ip::tcp::socket& socket)
-      : connections_(std::move(connections)), socket_(socket) {
+  template <typename Socket>
+  ConnectionSlot(std::shared_ptr<Connections> connections, Socket& socket)
+      : connections_(std::move(connections)), close_([&socket] {
+          asio::error_code ignored;
+          socket.close(ignored);
+        }) {
     place_ = connections_->waiting_for_head.insert(connections_->waiting_for_head.end(), this);
   }
   ConnectionSlot(const ConnectionSlot&) = delete;
@@ -299,13 +375,12 @@ class HttpServer::ConnectionSlot {
   /// Closing frees the descriptor now; the connection's pending read ends with an error.
   void evict() {
     headReceived();
-    asio::error_code ignored;
-    socket_.close(ignored);
+    close_();
   }
 
  private:
   std::shared_ptr<Connections> connections_;
-  asio::ip::tcp::socket& socket_;
+  std::function<void()> close_;
   std::optional<std::list<ConnectionSlot*>::iterator> place_;
 };
 
@@ -319,11 +394,62 @@ HttpServer::HttpServer(asio::io_context& io, const std::string& host, std::uint1
 
 void HttpServer::setWebConfig(std::shared_ptr<const WebConfig> web) { web_ = std::move(web); }
 
-void HttpServer::start() { asio::co_spawn(io_, acceptLoop(), asio::detached); }
+void HttpServer::listenLocal(const std::string& path) {
+  namespace fs = std::filesystem;
+  using Local = asio::local::stream_protocol;
+  struct stat existing {};
+  if (lstat(path.c_str(), &existing) == 0) {
+    if (!S_ISSOCK(existing.st_mode)) {
+      throw std::system_error(std::make_error_code(std::errc::file_exists),
+                              path + " exists and is not a socket: refusing to replace it");
+    }
+    Local::socket probe(io_);
+    asio::error_code ec;
+    probe.connect(Local::endpoint(path), ec);
+    if (!ec) {
+      throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                              path + ": another process answers on this socket");
+    }
+    // Nobody listens: the socket of an agent that did not stop cleanly.
+    logInfo("http: removing the stale socket " + path);
+    fs::remove(path);
+  }
+  Local::acceptor acceptor(io_);
+  acceptor.open();
+  // Created 0660 from the start (umask), then set exactly (whatever the umask was).
+  const mode_t previous = umask(0117);
+  asio::error_code ec;
+  acceptor.bind(Local::endpoint(path), ec);
+  umask(previous);
+  if (ec) {
+    throw std::system_error(ec, "cannot bind the local socket " + path);
+  }
+  if (chmod(path.c_str(), 0660) != 0) {
+    const int error = errno;
+    fs::remove(path);
+    throw std::system_error(error, std::generic_category(), "chmod 0660 " + path);
+  }
+  local_path_ = path;
+  acceptor.listen();
+  local_acceptor_.emplace(std::move(acceptor));
+}
+
+void HttpServer::start() {
+  asio::co_spawn(io_, acceptLoop(acceptor_), asio::detached);
+  if (local_acceptor_) {
+    asio::co_spawn(io_, acceptLoop(*local_acceptor_), asio::detached);
+  }
+}
 
 void HttpServer::stop() {
   asio::error_code ignored;
   acceptor_.close(ignored);
+  if (local_acceptor_ && local_acceptor_->is_open()) {
+    local_acceptor_->close(ignored);
+    // Only the socket this server made: a later agent may own the path by now otherwise.
+    std::error_code remove_ec;
+    std::filesystem::remove(local_path_, remove_ec);
+  }
   accept_pause_.cancel();
 }
 
@@ -335,10 +461,11 @@ bool HttpServer::evictOldestWaiting() {
   return true;
 }
 
-asio::awaitable<void> HttpServer::acceptLoop() {
+template <typename Acceptor>
+asio::awaitable<void> HttpServer::acceptLoop(Acceptor& acceptor) {
   std::size_t failures_unlogged = 0;
   Clock::time_point last_failure_log{};
-  while (acceptor_.is_open()) {
+  while (acceptor.is_open()) {
     // An evicted connection's descriptor is closed at once, though its coroutine ends later.
     if (connections_->open >= kMaxConnections && !evictOldestWaiting()) {
       // Every connection is past its head (answering, or waiting for bcrypt): wait for one.
@@ -346,8 +473,8 @@ asio::awaitable<void> HttpServer::acceptLoop() {
       co_await accept_pause_.async_wait(kNoThrow);
       continue;
     }
-    auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
       co_return;
     }
     if (outOfDescriptors(ec)) {
@@ -377,12 +504,37 @@ asio::awaitable<void> HttpServer::acceptLoop() {
   }
 }
 
+asio::awaitable<void> HttpServer::serve(asio::local::stream_protocol::socket socket) {
+  ConnectionSlot slot(connections_, socket);
+  HttpRequest request;
+  request.via_socket = true;
+  request.remote = "local socket";
+  ucred peer{};
+  socklen_t size = sizeof peer;
+  if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) {
+    logWarning(std::string("http: no peer credentials on the local socket: ") +
+               std::strerror(errno));
+    co_return;
+  }
+  request.peer_uid = static_cast<long>(peer.uid);
+  request.user = userName(peer.uid);
+  // Whoever may open the socket (mode 0660: the service's user and group) may act.
+  request.is_operator = true;
+  // No TLS nor basic auth here: the kernel vouches for the peer.
+  co_await serveStream(socket, nullptr, slot, std::move(request));
+  asio::error_code ignored;
+  socket.shutdown(asio::local::stream_protocol::socket::shutdown_both, ignored);
+}
+
 asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {
   // The configuration a connection starts with is the one it keeps, even across a reload.
   std::shared_ptr<const WebConfig> web = web_;
+  HttpRequest request;
+  asio::error_code endpoint_ec;
+  request.remote = socket.remote_endpoint(endpoint_ec).address().to_string();
   if (!web || !web->tls) {
     ConnectionSlot slot(connections_, socket);
-    co_await serveStream(socket, web, slot);
+    co_await serveStream(socket, web, slot, std::move(request));
     asio::error_code ignored;
     socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     co_return;
@@ -401,7 +553,7 @@ asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {
     logDebug("http: TLS handshake failed: " + ec.message());
     co_return;
   }
-  if (co_await serveStream(stream, web, slot)) {
+  if (co_await serveStream(stream, web, slot, std::move(request))) {
     timer.expires_after(kTlsShutdownTimeout);
     co_await (stream.async_shutdown(kNoThrow) || timer.async_wait(kNoThrow));
   }
@@ -523,14 +675,46 @@ asio::awaitable<bool> HttpServer::checkPasswordOffLoop(std::shared_ptr<const Web
       std::move(start), asio::use_awaitable);
 }
 
+asio::awaitable<void> HttpServer::maybeCompress(const HttpRequest& request, HttpResponse& response,
+                                                std::string& encoding_headers) {
+  if (response.body.size() <= kCompressAbove) {
+    co_return;
+  }
+  // The answer depends on Accept-Encoding: caches must key on it.
+  encoding_headers = "Vary: Accept-Encoding\r\n";
+  if (!acceptsGzip(request.accept_encoding)) {
+    co_return;
+  }
+  std::string compressed;
+  if (response.body.size() < kCompressOnLoopBelow) {
+    compressed = gzipCompress(response.body, kGzipLevel);
+  } else {
+    auto start = [this, &response](auto handler) mutable {
+      asio::post(compress_pool_, [&body = response.body, handler = std::move(handler),
+                                  work = asio::make_work_guard(io_)]() mutable {
+        // The coroutine, and so the body, waits for this: reading it from here is safe.
+        std::string gzipped = gzipCompress(body, kGzipLevel);
+        asio::post(work.get_executor(),
+                   [handler = std::move(handler), gzipped = std::move(gzipped)]() mutable {
+                     std::move(handler)(std::move(gzipped));
+                   });
+      });
+    };
+    compressed = co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::string)>(
+        std::move(start), asio::use_awaitable);
+  }
+  if (compressed.empty()) {
+    co_return;  // zlib failed (out of memory): the body goes out as it is
+  }
+  response.body = std::move(compressed);
+  encoding_headers.append("Content-Encoding: gzip\r\n");
+}
+
 template <typename Stream>
 asio::awaitable<bool> HttpServer::serveStream(Stream& socket, std::shared_ptr<const WebConfig> web,
-                                              ConnectionSlot& slot) {
+                                              ConnectionSlot& slot, HttpRequest request) {
   HttpResponse response;
   std::string buffer;
-  HttpRequest request;
-  asio::error_code endpoint_ec;
-  request.remote = socket.lowest_layer().remote_endpoint(endpoint_ec).address().to_string();
   auto read_request = [&]() -> asio::awaitable<int> {
     auto [ec, head_size] = co_await asio::async_read_until(
         socket, asio::dynamic_buffer(buffer, kMaxHeaderBytes), "\r\n\r\n", kNoThrow);
@@ -578,10 +762,18 @@ asio::awaitable<bool> HttpServer::serveStream(Stream& socket, std::shared_ptr<co
       response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}};
     }
   }
-  std::string head =
-      "HTTP/1.1 " + std::to_string(response.status) + " " +
-      std::string(reasonPhrase(response.status)) + "\r\nContent-Type: " + response.content_type +
-      "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n";
+  if (request.via_socket && request.method != "GET" && request.method != "HEAD") {
+    logInfo("http: " + request.method + " " + printable(request.target) +
+            " on the local socket by " + request.user + " (uid " +
+            std::to_string(request.peer_uid) + "): " + std::to_string(response.status));
+  }
+  std::string encoding_headers;
+  co_await maybeCompress(request, response, encoding_headers);
+  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                     std::string(reasonPhrase(response.status)) +
+                     "\r\nContent-Type: " + response.content_type +
+                     "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                     "\r\nConnection: close\r\n" + encoding_headers;
   if (response.status == 401) {
     head.append("WWW-Authenticate: Basic realm=\"vigie-agent\"\r\n");
   }
