@@ -19,6 +19,7 @@
 #include "daemon/single_run.h"
 #include "process/process.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "vigie/registry.h"
 #include "vigie/version.h"
 
@@ -181,7 +182,8 @@ int main(int argc, char** argv) {
     config = std::move(loaded.config);
   } catch (const vigie::ConfigError& e) {
     for (const vigie::ConfigIssue& issue : e.issues()) {
-      std::cerr << issue.format() << "\n";
+      // A name or value quoted from the file may hold control characters or invalid UTF-8.
+      std::cerr << vigie::escapeText(issue.format(), vigie::kMaxLogMessageBytes) << "\n";
     }
     std::cerr << "vigie-agent: " << e.issues().size() << " error(s) in the configuration\n";
     return mode == Mode::Probe ? 3 : 1;
@@ -190,7 +192,8 @@ int main(int argc, char** argv) {
   switch (mode) {
     case Mode::CheckConfig:
       for (const vigie::ConfigIssue& warning : config.warnings) {
-        std::cerr << "warning: " << warning.format() << "\n";
+        std::cerr << "warning: " << vigie::escapeText(warning.format(), vigie::kMaxLogMessageBytes)
+                  << "\n";
       }
       std::cout << config_path << ": OK, " << config.probes.size() << " probes\n";
       return 0;

@@ -7,8 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "util/json_depth.h"
+#include "util/utf8.h"
+
 namespace vigie::probes {
 namespace {
+
+// The longest part of a value from the target that a failure message shows.
+constexpr std::size_t kMaxShownValueBytes = 256;
 
 std::string pcre2Message(int code) {
   PCRE2_UCHAR buffer[256];
@@ -235,7 +241,7 @@ std::optional<std::string> JsonAssertion::check(const nlohmann::json& document) 
     case Kind::LessThan:
     case Kind::GreaterThan:
       if (!value->is_number()) {
-        return path_ + " is " + actual + ", not a number";
+        return path_ + " is " + cutText(actual, kMaxShownValueBytes) + ", not a number";
       }
       holds =
           kind_ == Kind::LessThan ? value->get<double>() < number_ : value->get<double>() > number_;
@@ -244,14 +250,26 @@ std::optional<std::string> JsonAssertion::check(const nlohmann::json& document) 
   if (holds) {
     return std::nullopt;
   }
-  return "expected " + describe() + ", got " + actual;
+  // A value from the target may be megabytes long: the message shows its start.
+  return "expected " + describe() + ", got " + cutText(actual, kMaxShownValueBytes);
 }
 
-std::optional<std::string> checkJson(std::string_view body,
+nlohmann::json parseBoundedJson(std::string_view body) {
+  if (jsonNestedDeeperThan(body)) {
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+  return nlohmann::json::parse(body, nullptr, false);
+}
+
+std::optional<JsonFailure> checkJson(std::string_view body,
                                      const std::vector<JsonAssertion>& assertions) {
+  if (jsonNestedDeeperThan(body)) {
+    return JsonFailure{"json_too_deep", "body nests arrays or objects deeper than " +
+                                            std::to_string(kMaxJsonDepth) + " levels"};
+  }
   const nlohmann::json document = nlohmann::json::parse(body, nullptr, false);
   if (document.is_discarded()) {
-    return std::string("body is not valid JSON");
+    return JsonFailure{"json_assertion", "body is not valid JSON"};
   }
   std::string failures;
   for (const JsonAssertion& assertion : assertions) {
@@ -262,7 +280,7 @@ std::optional<std::string> checkJson(std::string_view body,
   if (failures.empty()) {
     return std::nullopt;
   }
-  return failures;
+  return JsonFailure{"json_assertion", failures};
 }
 
 JsonPath JsonPath::parse(const std::string& path) {

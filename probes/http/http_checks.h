@@ -101,10 +101,20 @@ class JsonAssertion {
   std::shared_ptr<Regex> regex_;
 };
 
+/// Why the JSON assertions failed: the reason word (json_assertion, json_too_deep) and message.
+struct JsonFailure {
+  std::string reason;
+  std::string message;
+};
+
 /// Parses `body` as JSON and runs every assertion; nullopt when all hold, else every failure
-/// joined by "; " (a health document's DOWN components are all named).
-std::optional<std::string> checkJson(std::string_view body,
+/// joined by "; " (a health document's DOWN components are all named). A body nested deeper
+/// than kMaxJsonDepth fails as json_too_deep without being parsed.
+std::optional<JsonFailure> checkJson(std::string_view body,
                                      const std::vector<JsonAssertion>& assertions);
+
+/// `body` parsed, discarded when it is not JSON or nests deeper than kMaxJsonDepth.
+nlohmann::json parseBoundedJson(std::string_view body);
 
 /// Response headers, names lower case, in order.
 using Headers = std::vector<std::pair<std::string, std::string>>;

@@ -18,6 +18,7 @@
 #include "http/http_checks.h"
 #include "net/curl_multi.h"
 #include "tls/tls_options.h"
+#include "util/bounded_file.h"
 #include "util/timing.h"
 #include "vigie/version.h"
 
@@ -396,7 +397,7 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
       std::string message = status_text + " is not a valid status";
       if (!settings_.json.empty()) {
         const auto failure = checkJson(transfer.body, settings_.json);
-        message += "; " + failure.value_or("the JSON assertions hold");
+        message += "; " + (failure ? failure->message : "the JSON assertions hold");
       }
       return ProbeResult::critical("http_status", message);
     }
@@ -412,7 +413,7 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
     }
     if (!settings_.json.empty()) {
       if (auto failure = checkJson(transfer.body, settings_.json)) {
-        return ProbeResult::critical("json_assertion", *failure);
+        return ProbeResult::critical(failure->reason, failure->message);
       }
     }
     if (transfer.tls.seen) {
@@ -729,10 +730,9 @@ class HttpProbeFactory final : public ProbeFactory {
       if (path->empty()) {
         continue;
       }
-      if (FILE* file = std::fopen(path->c_str(), "r")) {
-        std::fclose(file);
-      } else {
-        config.fail(key, "cannot read '" + *path + "'");
+      // Not fopen: a FIFO there would block the loading until a writer comes.
+      if (std::string error; !readRegularFile(*path, kMaxConfigFileBytes, error)) {
+        config.fail(key, error);
       }
     }
     s.insecure_skip_verify = config.getBool("insecure_skip_verify");

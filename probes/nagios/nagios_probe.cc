@@ -8,12 +8,11 @@
 #include <asio/this_coro.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "nagios/plugin_output.h"
 #include "process/process.h"
+#include "util/bounded_file.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
@@ -91,16 +90,9 @@ void addPerfdataSamples(const std::vector<PerfDatum>& perfdata, std::vector<Samp
 /// The content of a secret file without the trailing newline editors add; nothing when it
 /// cannot be read (`error` says why).
 std::optional<std::string> readValueFile(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read '" + path + "': " + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string value = text.str();
-  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
-    value.pop_back();
+  auto value = readRegularFile(path, kMaxSecretFileBytes, error);
+  while (value && !value->empty() && (value->back() == '\n' || value->back() == '\r')) {
+    value->pop_back();
   }
   return value;
 }

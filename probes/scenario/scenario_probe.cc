@@ -366,7 +366,7 @@ std::optional<ScenarioProbe::Failure> ScenarioProbe::check(const Step& step,
   }
   if (!step.json.empty()) {
     if (auto failure = checkJson(answer.body, step.json)) {
-      return Failure{"json_assertion", *failure};
+      return Failure{failure->reason, failure->message};
     }
   }
   if (!step.xpath.empty()) {
@@ -392,7 +392,7 @@ std::optional<ScenarioProbe::Failure> ScenarioProbe::extract(CURL* easy, const S
         break;
       case Extraction::Source::Json: {
         if (!document) {
-          document = nlohmann::json::parse(answer.body, nullptr, false);
+          document = parseBoundedJson(answer.body);
         }
         if (const nlohmann::json* found = extraction.json->find(*document)) {
           value = JsonPath::textOf(*found);

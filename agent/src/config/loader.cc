@@ -23,27 +23,16 @@
 #include "config/yaml_parse.h"
 #include "net/host_port.h"
 #include "plugins/plugin_loader.h"
+#include "util/bounded_file.h"
 #include "util/duration.h"
+#include "util/identifiers.h"
+#include "util/utf8.h"
 
 namespace vigie {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Plain loops, not std::regex: libstdc++ matches recursively and a 30,000-character name
-// overflowed the stack.
-bool isProbeName(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-  });
-}
-bool isLabelName(const std::string& name) {
-  return !name.empty() && (name[0] < '0' || name[0] > '9') &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_';
-         });
-}
 // Labels the agent sets itself on every probe metric.
 const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
 
@@ -95,7 +84,10 @@ class Loader {
     return readerFor(file).convert(node, path, type);
   }
 
-  std::optional<YAML::Node> parseFile(const std::string& file);
+  /// `included_by`/`include_node`: the file and the `include` entry that named `file`, where
+  /// an unreadable file is reported.
+  std::optional<YAML::Node> parseFile(const std::string& file, const std::string& included_by = {},
+                                      const YAML::Node& include_node = YAML::Node());
   void loadAgentSection(const std::string& file, const YAML::Node& node, AgentConfig& config);
   void loadDefaults(const std::string& file, const YAML::Node& node, AgentConfig& config);
   void collectProbes(const std::string& file, const YAML::Node& node,
@@ -120,19 +112,34 @@ class Loader {
   fs::path base_dir_;
 };
 
-std::optional<YAML::Node> Loader::parseFile(const std::string& file) {
+std::optional<YAML::Node> Loader::parseFile(const std::string& file, const std::string& included_by,
+                                            const YAML::Node& include_node) {
   std::string error;
-  const auto text = readFileText(file, error);
+  const auto text = readRegularFile(file, kMaxConfigFileBytes, error);
+  if (!text && !included_by.empty()) {
+    report(included_by, include_node, "include", error);
+    return std::nullopt;
+  }
   if (!text) {
     reportFile(file, error);
     return std::nullopt;
   }
+  YAML::Node root;
   try {
-    return parseYamlInOwnArena(*text);
+    root = parseYamlInOwnArena(*text);
   } catch (const YAML::ParserException& e) {
     issues_.push_back({{file, e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg});
     return std::nullopt;
   }
+  // The loader is strict: a key written twice is a mistake, not "the first one wins".
+  for (const DuplicateKey& duplicate : findDuplicateKeys(root)) {
+    issues_.push_back({{file, duplicate.second.line + 1, duplicate.second.column + 1},
+                       cutText(duplicate.key, 64),
+                       "duplicate key (first written at line " +
+                           std::to_string(duplicate.first.line + 1) + ", column " +
+                           std::to_string(duplicate.first.column + 1) + ")"});
+  }
+  return root;
 }
 
 void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
@@ -236,7 +243,13 @@ void Loader::loadAgentSection(const std::string& file, const YAML::Node& node,
     try {
       agent.web = loadWebConfig(agent.web_config_file);
     } catch (const ConfigError& e) {
-      issues_.insert(issues_.end(), e.issues().begin(), e.issues().end());
+      for (ConfigIssue issue : e.issues()) {
+        if (issue.where.line == 0) {  // the file as a whole: said where it is named
+          issue.where = locate(file, node["web_config_file"]);
+          issue.key_path = "agent.web_config_file";
+        }
+        issues_.push_back(std::move(issue));
+      }
     }
   }
 }
@@ -292,7 +305,7 @@ void Loader::loadIncludes(const std::string& file, const YAML::Node& node,
     std::vector<std::string> files(matches.gl_pathv, matches.gl_pathv + matches.gl_pathc);
     globfree(&matches);
     for (const std::string& included : files) {
-      const auto root = parseFile(included);
+      const auto root = parseFile(included, file, node);
       if (!root || root->IsNull()) {
         continue;
       }
@@ -401,7 +414,8 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
     spec.name = std::get<std::string>(*name);
     if (!isProbeName(spec.name)) {
       report(file, node["name"], path + ".name",
-             "'" + spec.name + "' is not a valid probe name (use a-z, 0-9, '_', '.', '-')");
+             "'" + cutText(spec.name, 64) + "' is not a valid probe name (use a-z, 0-9, '_', " +
+                 "'.', '-', at most " + std::to_string(kMaxIdentifierBytes) + " characters)");
     }
   }
 
@@ -431,8 +445,9 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
       spec.labels = std::get<Labels>(*labels);
       for (const auto& [label, value] : spec.labels) {
         if (!isLabelName(label) || label.rfind("__", 0) == 0) {
-          report(file, node["labels"], path + ".labels." + label,
-                 "'" + label + "' is not a valid Prometheus label name");
+          report(file, node["labels"], path + ".labels." + cutText(label, 64),
+                 "'" + cutText(label, 64) + "' is not a valid Prometheus label name (at most " +
+                     std::to_string(kMaxIdentifierBytes) + " characters)");
         } else if (kReservedLabels.count(label) != 0) {
           report(file, node["labels"], path + ".labels." + label,
                  "'" + label + "' is set by the agent itself; choose another label name");

@@ -6,10 +6,10 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <set>
 
 #include "config/yaml_parse.h"
+#include "util/bounded_file.h"
 #include "util/duration.h"
 
 namespace vigie {
@@ -35,6 +35,21 @@ std::size_t editDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// Values that go into a request line, a header, a command or a connection string: a line
+// break in them injects a header or a command, a NUL cuts them short wherever C reads them.
+bool singleLine(const std::string& path) {
+  static const std::set<std::string> kKeys{
+      "url",      "proxy_url", "no_proxy",     "headers",     "password", "basic_auth_password",
+      "username", "user",      "bearer_token", "token",       "host",     "basic_auth_username",
+      "address",  "method",    "command",      "env",         "dsn",      "connection_string",
+      "dbname",   "bind_dn",   "hmac_secret",  "server_name", "name",     "tls_server_name"};
+  std::string key = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+  if (key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0) {
+    key.resize(key.size() - 5);  // a secret read from a file: the secret's own key decides
+  }
+  return kKeys.count(key) != 0 || (key.size() > 4 && key.compare(key.size() - 4, 4, "_url") == 0);
+}
+
 }  // namespace
 
 std::string joined(const std::vector<std::string>& items) {
@@ -43,17 +58,6 @@ std::string joined(const std::vector<std::string>& items) {
     text += (text.empty() ? "" : ", ") + item;
   }
   return text;
-}
-
-std::optional<std::string> readFileText(const fs::path& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path.string() + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 ConfigLocation SectionReader::locate(const YAML::Node& node) const {
@@ -129,8 +133,48 @@ std::optional<std::string> SectionReader::expandEnvironment(const YAML::Node& no
   return out;
 }
 
+bool SectionReader::refuseControlBytes(const YAML::Node& node, const std::string& path,
+                                       const std::string& text) const {
+  if (text.find('\0') != std::string::npos) {
+    report(node, path, "contains a NUL byte");
+    return true;
+  }
+  if (text.find_first_of("\r\n") != std::string::npos && singleLine(path)) {
+    report(node, path, "contains a line break (CR or LF), which would inject into the request");
+    return true;
+  }
+  return false;
+}
+
 std::optional<ConfigValue> SectionReader::convert(const YAML::Node& node, const std::string& path,
                                                   FieldType type) const {
+  auto value = convertValue(node, path, type);
+  if (!value) {
+    return value;
+  }
+  bool refused = false;
+  if (const auto* text = std::get_if<std::string>(&*value)) {
+    refused = refuseControlBytes(node, path, *text);
+  } else if (const auto* items = std::get_if<std::vector<std::string>>(&*value)) {
+    for (const std::string& item : *items) {
+      refused = refused || refuseControlBytes(node, path, item);
+    }
+  } else if (const auto* pairs =
+                 std::get_if<std::vector<std::pair<std::string, std::string>>>(&*value)) {
+    for (const auto& [key, item] : *pairs) {
+      refused = refused || refuseControlBytes(node, path, key) ||
+                refuseControlBytes(node, path + "." + key, item);
+    }
+  }
+  if (refused) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<ConfigValue> SectionReader::convertValue(const YAML::Node& node,
+                                                       const std::string& path,
+                                                       FieldType type) const {
   auto scalar = [&]() -> const std::string* {
     if (!node.IsScalar()) {
       report(node, path, "expected a " + std::string(fieldTypeName(type)));
@@ -268,7 +312,7 @@ std::optional<std::string> SectionReader::secretFromFile(const YAML::Node& value
   }
   const fs::path secret_file(resolvePath(std::get<std::string>(*name)));
   std::string error;
-  auto secret = readFileText(secret_file, error);
+  auto secret = readRegularFile(secret_file.string(), kMaxSecretFileBytes, error);
   if (!secret) {
     report(value_file, key_path, error);
     return std::nullopt;
@@ -276,6 +320,9 @@ std::optional<std::string> SectionReader::secretFromFile(const YAML::Node& value
   // Files written by editors or `echo` end with a newline that is not part of the secret.
   while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
     secret->pop_back();
+  }
+  if (refuseControlBytes(value_file, key_path, *secret)) {
+    return std::nullopt;
   }
   return secret;
 }

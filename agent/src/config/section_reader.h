@@ -26,6 +26,8 @@ class SectionReader {
   bool checkMapping(const YAML::Node& node, const std::string& path,
                     const std::vector<std::string>& allowed) const;
   /// The value of `node` as `type` (strings with ${ENV} expanded); nothing on error (reported).
+  /// Strings with a NUL byte are refused, and so are line breaks in values that go into a
+  /// request, a header or a command (url, headers, password, command, env...).
   std::optional<ConfigValue> convert(const YAML::Node& node, const std::string& path,
                                      FieldType type) const;
   /// The one reader of secrets: `key` of `parent`, or the content of the file `key_file`
@@ -43,6 +45,11 @@ class SectionReader {
   std::string resolvePath(const std::string& name) const;
 
  private:
+  std::optional<ConfigValue> convertValue(const YAML::Node& node, const std::string& path,
+                                          FieldType type) const;
+  /// Reports a NUL byte in `text`, or a line break when `path` names a single-line value.
+  bool refuseControlBytes(const YAML::Node& node, const std::string& path,
+                          const std::string& text) const;
   std::optional<std::string> expandEnvironment(const YAML::Node& node, const std::string& path,
                                                const std::string& text) const;
 
@@ -53,8 +60,5 @@ class SectionReader {
 
 /// "a, b, c".
 std::string joined(const std::vector<std::string>& items);
-
-/// The whole content of a file; nothing with `error` set when it cannot be read.
-std::optional<std::string> readFileText(const std::filesystem::path& path, std::string& error);
 
 }  // namespace vigie

@@ -10,6 +10,9 @@
 #include <regex>
 #include <set>
 
+#include "config/yaml_parse.h"
+#include "util/bounded_file.h"
+
 namespace vigie {
 namespace {
 
@@ -208,17 +211,28 @@ WebSettings WebConfigParser::parse() {
   WebSettings settings;
   settings.source_file = path_;
   YAML::Node root;
-  try {
-    root = YAML::LoadFile(path_);
-  } catch (const YAML::BadFile&) {
-    fail({}, "", "cannot read the web configuration file: " + std::string(std::strerror(errno)));
+  std::string error;
+  const auto text = readRegularFile(path_, kMaxConfigFileBytes, error);
+  if (!text) {
+    fail({}, "", "cannot read the web configuration file: " + error);
     throw ConfigError(issues_);
+  }
+  try {
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     ConfigIssue issue;
     issue.where = {path_, e.mark.line + 1, e.mark.column + 1};
     issue.message = e.msg;
     issues_.push_back(std::move(issue));
     throw ConfigError(issues_);
+  }
+  for (const DuplicateKey& duplicate : findDuplicateKeys(root)) {
+    ConfigIssue issue;
+    issue.where = {path_, duplicate.second.line + 1, duplicate.second.column + 1};
+    issue.key_path = duplicate.key;
+    issue.message =
+        "duplicate key (first written at line " + std::to_string(duplicate.first.line + 1) + ")";
+    issues_.push_back(std::move(issue));
   }
   if (root.IsNull()) {
     return settings;  // An empty file: plain HTTP, no authentication, as in exporter-toolkit.

@@ -2,6 +2,8 @@
 #include "config/yaml_parse.h"
 
 #include <exception>
+#include <map>
+#include <set>
 #include <thread>
 
 namespace vigie {
@@ -21,6 +23,38 @@ YAML::Node parseYamlInOwnArena(const std::string& text) {
     std::rethrow_exception(parse_error);
   }
   return root;
+}
+
+std::vector<DuplicateKey> findDuplicateKeys(const YAML::Node& root) {
+  std::vector<DuplicateKey> duplicates;
+  std::vector<YAML::Node> pending{root};
+  // An alias is the node its anchor names, at the anchor's place: each is walked once, or
+  // aliases of aliases would make the walk exponential.
+  std::set<int> walked;
+  while (!pending.empty()) {
+    const YAML::Node node = pending.back();
+    pending.pop_back();
+    if ((node.IsSequence() || node.IsMap()) && !walked.insert(node.Mark().pos).second) {
+      continue;
+    }
+    if (node.IsSequence()) {
+      for (const YAML::Node& item : node) {
+        pending.push_back(item);
+      }
+    } else if (node.IsMap()) {
+      std::map<std::string, YAML::Mark> seen;
+      for (const auto& item : node) {
+        if (item.first.IsScalar()) {
+          const auto [first, inserted] = seen.emplace(item.first.Scalar(), item.first.Mark());
+          if (!inserted) {
+            duplicates.push_back({item.first.Scalar(), first->second, item.first.Mark()});
+          }
+        }
+        pending.push_back(item.second);
+      }
+    }
+  }
+  return duplicates;
 }
 
 ConfigNode toConfigNode(const YAML::Node& node, const std::string& file) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "util/json_depth.h"
 #include "util/log.h"
 
 namespace vigie {
@@ -120,7 +121,10 @@ asio::awaitable<Answer> call(const ItopTarget& itop, const std::string& url,
   const HttpReply reply =
       co_await httpPost(request.target, request.url, request.body, request.headers);
   Answer answer;
-  answer.body = nlohmann::json::parse(reply.body, nullptr, false);
+  // Too deep to be iTop's answer: unreadable, like any other body that is not its JSON.
+  answer.body = jsonNestedDeeperThan(reply.body)
+                    ? nlohmann::json(nlohmann::json::value_t::discarded)
+                    : nlohmann::json::parse(reply.body, nullptr, false);
   answer.classified = classifyItop(reply, answer.body);
   co_return answer;
 }

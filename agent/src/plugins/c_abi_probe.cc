@@ -12,11 +12,11 @@
 #include <cmath>
 #include <cstdio>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
 
+#include "util/identifiers.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
@@ -26,9 +26,6 @@ namespace {
 constexpr std::size_t kMaxSamples = 1000;
 constexpr std::size_t kMaxLabels = 32;
 constexpr std::size_t kMaxDetails = 100;
-const std::regex kMetricName("[a-zA-Z_:][a-zA-Z0-9_:]*");
-const std::regex kLabelName("[a-zA-Z_][a-zA-Z0-9_]*");
-const std::regex kWord("[a-z0-9_]+");
 const std::set<std::string> kReservedLabels{"probe", "type", "job", "instance"};
 
 std::atomic<std::size_t> ignored_completions{0};
@@ -286,7 +283,7 @@ class CAbiFactory final : public ProbeFactory {
  private:
   FamilyHandle translate(const vigie_family& family, std::size_t index) const {
     const std::string where = "family " + std::to_string(index) + " of type '" + name_ + "'";
-    if (family.name == nullptr || !std::regex_match(family.name, kMetricName)) {
+    if (family.name == nullptr || !isMetricName(family.name)) {
       throw std::runtime_error(where + " has an invalid name (use [a-zA-Z_:][a-zA-Z0-9_:]*)");
     }
     if (family.type != VIGIE_METRIC_GAUGE && family.type != VIGIE_METRIC_COUNTER) {
@@ -300,7 +297,7 @@ class CAbiFactory final : public ProbeFactory {
 
   FieldSpec translate(const vigie_field& field, std::size_t index) const {
     const std::string where = "field " + std::to_string(index) + " of type '" + name_ + "'";
-    if (field.key == nullptr || !std::regex_match(field.key, kWord)) {
+    if (field.key == nullptr || !isWord(field.key)) {
       throw std::runtime_error(where + " has an invalid key (use [a-z0-9_]+)");
     }
     FieldSpec spec;
@@ -375,7 +372,7 @@ ProbeResult convertPluginResult(const vigie_result* result, const Families& fami
     out.status = static_cast<Status>(result->status);
     const std::string reason = text(result->reason, 64);
     if (out.status != Status::Ok) {
-      out.reason = std::regex_match(reason, kWord) ? reason : "plugin";
+      out.reason = isWord(reason) ? reason : "plugin";
     }
   }
   if (result->details != nullptr) {
@@ -411,7 +408,7 @@ ProbeResult convertPluginResult(const vigie_result* result, const Families& fami
     }
     for (std::size_t j = 0; valid && j < sample.label_count && j < kMaxLabels; ++j) {
       const vigie_label& label = sample.labels[j];
-      if (label.name == nullptr || !std::regex_match(label.name, kLabelName) ||
+      if (label.name == nullptr || !isLabelName(label.name) ||
           kReservedLabels.count(label.name) != 0) {
         valid = false;
         break;

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
-#include <regex>
 #include <stdexcept>
 
 #include "plugins/c_abi_probe.h"
+#include "util/identifiers.h"
 #include "util/log.h"
 
 namespace vigie::plugins {
@@ -17,7 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::regex kTypeName("[a-z0-9_]+");
 constexpr std::size_t kMaxFields = 256;
 constexpr std::size_t kMaxFamilies = 256;
 
@@ -45,7 +44,7 @@ std::string checkType(const vigie_probe_type* type) {
            " requires (struct_size " + std::to_string(type->struct_size) + ", expected at least " +
            std::to_string(sizeof(vigie_probe_type)) + ")";
   }
-  if (type->type_name == nullptr || !std::regex_match(type->type_name, kTypeName)) {
+  if (type->type_name == nullptr || !isWord(type->type_name)) {
     return "its type name is missing or not [a-z0-9_]+";
   }
   if (type->create == nullptr || type->destroy == nullptr || type->start == nullptr) {

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <string>
 
+#include "util/utf8.h"
+
 namespace vigie {
 namespace {
 
@@ -60,10 +62,10 @@ void logLine(LogLevel level, std::string_view probe, std::string_view message) {
   line += ": ";
   if (!probe.empty()) {
     line += "probe=";
-    line += probe;
+    line += escapeText(probe, kMaxLogMessageBytes);
     line += ": ";
   }
-  line += message;
+  line += escapeText(message, kMaxLogMessageBytes);
   line += '\n';
   // One write per line keeps lines whole when several threads log.
   std::fwrite(line.data(), 1, line.size(), stderr);

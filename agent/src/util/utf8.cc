@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "util/utf8.h"
 
+#include <algorithm>
+
 namespace vigie {
 namespace {
 
@@ -37,7 +39,65 @@ std::size_t validSequenceLength(std::string_view text) {
   return length;
 }
 
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // …
+
+std::string cutMarker(std::size_t left_out) {
+  return std::string(kEllipsis) + " [cut, " + std::to_string(left_out) + " bytes]";
+}
+
 }  // namespace
+
+std::string cutText(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return std::string(text);
+  }
+  std::size_t end = max_bytes;
+  // Back to the start of the character that straddles the limit (continuation bytes 10xxxxxx).
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return std::string(text.substr(0, end)) + cutMarker(text.size() - end);
+}
+
+std::string escapeText(std::string_view text, std::size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  // Most lines: short printable ASCII, returned as they are.
+  if (text.size() <= max_bytes &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F; })) {
+    return std::string(text);
+  }
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 32);
+  while (!text.empty()) {
+    const std::size_t length = validSequenceLength(text);
+    const auto lead = static_cast<unsigned char>(text[0]);
+    std::string piece;
+    if (length == 0 || (length == 1 && (lead < 0x20 || lead == 0x7F))) {
+      switch (lead) {
+        case '\n':
+          piece = "\\n";
+          break;
+        case '\r':
+          piece = "\\r";
+          break;
+        case '\t':
+          piece = "\\t";
+          break;
+        default:
+          piece = {'\\', 'x', kHex[lead >> 4], kHex[lead & 0xF]};
+      }
+    } else {
+      piece = text.substr(0, length);
+    }
+    if (out.size() + piece.size() > max_bytes) {
+      out += cutMarker(text.size());
+      break;
+    }
+    out += piece;
+    text.remove_prefix(std::max<std::size_t>(length, 1));
+  }
+  return out;
+}
 
 std::string sanitizeText(std::string_view text, std::size_t max_bytes) {
   std::string out;
