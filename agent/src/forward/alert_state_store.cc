@@ -22,11 +22,13 @@ int AlertStateStore::write(const StateWrite& state) {
   return save.bind(1, probe).bind(2, *encoded).step();
 }
 
-int AlertStateStore::nextSeq(const std::string& dedup_key, std::int64_t& seq) {
+int AlertStateStore::nextSeq(const std::string& dedup_key, std::int64_t now_ms, std::int64_t& seq) {
+  // Never below the wall clock in milliseconds: a key whose saved sequence is lost with the
+  // state database starts again above anything it sent before (docs/ALERTING.md, `seq`).
   auto next = db_.prepare(
-      "INSERT INTO key_seq (dedup_key, seq) VALUES (?, 1) ON CONFLICT(dedup_key) "
-      "DO UPDATE SET seq = seq + 1 RETURNING seq");
-  const int code = next.bind(1, dedup_key).step();
+      "INSERT INTO key_seq (dedup_key, seq) VALUES (?1, ?2) ON CONFLICT(dedup_key) "
+      "DO UPDATE SET seq = MAX(seq + 1, ?2) RETURNING seq");
+  const int code = next.bind(1, dedup_key).bind(2, now_ms).step();
   if (code == SQLITE_ROW) {
     seq = next.integer(0);
   }

@@ -25,8 +25,9 @@ class AlertStateStore {
   std::map<std::string, std::string> load();
   /// Saves or forgets one probe's state: SQLITE_DONE or the failing code.
   int write(const StateWrite& state);
-  /// Advances the key's sequence number into `seq`: SQLITE_ROW or the failing code.
-  int nextSeq(const std::string& dedup_key, std::int64_t& seq);
+  /// Advances the key's sequence number into `seq`, to the saved one plus one or `now_ms`
+  /// (wall clock) if that is more: SQLITE_ROW or the failing code.
+  int nextSeq(const std::string& dedup_key, std::int64_t now_ms, std::int64_t& seq);
 
  private:
   StateDatabase& db_;

@@ -334,7 +334,7 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
       }
       continue;
     }
-    for (const OutboxEvent& event : batch) {
+    for (const OutboxEvent& queued : batch) {
       if (route->stopped) {
         co_return;
       }
@@ -349,6 +349,14 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
           break;  // woken early by new events: re-read the outbox in order
         }
       }
+      // Read again: while the batch's earlier events were on the wire this one may have
+      // absorbed newer transitions (or been evicted). What is sent must be exactly what the
+      // acknowledgement removes, or the merged transitions are deleted unsent.
+      const std::optional<OutboxEvent> current = db_.outbox().event(queued.id);
+      if (!current) {
+        continue;
+      }
+      const OutboxEvent& event = *current;
       if (const auto until = destination.heldUntil(event)) {
         db_.outbox().defer(event.id, *until);
         continue;

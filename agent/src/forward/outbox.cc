@@ -128,6 +128,26 @@ std::vector<OutboxEvent> Outbox::due(const std::string& destination, std::int64_
   return events;
 }
 
+std::optional<OutboxEvent> Outbox::event(std::int64_t id) {
+  auto statement = db_.prepare(
+      "SELECT destination, dedup_key, event_id, action, payload, created_ms, attempts, "
+      "next_attempt_ms FROM outbox WHERE id = ?");
+  if (statement.bind(1, id).step() != SQLITE_ROW || unremoved_.count(id) != 0) {
+    return std::nullopt;
+  }
+  OutboxEvent event;
+  event.id = id;
+  event.destination = statement.text(0);
+  event.dedup_key = statement.text(1);
+  event.event_id = statement.text(2);
+  event.action = statement.text(3);
+  event.payload = statement.text(4);
+  event.created_ms = statement.integer(5);
+  event.attempts = statement.integer(6);
+  event.next_attempt_ms = statement.integer(7);
+  return event;
+}
+
 std::optional<std::int64_t> Outbox::nextDue(const std::string& destination) {
   auto statement = db_.prepare("SELECT MIN(next_attempt_ms) FROM outbox WHERE destination = ?");
   if (statement.bind(1, destination).step() != SQLITE_ROW || statement.isNull(0)) {

@@ -56,6 +56,9 @@ class Outbox {
   /// The oldest undelivered event of each key for `destination`, due at `now_ms`, oldest first.
   std::vector<OutboxEvent> due(const std::string& destination, std::int64_t now_ms,
                                std::size_t limit);
+  /// The event as it is stored now (it may have absorbed newer transitions since due() read
+  /// it), or nothing once it is gone (evicted).
+  std::optional<OutboxEvent> event(std::int64_t id);
   /// The earliest time an event of `destination` becomes due, if any is queued.
   std::optional<std::int64_t> nextDue(const std::string& destination);
   /// Removes an acknowledged event. When the delete cannot be written (disk full) the event is
