@@ -52,7 +52,7 @@ fieldset { border: 1px solid #6b6b6b; margin: 0 0 0.5rem; }
 .fields p { margin: 0.25rem 0; }
 input[type=text], select, textarea { font: inherit; border: 1px solid #4d4d4d;
   padding: 0.2rem 0.4rem; max-width: 100%; }
-textarea { width: 40rem; }
+textarea { width: 40rem; max-width: 100%; }
 button { font: inherit; padding: 0.35rem 1rem; background: #0b4f9c; color: #ffffff;
   border: 2px solid #0b4f9c; border-radius: 0.3rem; cursor: pointer; }
 button:hover { background: #083a73; }

@@ -92,6 +92,7 @@ struct PageTexts {
   std::string_view run_submit;
   std::string_view run_hint;
   std::string_view comment_hint;
+  std::string_view results_heading;
   std::string_view results_caption;
   std::string_view col_time;
   std::string_view col_status;
@@ -105,6 +106,7 @@ struct PageTexts {
   std::string_view cert_subject, cert_issuer, cert_expiry;
   std::string_view redirects_heading;
   std::string_view excerpt_heading;
+  std::string_view history_heading;
   std::string_view history_caption;
   std::string_view col_event;
   std::string_view col_detail;

@@ -210,7 +210,7 @@ std::string pageBottom(const PageContext& context, const json& document) {
     out += " ";
     out += htmlEscape(generated);
     const std::string timezone = text(document, "timezone");
-    if (!timezone.empty()) {
+    if (!timezone.empty() && generated.find(timezone) == std::string::npos) {
       out += " (";
       out += t.footer_timezone;
       out += " ";
@@ -293,7 +293,7 @@ std::string stateTypeText(const PageTexts& t, const json& probe) {
 std::string handlingList(const PageTexts& t, const json& probe) {
   std::string items;
   if (const json* ack = member(probe, "acknowledgement")) {
-    items += "<li class=\"f-ack\"><span aria-hidden=\"true\">✋</span> ";
+    items += "<li class=\"f-ack\"><span aria-hidden=\"true\">☑</span> ";
     items += t.flag_acknowledged;
     items += " ";
     items += t.by;
@@ -306,7 +306,7 @@ std::string handlingList(const PageTexts& t, const json& probe) {
     items += "</li>";
   }
   if (const json* silence = member(probe, "silence")) {
-    items += "<li class=\"f-silence\"><span aria-hidden=\"true\">🔕</span> ";
+    items += "<li class=\"f-silence\"><span aria-hidden=\"true\">⌛</span> ";
     items += t.flag_silenced_until;
     items += " ";
     items += htmlEscape(text(*silence, "ends_at_local"));
@@ -315,12 +315,12 @@ std::string handlingList(const PageTexts& t, const json& probe) {
     items += ")</li>";
   }
   if (flag(probe, "in_maintenance")) {
-    items += "<li><span aria-hidden=\"true\">🛠</span> ";
+    items += "<li><span aria-hidden=\"true\">⚙</span> ";
     items += t.flag_maintenance;
     items += "</li>";
   }
   if (flag(probe, "unreachable")) {
-    items += "<li><span aria-hidden=\"true\">⛓</span> ";
+    items += "<li><span aria-hidden=\"true\">⊘</span> ";
     items += t.flag_unreachable;
     items += "</li>";
   }
@@ -563,29 +563,31 @@ PageLanguage pickLanguage(std::string_view lang_parameter, std::string_view acce
   return english > 0 && english > french ? PageLanguage::kEnglish : PageLanguage::kFrench;
 }
 
-FormFields parseFormFields(std::string_view encoded) {
+std::string percentDecode(std::string_view raw, bool plus_is_space) {
   const auto hexValue = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  const auto decode = [&hexValue](std::string_view raw) {
-    std::string out;
-    out.reserve(raw.size());
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        out.push_back(' ');
-      } else if (raw[i] == '%' && i + 2 < raw.size() && hexValue(raw[i + 1]) >= 0 &&
-                 hexValue(raw[i + 2]) >= 0) {
-        out.push_back(static_cast<char>(hexValue(raw[i + 1]) * 16 + hexValue(raw[i + 2])));
-        i += 2;
-      } else {
-        out.push_back(raw[i]);
-      }
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (raw[i] == '%' && i + 2 < raw.size() && hexValue(raw[i + 1]) >= 0 &&
+               hexValue(raw[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexValue(raw[i + 1]) * 16 + hexValue(raw[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(raw[i]);
     }
-    return out;
-  };
+  }
+  return out;
+}
+
+FormFields parseFormFields(std::string_view encoded) {
+  const auto decode = [](std::string_view raw) { return percentDecode(raw, true); };
   FormFields fields;
   std::size_t position = 0;
   while (position < encoded.size()) {
@@ -785,7 +787,7 @@ void actionForms(std::string& out, const PageTexts& t, const PageContext& contex
   out += t.actions_heading;
   out += "</h2>\n";
   if (!context.is_operator) {
-    out += "<p class=\"readonly\"><span aria-hidden=\"true\">🔒</span> ";
+    out += "<p class=\"readonly\"><span aria-hidden=\"true\">ⓘ</span> ";
     out += context.user.empty() ? t.actions_anonymous : t.actions_read_only;
     out += "</p>\n</section>\n";
     return;
@@ -973,7 +975,7 @@ std::string renderProbePage(const json& probe, const PageContext& context) {
   actionForms(out, t, context, probe);
 
   out += "<section aria-labelledby=\"results-h\">\n<h2 id=\"results-h\">";
-  out += t.results_caption;
+  out += t.results_heading;
   out += "</h2>\n";
   const json* results = member(probe, "results");
   if (results == nullptr || !results->is_array() || results->empty()) {
@@ -1003,7 +1005,18 @@ std::string renderProbePage(const json& probe, const PageContext& context) {
     if (const json* phases = member(results->front(), "phases");
         phases && phases->is_object() && !phases->empty()) {
       tableStart(out, "phases-table", t.phases_caption, {t.col_phase, t.col_duration});
+      // In the order they happen, then any other phase a probe type reports.
+      static constexpr std::array<std::string_view, 5> kOrder{"resolve", "connect", "tls",
+                                                              "processing", "transfer"};
+      std::vector<std::string> names;
+      for (const std::string_view known : kOrder) {
+        if (phases->contains(known)) names.emplace_back(known);
+      }
       for (const auto& [phase, seconds] : phases->items()) {
+        if (std::find(kOrder.begin(), kOrder.end(), phase) == kOrder.end()) names.push_back(phase);
+      }
+      for (const std::string& phase : names) {
+        const json& seconds = (*phases)[phase];
         out += "<tr><th scope=\"row\">" + htmlEscape(phase) + "</th><td>" +
                (seconds.is_number() ? formatSeconds(t, seconds.get<double>()) : "") +
                "</td></tr>\n";
@@ -1041,7 +1054,7 @@ std::string renderProbePage(const json& probe, const PageContext& context) {
   }
 
   out += "<section aria-labelledby=\"history-h\">\n<h2 id=\"history-h\">";
-  out += t.history_caption;
+  out += t.history_heading;
   out += "</h2>\n";
   const json* history = member(probe, "history");
   if (history == nullptr || !history->is_array() || history->empty()) {

@@ -17,6 +17,8 @@ enum class PageLanguage { kFrench, kEnglish };
 /// French unless `?lang=en` (an explicit choice wins) or Accept-Language prefers English.
 PageLanguage pickLanguage(std::string_view lang_parameter, std::string_view accept_language);
 
+/// %XX sequences decoded; `+` is a space in forms and query strings, itself in paths.
+std::string percentDecode(std::string_view raw, bool plus_is_space);
 /// Decoded `name=value` pairs of a query string or an x-www-form-urlencoded body, in order.
 using FormFields = std::vector<std::pair<std::string, std::string>>;
 FormFields parseFormFields(std::string_view encoded);
