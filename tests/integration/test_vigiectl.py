@@ -22,6 +22,7 @@ from agent_harness import Agent, Listener
 
 AGENT = None
 VIGIECTL = None
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 USER = pwd.getpwuid(os.getuid()).pw_name
 
 CONFIG = """
@@ -193,6 +194,25 @@ class VigiectlTest(unittest.TestCase):
         self.assertIn("Vary: Accept-Encoding", result.stdout)
         with gzip.open(os.path.join(self.agent.dir.name, "m.gz"), "rt") as f:
             self.assertIn('probe_success{', f.read())
+
+    def complete(self, line):
+        """What the shipped bash completion offers for `line` (the cursor at its end)."""
+        script = os.path.join(SOURCE, "packaging", "bash-completion", "vigiectl")
+        words = line.split(" ")
+        program = (f'source {script}; COMP_WORDS=({" ".join(repr(w) for w in words)}); '
+                   f'COMP_CWORD={len(words) - 1}; _vigiectl; printf "%s\\n" "${{COMPREPLY[@]}}"')
+        env = {**os.environ, "VIGIE_SOCKET": self.socket,
+               "PATH": os.path.dirname(VIGIECTL) + os.pathsep + os.environ["PATH"]}
+        result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, env=env)
+        self.assertEqual(result.returncode, 0, result)
+        return sorted(result.stdout.split())
+
+    def test_bash_completion(self):
+        self.assertEqual(self.complete("vigiectl si"), ["silence", "silences"])
+        self.assertEqual(self.complete("vigiectl show "), ["db-ok", "web-failing"])
+        self.assertEqual(self.complete("vigiectl ack w"), ["web-failing"])
+        self.assertEqual(self.complete("vigiectl status --status crit"), ["critical"])
+        self.assertIn("--for", self.complete("vigiectl silence web-failing --"))
 
     # ---- acting: the Unix user is the author ----
 
