@@ -30,7 +30,7 @@ AGENT = None
 SECRET = "s3cret-for-tests"
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 # kStateSchemaVersion (agent/src/forward/state_database.h).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CONFIG = """
 agent: {{ listen: "127.0.0.1:0", state_dir: "{state}", name: it-agent }}

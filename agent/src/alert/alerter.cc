@@ -57,6 +57,8 @@ EventSource Alerter::sourceOf(const ProbeState& state) const {
   source.result = state.last_result ? &*state.last_result : nullptr;
   source.max_attempts = state.policy.max_attempts;
   source.zone = zone_;
+  source.runbook_url = state.runbook_url;
+  source.instructions = state.instructions;
   return source;
 }
 
@@ -155,7 +157,9 @@ AlertUpdate Alerter::onResult(StateStore& store, const ProbeSpec& spec, ProbeRes
   const RecordedResult& recorded = *state->last_result;
 
   StepContext context = dependencyContext(*state, recorded.status, now, store, update);
-  context.in_maintenance = inMaintenance(spec, now);
+  // An operator's silence holds the alerts back exactly as a maintenance window does.
+  context.in_maintenance =
+      inMaintenance(spec, now) || silences_.covering(spec.name, spec.labels, now) != nullptr;
   const AlertState before = state->alert;
   const StepOutcome outcome = step(state->alert, state->policy, recorded.status, now, context);
   AlertState& after = state->alert;
@@ -166,6 +170,19 @@ AlertUpdate Alerter::onResult(StateStore& store, const ProbeSpec& spec, ProbeRes
   }
   if (outcome.hard_changed) {
     logHardChange(*state);
+  }
+  if (outcome.state_changed) {
+    std::string text =
+        std::string(stateTypeName(after.type)) + " " + std::string(statusName(after.status));
+    if (after.status != Status::Ok) {
+      text += " " + recorded.reason + ": " + recorded.message;
+    }
+    state->addHistory({now, "transition", std::move(text), {}, {}, {}});
+  }
+  if (state->acknowledgement && after.status == Status::Ok) {
+    state->acknowledgement.reset();
+    update.acknowledgement_cleared = true;
+    state->addHistory({now, "unacknowledged", "recovered", {}, {}, {}});
   }
   logModeChanges(*state, before);
   if (!(after == before)) {
@@ -195,6 +212,26 @@ AlertUpdate Alerter::onResult(StateStore& store, const ProbeSpec& spec, ProbeRes
       spec.alerting.retry_interval.count() > 0) {
     update.retry_after = spec.alerting.retry_interval;
   }
+  return update;
+}
+
+AlertUpdate Alerter::acknowledged(const ProbeState& probe, WallTime now) const {
+  AlertUpdate update;
+  update.probe = probe.name;
+  if (!probe.alert.notified_firing || !probe.acknowledgement) {
+    return update;
+  }
+  Event event = buildEvent(sourceOf(probe),
+                           {AlertKind::Probe, AlertAction::Update, probe.alert.notified_severity},
+                           now, probe.alert.notified_severity);
+  event.previous_severity.reset();
+  event.acknowledgement = probe.acknowledgement;
+  // Every receiver shows the summary: iTop's log entry, Alertmanager's annotation, a chat line.
+  event.summary +=
+      " ; acquittée par " + probe.acknowledgement->author +
+      (probe.acknowledgement->comment.empty() ? std::string()
+                                              : " : " + probe.acknowledgement->comment);
+  update.events.push_back(std::move(event));
   return update;
 }
 

@@ -10,6 +10,7 @@
 
 #include "alert/event.h"
 #include "alert/maintenance.h"
+#include "alert/silences.h"
 #include "state/state_store.h"
 
 namespace vigie {
@@ -26,6 +27,8 @@ struct AlertUpdate {
   /// Probes to run now, out of turn: the parents of a probe that fails (checked before it may
   /// go HARD), or the children waiting for this parent's answer.
   std::vector<std::string> run_now;
+  /// The probe recovered: its acknowledgement is gone (and must be forgotten on disk).
+  bool acknowledgement_cleared = false;
 };
 
 /// Alerts closed because their probes are gone: their saved states go too.
@@ -53,6 +56,14 @@ class Alerter {
   void setTimeZone(const date::time_zone* zone) { zone_ = zone; }
   /// Children are unreachable while a parent fails: any problem (false) or only a HARD one.
   void setUnreachableWhenHard(bool hard_only) { unreachable_when_hard_ = hard_only; }
+
+  /// Operators' silences: a covered probe alerts nothing, as in maintenance.
+  Silences& silences() { return silences_; }
+  const Silences& silences() const { return silences_; }
+
+  /// The update telling receivers that `probe`'s problem is acknowledged; no event when nothing
+  /// was told about it (a SOFT problem, a silenced one).
+  AlertUpdate acknowledged(const ProbeState& probe, WallTime now) const;
 
   /// Records the result in the store and steps the probe's alert state.
   AlertUpdate onResult(StateStore& store, const ProbeSpec& spec, ProbeResult result,
@@ -82,6 +93,7 @@ class Alerter {
   bool unreachable_when_hard_ = false;
   /// Parent → children held SOFT until that parent answers (then they run again at once).
   std::map<std::string, std::set<std::string>> waiting_;
+  Silences silences_;
 };
 
 }  // namespace vigie

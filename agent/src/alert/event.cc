@@ -214,6 +214,17 @@ nlohmann::json toJson(const Event& event) {
   if (!event.affected.empty()) {
     json["affected_probes"] = event.affected;
   }
+  if (!event.runbook_url.empty()) {
+    json["runbook_url"] = event.runbook_url;
+  }
+  if (!event.instructions.empty()) {
+    json["instructions"] = event.instructions;
+  }
+  if (event.acknowledgement) {
+    json["acknowledgement"] = {{"author", event.acknowledgement->author},
+                               {"comment", event.acknowledgement->comment},
+                               {"at", rfc3339(event.acknowledgement->at)}};
+  }
   return json;
 }
 
@@ -289,6 +300,8 @@ Event buildEvent(const EventSource& source, const AlertChange& change, WallTime 
         "\nSondes dépendantes en échec (injoignables, sans alerte propre) : " + names + ".";
     event.affected = source.affected;
   }
+  event.runbook_url = source.runbook_url;
+  event.instructions = source.instructions;
   if (source.result != nullptr) {
     for (std::size_t i = 0; i < source.result->sampleCount(); ++i) {
       if (source.result->key(i).labels.empty()) {

@@ -11,6 +11,7 @@
 
 #include "alert/alert_state.h"
 #include "state/recorded_result.h"
+#include "state/state_store.h"
 #include "vigie/probe.h"
 
 namespace date {
@@ -114,6 +115,11 @@ struct Event {
   bool reassertion = false;
   /// A parent's alert: its dependents failing with it (unreachable, no alert of their own).
   std::vector<std::string> affected;
+  /// The probe's runbook_url and instructions, for the person who reads the alert.
+  std::string runbook_url;
+  std::string instructions;
+  /// An update telling that an operator acknowledged the problem (docs/ALERTING.md).
+  std::optional<Acknowledgement> acknowledgement;
 
   bool heartbeat() const { return action == EventAction::Heartbeat; }
 };
@@ -137,6 +143,8 @@ struct EventSource {
   const date::time_zone* zone = nullptr;  ///< of human times; null means UTC
   /// Failing dependents of the probe, listed in its alert.
   std::vector<std::string> affected;
+  std::string runbook_url;
+  std::string instructions;
 };
 
 /// The canonical event of one alert change.

@@ -9,8 +9,9 @@
 
 namespace vigie {
 
-const std::vector<std::string> kProbeAlertingKeys{"max_attempts", "retry_interval",
-                                                  "recovery_attempts", "flapping", "depends_on"};
+const std::vector<std::string> kProbeAlertingKeys{
+    "max_attempts", "retry_interval", "recovery_attempts", "flapping",
+    "depends_on",   "runbook_url",    "instructions"};
 
 namespace {
 
@@ -263,6 +264,12 @@ void loadProbeAlerting(const SectionReader& reader, const YAML::Node& probe,
             reader.convert(probe["depends_on"], path + ".depends_on", FieldType::StringList)) {
       spec.depends_on = std::get<std::vector<std::string>>(*parents);
     }
+  }
+  if (probe["runbook_url"]) {
+    spec.runbook_url = text(reader, probe["runbook_url"], path + ".runbook_url");
+  }
+  if (probe["instructions"]) {
+    spec.instructions = text(reader, probe["instructions"], path + ".instructions");
   }
 }
 

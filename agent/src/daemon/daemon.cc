@@ -45,6 +45,19 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
     }
   }
   alerts_ = std::make_unique<AlertSink>(io_, config.agent.name, config.agent.state_dir);
+  Console::Hooks hooks;
+  hooks.run_now = [this](const std::string& name) {
+    const auto probe = by_name_.find(name);
+    if (probe == by_name_.end()) {
+      return false;
+    }
+    scheduler_.runNow(probe->second->id, clock_.now());
+    pump();
+    return true;
+  };
+  hooks.forward = [this](AlertUpdate update) { alerts_->record(std::move(update)); };
+  hooks.wake = [this] { alerts_->wake(); };
+  console_ = std::make_unique<Console>(store_, alerter_, &alerts_->database(), std::move(hooks));
   apply(std::move(config));
   self_.configReloaded(true, std::chrono::system_clock::now());
 }
@@ -98,7 +111,9 @@ void Daemon::apply(AgentConfig config) {
     RestoredAlerts restored = alerter_.restore(alerts_->savedStates(), store_, wall_now);
     alerts_->assumeFiring(restored.firing);
     alerts_->close(std::move(restored.closed));
+    console_->restore(wall_now);
   }
+  console_->configure(config);
   scheduler_.setMaxConcurrent(static_cast<std::size_t>(config.agent.max_concurrent_probes));
   self_.setProbesConfigured(config.probes.size());
   if (!config_.source_file.empty() && (config.agent.listen_host != config_.agent.listen_host ||
@@ -193,6 +208,7 @@ asio::awaitable<void> Daemon::execute(ActivePtr probe) {
         scheduler_.runNow(other->second->id, clock_.now());
       }
     }
+    console_->afterUpdate(update, std::chrono::system_clock::now());
     alerts_->record(std::move(update));
   }
   if (retry_after) {
@@ -304,6 +320,9 @@ HttpResponse Daemon::handle(const HttpRequest& request) {
       return {500, "text/plain; charset=utf-8", "failed to reload config:\n" + errors + "\n", {}};
     }
     return {200, "text/plain; charset=utf-8", "config reloaded\n", {}};
+  }
+  if (path.rfind("/api/v1/", 0) == 0) {
+    return console_->handleApi(request, Actor{request.user, "http", request.remote});
   }
   if (path == "/") {
     return {200,

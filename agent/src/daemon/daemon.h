@@ -13,6 +13,7 @@
 
 #include "alert/alerter.h"
 #include "config/agent_config.h"
+#include "console/console.h"
 #include "forward/alert_sink.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
@@ -68,6 +69,8 @@ class Daemon {
   StateStore store_;
   Alerter alerter_;
   std::unique_ptr<AlertSink> alerts_;
+  /// The operator console: /api/v1 on the endpoint (and the local socket).
+  std::unique_ptr<Console> console_;
   bool restored_ = false;
   SelfMetrics self_;
   HttpServer http_;

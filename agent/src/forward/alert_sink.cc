@@ -30,6 +30,8 @@ AlertSink::AlertSink(asio::io_context& io, std::string agent, const std::string&
   forwarder_ = std::make_unique<Forwarder>(io, *db_, std::move(agent));
 }
 
+void AlertSink::wake() { forwarder_->wake(); }
+
 void AlertSink::stop() {
   flush_timer_.cancel();
   if (!deferred_states_.empty()) {

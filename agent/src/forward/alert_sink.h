@@ -44,6 +44,10 @@ class AlertSink {
   /// The forwarder's metrics, and how many destinations of each type are configured (the
   /// shipped Prometheus rules stay silent where the agent tells Alertmanager itself).
   std::string renderMetrics();
+  /// The state database, which the operator console's tables share.
+  StateDatabase& database() { return db_->database(); }
+  /// Wakes delivery: events were put back in the outbox (a replayed dead letter).
+  void wake();
   /// Writes the deferred states and stops the destinations.
   void stop();
 

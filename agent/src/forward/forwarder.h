@@ -53,6 +53,8 @@ class Forwarder {
   void assumeFiring(const Event& event);
 
   std::string renderMetrics();
+  /// Every destination looks at its queue again (events were put back in the outbox).
+  void wake();
 
  private:
   /// A destination with its delivery loop's state.
@@ -72,7 +74,6 @@ class Forwarder {
   void stopDestinations();
   void hold(std::vector<StateWrite> states, std::vector<Event> events);
   bool flush();
-  void wake();
   void remember(const Event& event);
   void countFailure(const std::string& destination, const std::string& reason);
 

@@ -104,6 +104,20 @@ void StateDatabase::migrate() {
     if (version <= 1) {
       exec("CREATE INDEX outbox_due ON outbox (destination, next_attempt_ms)");
     }
+    // 2 → 3: the operator console's acknowledgements, silences and audit trail (docs/API.md).
+    if (version <= 2) {
+      exec(
+          "CREATE TABLE acknowledgement (probe TEXT PRIMARY KEY, author TEXT NOT NULL, "
+          "comment TEXT NOT NULL, at_ms INTEGER NOT NULL)");
+      exec(
+          "CREATE TABLE silence (id TEXT PRIMARY KEY, probe TEXT NOT NULL, labels TEXT NOT "
+          "NULL, starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL, author TEXT NOT NULL, "
+          "comment TEXT NOT NULL, created_ms INTEGER NOT NULL)");
+      exec(
+          "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, "
+          "author TEXT NOT NULL, via TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, "
+          "detail TEXT NOT NULL)");
+    }
     exec(("PRAGMA user_version=" + std::to_string(kStateSchemaVersion)).c_str());
     exec("COMMIT");
   } catch (const std::exception& e) {

@@ -12,7 +12,7 @@ namespace vigie {
 /// The schema version this agent writes (PRAGMA user_version). Version 1 is the schema of the
 /// releases that did not record a version yet; docs/OPERATIONS.md tells how to upgrade and roll
 /// back.
-inline constexpr std::int64_t kStateSchemaVersion = 2;
+inline constexpr std::int64_t kStateSchemaVersion = 3;
 
 /// The file was written by a newer agent: opening it could lose or corrupt what it holds, so the
 /// agent refuses to start rather than fall back to memory.

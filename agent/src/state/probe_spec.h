@@ -26,6 +26,9 @@ struct ProbeSpec {
   AlertPolicy alerting;
   /// Probes whose HARD problem makes this one unreachable (no alert of its own).
   std::vector<std::string> depends_on;
+  /// For the operator who sees it fail: a procedure's address and free text (never labels).
+  std::string runbook_url;
+  std::string instructions;
 };
 
 }  // namespace vigie
