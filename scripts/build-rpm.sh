@@ -80,6 +80,9 @@ expect() {  # PATH MODE OWNER GROUP, owners as the scratch root names them
   fi
 }
 expect /usr/bin/vigie-agent 755 root root
+expect /usr/bin/vigiectl 755 root root
+expect /usr/share/bash-completion/completions/vigiectl 644 root root
+expect /usr/share/man/man1/vigiectl.1.gz 644 root root
 expect /etc/vigie 750 root vigie
 expect /etc/vigie/vigie.yaml 640 root vigie
 expect /etc/vigie/probes.d 750 root vigie
@@ -121,12 +124,16 @@ for file in /etc/vigie/vigie.yaml "${samples[@]}"; do
   grep -qx "$file" <<<"$config" || { echo "FAIL: $file is not %config(noreplace)" >&2; fail=1; }
 done
 scripts=$(rpm -qp --scripts "$main")
+# The unit makes /run/vigie for the socket vigiectl uses.
+grep -qx 'RuntimeDirectory=vigie' "$root/usr/lib/systemd/system/vigie-agent.service" ||
+  { echo "FAIL: the unit lacks RuntimeDirectory=vigie" >&2; fail=1; }
 for needed in "useradd -r -g vigie -d /var/lib/vigie" "systemctl --no-reload preset vigie-agent" \
               "disable --now vigie-agent.service" "try-restart vigie-agent.service"; do
   grep -qF -- "$needed" <<<"$scripts" || { echo "FAIL: scriptlets lack '$needed'" >&2; fail=1; }
 done
 # The packaged binary runs and accepts the packaged configuration.
 "$root/usr/bin/vigie-agent" --version
+"$root/usr/bin/vigiectl" --help >/dev/null
 (cd "$root/etc/vigie" && "$root/usr/bin/vigie-agent" --check-config --config vigie.yaml)
 if [ $fail -ne 0 ]; then
   exit 1

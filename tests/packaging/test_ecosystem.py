@@ -156,7 +156,7 @@ class DashboardTest(unittest.TestCase):
 @unittest.skipUnless(shutil.which("groff"), "groff not installed")
 class ManPageTest(unittest.TestCase):
     def test_pages_render_without_warnings(self):
-        for page in ("vigie-agent.8", "vigie.yaml.5"):
+        for page in ("vigie-agent.8", "vigie.yaml.5", "vigiectl.1"):
             result = run("groff", "-man", "-Tutf8", "-ww", "-z", path("docs", "man", page),
                          env={**os.environ, "LC_ALL": "C.UTF-8"})
             self.assertEqual((result.returncode, result.stderr), (0, ""), page)
