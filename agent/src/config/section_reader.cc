@@ -134,12 +134,12 @@ std::optional<std::string> SectionReader::expandEnvironment(const YAML::Node& no
 }
 
 bool SectionReader::refuseControlBytes(const YAML::Node& node, const std::string& path,
-                                       const std::string& text) const {
+                                       const std::string& text, bool single_line) const {
   if (text.find('\0') != std::string::npos) {
     report(node, path, "contains a NUL byte");
     return true;
   }
-  if (text.find_first_of("\r\n") != std::string::npos && singleLine(path)) {
+  if (single_line && text.find_first_of("\r\n") != std::string::npos) {
     report(node, path, "contains a line break (CR or LF), which would inject into the request");
     return true;
   }
@@ -153,17 +153,19 @@ std::optional<ConfigValue> SectionReader::convert(const YAML::Node& node, const 
     return value;
   }
   bool refused = false;
+  // A map's entries (headers, env) are single-line when the map is.
+  const bool single_line = singleLine(path);
   if (const auto* text = std::get_if<std::string>(&*value)) {
-    refused = refuseControlBytes(node, path, *text);
+    refused = refuseControlBytes(node, path, *text, single_line);
   } else if (const auto* items = std::get_if<std::vector<std::string>>(&*value)) {
     for (const std::string& item : *items) {
-      refused = refused || refuseControlBytes(node, path, item);
+      refused = refused || refuseControlBytes(node, path, item, single_line);
     }
   } else if (const auto* pairs =
                  std::get_if<std::vector<std::pair<std::string, std::string>>>(&*value)) {
     for (const auto& [key, item] : *pairs) {
-      refused = refused || refuseControlBytes(node, path, key) ||
-                refuseControlBytes(node, path + "." + key, item);
+      refused = refused || refuseControlBytes(node, path, key, single_line) ||
+                refuseControlBytes(node, path + "." + key, item, single_line);
     }
   }
   if (refused) {
@@ -321,7 +323,7 @@ std::optional<std::string> SectionReader::secretFromFile(const YAML::Node& value
   while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
     secret->pop_back();
   }
-  if (refuseControlBytes(value_file, key_path, *secret)) {
+  if (refuseControlBytes(value_file, key_path, *secret, singleLine(key_path))) {
     return std::nullopt;
   }
   return secret;
