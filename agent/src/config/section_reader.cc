@@ -35,14 +35,32 @@ std::size_t editDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// Values that go into a request line, a header, a command or a connection string: a line
-// break in them injects a header or a command, a NUL cuts them short wherever C reads them.
+// Values that go into a request line, a header or a connection string: a line break in them
+// injects a header or a parameter. (A command's arguments and env values reach execve as they
+// are: a multi-line script argument is fine there; a NUL, refused everywhere, is not.)
 bool singleLine(const std::string& path) {
-  static const std::set<std::string> kKeys{
-      "url",      "proxy_url", "no_proxy",     "headers",     "password", "basic_auth_password",
-      "username", "user",      "bearer_token", "token",       "host",     "basic_auth_username",
-      "address",  "method",    "command",      "env",         "dsn",      "connection_string",
-      "dbname",   "bind_dn",   "hmac_secret",  "server_name", "name",     "tls_server_name"};
+  static const std::set<std::string> kKeys{"url",
+                                           "proxy_url",
+                                           "no_proxy",
+                                           "headers",
+                                           "password",
+                                           "username",
+                                           "user",
+                                           "basic_auth_username",
+                                           "basic_auth_password",
+                                           "bearer_token",
+                                           "token",
+                                           "hmac_secret",
+                                           "host",
+                                           "address",
+                                           "method",
+                                           "dsn",
+                                           "connection_string",
+                                           "dbname",
+                                           "bind_dn",
+                                           "server_name",
+                                           "tls_server_name",
+                                           "name"};
   std::string key = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
   if (key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0) {
     key.resize(key.size() - 5);  // a secret read from a file: the secret's own key decides
