@@ -539,6 +539,75 @@ class HostileJson(unittest.TestCase):
         self.assertLess(len(out.output), 4096)
 
 
+class _RedirectHandler(http.server.BaseHTTPRequestHandler):
+    """/to?URL answers 302 to URL; /seen answers 200 and records the X-Api-Key it received."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/to?"):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/to?"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.server.received.append(self.headers.get("X-Api-Key"))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+class CrossHostRedirect(unittest.TestCase):
+    """Two real servers: a redirect to the other one (another host name and port) must not
+    carry the probe's custom headers (libcurl drops only Authorization and Cookie)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.servers = []
+        for _ in range(2):
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+            server.received = []
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            cls.servers.append(server)
+        cls.first, cls.other = cls.servers
+
+    @classmethod
+    def tearDownClass(cls):
+        for server in cls.servers:
+            server.shutdown()
+            server.server_close()
+
+    def setUp(self):
+        for server in self.servers:
+            server.received.clear()
+
+    def run_probe(self, target, **options):
+        url = f"http://127.0.0.1:{self.first.server_address[1]}/to?{target}"
+        return probe({"url": url, "headers": {"X-Api-Key": "${VIGIE_TEST_KEY}"}, **options},
+                     env={"VIGIE_TEST_KEY": "s3cret"})
+
+    def test_custom_headers_are_dropped_on_a_redirect_to_another_host(self):
+        out = self.run_probe(f"http://localhost:{self.other.server_address[1]}/seen")
+        self.assertEqual(out.status, "OK", out)
+        self.assertEqual(self.other.received, [None], out)  # the request came, without the key
+        self.assertIn("(headers not sent to another host)", out.output)
+
+    def test_relative_and_same_host_redirects_keep_them(self):
+        out = self.run_probe("/seen")
+        self.assertEqual(out.status, "OK", out)
+        out = self.run_probe(f"http://127.0.0.1:{self.first.server_address[1]}/seen")
+        self.assertEqual(out.status, "OK", out)
+        self.assertEqual(self.first.received, ["s3cret", "s3cret"], out)
+
+    def test_follow_headers_sends_them_anywhere(self):
+        out = self.run_probe(f"http://localhost:{self.other.server_address[1]}/seen",
+                             follow_headers=True)
+        self.assertEqual(out.status, "OK", out)
+        self.assertEqual(self.other.received, ["s3cret"], out)
+
+
 def main():
     global AGENT
     parser = argparse.ArgumentParser()
