@@ -6,11 +6,15 @@ daemon), replayed on the real binary. The corpus files are fuzzing seeds too (te
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_harness import Agent, value  # noqa: E402
 
 AGENT = None
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
@@ -80,6 +84,9 @@ class HostileConfigTest(unittest.TestCase):
             ("web_config_file", "agent: {web_config_file: %s}\n" % fifo + PROBE,
              "1:26: agent.web_config_file: cannot read the web configuration file: cannot read "
              "%s: a FIFO" % fifo),
+            ("env_files", "probes:\n  - name: n\n    type: nagios\n    nagios:\n"
+             "      command: [/bin/true]\n      env_files: {PGPASSWORD: %s}\n" % fifo,
+             "probes[n].nagios.env_files: PGPASSWORD: cannot read %s: a FIFO" % fifo),
         ]
         for what, text, expected in cases:
             with self.subTest(what=what, expected=expected):
@@ -105,6 +112,37 @@ class HostileConfigTest(unittest.TestCase):
                             '      headers: {X-Api-Key: "k\\r\\nX-Injected: 1"}\n')
         self.assertRefused(self.check(config), "6:7: url: duplicate key (first written at line 5",
                            "probes[front].http.headers.X-Api-Key: contains a line break")
+
+    def test_duplicate_keys_in_the_web_config_are_refused(self):
+        web = self.write("web.yml", "basic_auth_users:\n  alice: $2y$10$x\n"
+                         "basic_auth_users:\n  bob: $2y$10$y\n")
+        config = self.write("vigie.yaml", "agent: {web_config_file: web.yml}\n" + PROBE)
+        self.assertRefused(self.check(config), "web.yml:3:1: basic_auth_users: duplicate key "
+                           "(first written at line 1)")
+
+    def test_a_reload_onto_special_files_is_rejected_and_the_daemon_keeps_running(self):
+        # Through SIGHUP a FIFO froze the daemon and /dev/zero ended in std::terminate.
+        base = ("agent: {listen: \"127.0.0.1:0\", state_dir: STATE_DIR}\n"
+                "probes:\n  - name: front\n    type: tcp\n    interval: 1s\n    timeout: 500ms\n"
+                "    tcp: {address: \"127.0.0.1:1\"}\n")
+        agent = Agent(AGENT, base)
+        self.addCleanup(agent.stop)
+        fifo = os.path.join(self.dir, "fifo")
+        os.mkfifo(fifo)
+        for hostile in ("include: [%s]\n" % fifo, "include: [/dev/zero]\n"):
+            agent.write_config(hostile + base)
+            agent.signal(signal.SIGHUP)
+            samples = agent.wait_for(
+                lambda s: value(s, "vigie_config_last_reload_successful") == 0,
+                "the reload to be rejected")
+            self.assertEqual(value(samples, "vigie_config_last_reload_successful"), 0)
+            agent.write_config(base)
+            agent.signal(signal.SIGHUP)
+            agent.wait_for(lambda s: value(s, "vigie_config_last_reload_successful") == 1,
+                           "a good reload")
+        self.assertIn("include: cannot read %s: a FIFO" % fifo, agent.logs())
+        self.assertIn("include: cannot read /dev/zero: a device", agent.logs())
+        self.assertIsNone(agent.proc.poll())
 
     def test_control_characters_from_the_file_are_escaped_in_messages(self):
         config = self.write("vigie.yaml", 'probes:\n  - name: "bad\\e[31mname\\x01\\xff"\n'
