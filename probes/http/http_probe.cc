@@ -801,11 +801,9 @@ class HttpProbeFactory final : public ProbeFactory {
     for (auto [key, path] :
          {std::pair{"tls_ca_file", &s.tls.ca_file}, std::pair{"tls_cert_file", &s.tls.cert_file},
           std::pair{"tls_key_file", &s.tls.key_file}}) {
-      if (path->empty()) {
-        continue;
-      }
       // Not fopen: a FIFO there would block the loading until a writer comes.
-      if (std::string error; !readRegularFile(*path, kMaxConfigFileBytes, error)) {
+      if (std::string error;
+          !path->empty() && !readRegularFile(*path, kMaxConfigFileBytes, error)) {
         config.fail(key, error);
       }
     }

@@ -84,6 +84,9 @@ class HostileConfigTest(unittest.TestCase):
             ("web_config_file", "agent: {web_config_file: %s}\n" % fifo + PROBE,
              "1:26: agent.web_config_file: cannot read the web configuration file: cannot read "
              "%s: a FIFO" % fifo),
+            ("tls_ca_file", "probes:\n  - name: t\n    type: tcp\n"
+             "    tcp: {address: \"127.0.0.1:1\", tls: true, tls_ca_file: %s}\n" % fifo,
+             "probes[t].tcp.tls_ca_file: cannot read %s: a FIFO" % fifo),
             ("env_files", "probes:\n  - name: n\n    type: nagios\n    nagios:\n"
              "      command: [/bin/true]\n      env_files: {PGPASSWORD: %s}\n" % fifo,
              "probes[n].nagios.env_files: PGPASSWORD: cannot read %s: a FIFO" % fifo),
@@ -112,6 +115,16 @@ class HostileConfigTest(unittest.TestCase):
                             '      headers: {X-Api-Key: "k\\r\\nX-Injected: 1"}\n')
         self.assertRefused(self.check(config), "6:7: url: duplicate key (first written at line 5",
                            "probes[front].http.headers.X-Api-Key: contains a line break")
+
+    def test_web_config_certificates_must_be_regular_files(self):
+        fifo = os.path.join(self.dir, "fifo")
+        os.mkfifo(fifo)
+        self.write("web.yml", "tls_server_config:\n  cert_file: %s\n  key_file: /dev/zero\n"
+                   % fifo)
+        config = self.write("vigie.yaml", "agent: {web_config_file: web.yml}\n" + PROBE)
+        self.assertRefused(self.check(config),
+                           "tls_server_config.cert_file: cannot read %s: a FIFO" % fifo,
+                           "tls_server_config.key_file: cannot read /dev/zero: a device")
 
     def test_duplicate_keys_in_the_web_config_are_refused(self):
         web = self.write("web.yml", "basic_auth_users:\n  alice: $2y$10$x\n"
