@@ -10,6 +10,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -43,6 +45,9 @@ struct Settings {
   std::vector<JsonAssertion> json;
   bool follow_redirects = true;
   long max_redirects = 10;
+  /// `headers:` also go to another host after a redirect (curl's default; not ours).
+  bool follow_headers = false;
+  std::vector<std::string> header_lines;  ///< `headers:` as curl takes them
   std::string username;
   std::string password;
   std::string bearer_token;
@@ -99,6 +104,13 @@ struct Transfer {
   bool too_large = false;
   std::vector<std::pair<std::string, std::string>> headers;  ///< last response, names lowered
   std::vector<std::string> hops;                             ///< "HTTP/1.1 302 Found -> URL"
+  /// This run's copy of `headers:` when a redirect to another host must drop them: libcurl
+  /// reads the list again for each hop, so the header callback can empty its lines in time.
+  Slist own_headers;
+  std::string origin;       ///< scheme://host:port of the configured URL
+  std::string current_url;  ///< of the response being received
+  long hop_status = 0;
+  bool headers_dropped = false;
   TlsCapture tls;
   char error[CURL_ERROR_SIZE] = {};
 };
@@ -130,6 +142,39 @@ std::string trimmed(std::string_view text) {
   return std::string(text);
 }
 
+std::optional<std::string> originOf(const std::string& url);
+
+/// A redirect answer's Location leads to another scheme, host or port: each line of
+/// `own_headers` becomes "Name:", which makes curl send no such header (the libcurl rule for
+/// Authorization and Cookie, applied to every custom header).
+void followLocation(Transfer& transfer, const std::string& location) {
+  if (!transfer.own_headers || transfer.headers_dropped) {
+    return;
+  }
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> url(curl_url(), &curl_url_cleanup);
+  char* next = nullptr;
+  if (!url ||
+      curl_url_set(url.get(), CURLUPART_URL, transfer.current_url.c_str(), 0) != CURLUE_OK ||
+      curl_url_set(url.get(), CURLUPART_URL, location.c_str(), 0) != CURLUE_OK ||
+      curl_url_get(url.get(), CURLUPART_URL, &next, 0) != CURLUE_OK) {
+    return;  // curl will not follow it either
+  }
+  transfer.current_url = next;
+  curl_free(next);
+  if (originOf(transfer.current_url) == transfer.origin) {
+    return;
+  }
+  for (curl_slist* line = transfer.own_headers.get(); line != nullptr; line = line->next) {
+    char* end = std::strpbrk(line->data, ":;");
+    if (end != nullptr) {
+      end[0] = ':';
+      end[1] = '\0';
+    }
+  }
+  transfer.hops.back() += " (headers not sent to another host)";
+  transfer.headers_dropped = true;  // never sent again on this run, even back on the first host
+}
+
 std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t bytes = size * count;
@@ -137,6 +182,9 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
   if (line.rfind("HTTP/", 0) == 0) {  // a new response: a redirect hop or the final one
     transfer->headers.clear();
     transfer->hops.push_back(trimmed(line));
+    const std::size_t space = line.find(' ');
+    transfer->hop_status =
+        space == std::string_view::npos ? 0 : std::strtol(line.data() + space + 1, nullptr, 10);
     return bytes;
   }
   const std::size_t colon = line.find(':');
@@ -150,6 +198,10 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
   std::string value = trimmed(line.substr(colon + 1));
   if (name == "location" && !transfer->hops.empty()) {
     transfer->hops.back() += " -> " + value;
+    if (transfer->settings.follow_redirects && transfer->hop_status >= 300 &&
+        transfer->hop_status < 400) {
+      followLocation(*transfer, value);
+    }
   }
   if (transfer->settings.keepsHeaders()) {
     transfer->headers.emplace_back(std::move(name), std::move(value));
@@ -264,7 +316,8 @@ void HttpProbe::prepare(CURL* e, Transfer& transfer, long ip_resolve, long timeo
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(settings_.body->size()));
   }
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                   transfer.own_headers ? transfer.own_headers.get() : headers_.get());
   curl_easy_setopt(e, CURLOPT_RESOLVE, resolve_.get());
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, settings_.follow_redirects ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, settings_.max_redirects);
@@ -469,6 +522,11 @@ asio::awaitable<ProbeResult> HttpProbe::once(ProbeContext& ctx, long ip_resolve)
       ctx.deadline - std::chrono::steady_clock::now());
   const long timeout_ms = std::max<long>(1, static_cast<long>(left.count()) - 20);
   Transfer transfer(settings_);
+  if (settings_.follow_redirects && !settings_.follow_headers && !settings_.header_lines.empty()) {
+    transfer.own_headers = makeSlist(settings_.header_lines);
+    transfer.origin = originOf(settings_.url).value_or("");
+    transfer.current_url = settings_.url;
+  }
   CurlMulti& curl = CurlMulti::of(ctx.executor);
   // Declared after the transfer, so it goes back to the pool before the buffers it points to go.
   CurlMulti::Easy easy = curl.easyHandle();
@@ -547,6 +605,19 @@ std::optional<UrlParts> parseUrl(const std::string& url) {
   return parts;
 }
 
+/// "scheme://host:port" of `url`, the host in lower case: what curl compares before it sends
+/// credentials after a redirect.
+std::optional<std::string> originOf(const std::string& url) {
+  const auto parts = parseUrl(url);
+  if (!parts) {
+    return std::nullopt;
+  }
+  std::string host = parts->host;
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return parts->scheme + "://" + host + ":" + parts->port;
+}
+
 class HttpProbeFactory final : public ProbeFactory {
  public:
   std::string_view type() const override { return "http"; }
@@ -591,6 +662,8 @@ class HttpProbeFactory final : public ProbeFactory {
            {},
            "List of {path, equals|matches|less_than|greater_than}"},
           {"follow_redirects", FieldType::Bool, false, "true", "Follow 3xx Location"},
+          {"follow_headers", FieldType::Bool, false, "false",
+           "Send headers to another host after a redirect too"},
           {"max_redirects", FieldType::Int, false, "10", "Redirects followed at most"},
           {"basic_auth_username", FieldType::String, false, {}, "Basic authentication user"},
           {"basic_auth_password", FieldType::Secret, false, {}, "Basic authentication password"},
@@ -669,6 +742,7 @@ class HttpProbeFactory final : public ProbeFactory {
         header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
       }
     }
+    s.header_lines = header_lines;
     return header_lines;
   }
 
@@ -758,11 +832,9 @@ class HttpProbeFactory final : public ProbeFactory {
     for (auto [key, path] :
          {std::pair{"tls_ca_file", &s.tls.ca_file}, std::pair{"tls_cert_file", &s.tls.cert_file},
           std::pair{"tls_key_file", &s.tls.key_file}}) {
-      if (path->empty()) {
-        continue;
-      }
       // Not fopen: a FIFO there would block the loading until a writer comes.
-      if (std::string error; !readRegularFile(*path, kMaxConfigFileBytes, error)) {
+      if (std::string error;
+          !path->empty() && !readRegularFile(*path, kMaxConfigFileBytes, error)) {
         config.fail(key, error);
       }
     }
@@ -779,6 +851,7 @@ class HttpProbeFactory final : public ProbeFactory {
   static std::vector<std::string> parseConnection(const ProbeConfig& config, const UrlParts& url,
                                                   Settings& s) {
     s.follow_redirects = config.getBool("follow_redirects");
+    s.follow_headers = config.getBool("follow_headers");
     s.max_redirects = static_cast<long>(config.getInt("max_redirects"));
     if (s.max_redirects < 0) {
       config.fail("max_redirects", "must be 0 or more");

@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 
+#include "util/bounded_file.h"
 #include "util/duration.h"
 #include "util/log.h"
 #include "vigie/metric_family.h"
@@ -38,6 +40,13 @@ Files parseFiles(const ProbeConfig& config) {
         std::pair{"tls_key_file", &files.key_file}}) {
     if (config.has(key)) {
       *out = config.getPath(key);
+      // OpenSSL would block on a FIFO and read a device without end. (A missing file is
+      // reported after the checks of the TLS settings, by the type that loads it.)
+      std::error_code ec;
+      if (std::string error;
+          std::filesystem::exists(*out, ec) && !readRegularFile(*out, kMaxConfigFileBytes, error)) {
+        config.fail(key, error);
+      }
     }
   }
   return files;

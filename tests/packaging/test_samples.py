@@ -150,7 +150,7 @@ class CheckConfigTest(unittest.TestCase):
 def reasons_in_code():
     """Every failure reason a probe can emit, read from the C++ sources: the first argument of
     fail()/critical()/unknown()/warning() (not config.fail, which names a key), a literal
-    assigned to a result's reason, and the literals returned by the reason-mapping functions
+    assigned to a result's reason, a JsonFailure's reason, and the literals returned by the reason-mapping functions
     (reasonFor, connectFailureReason, connectReason, queryReason...)."""
     found = set()
     # agent/src/forward is left out: its reasons (itop_config, itop_internal...) are a
@@ -165,6 +165,7 @@ def reasons_in_code():
         found.update(re.findall(
             r'(?<![\w.])(?:fail|critical|unknown|warning)\(\s*"([a-z_]+)"', text))
         found.update(re.findall(r'\breason\s*=[^;]*?"([a-z_]+)"\s*;', text))
+        found.update(re.findall(r'\bJsonFailure\{\s*"([a-z_]+)"', text))
         function = ""
         for line in text.splitlines():
             if re.match(r"^\S.*\b(\w+)\(.*\)\s*(const\s*)?\{\s*$", line):

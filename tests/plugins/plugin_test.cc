@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Native plugins through the real loader (dlopen), registry, config loader and runner.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -142,9 +143,46 @@ TEST_F(PluginTest, FamilyDeclaredWithAnotherHelpThanABuiltinTypeIsRefused) {
       << text;
 }
 
-TEST_F(PluginTest, MissingEntrySymbolIsRefused) {
+TEST_F(PluginTest, LibraryWithoutTheEntrySymbolIsSkippedUnloaded) {
+  // A folder may hold other libraries (a system folder named by mistake): they are skipped with
+  // a warning naming them, without being dlopen'ed, instead of failing the configuration.
+  testing::internal::CaptureStderr();
   const std::string text = errors("agent: { plugin_dirs: [\"" VIGIE_PLUGIN_NO_ENTRY_DIR "\"] }\n");
-  EXPECT_NE(text.find("no_entry.so refused: it does not export vigie_plugin_entry"),
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(text, "");
+  EXPECT_NE(log.find("skipped " VIGIE_PLUGIN_NO_ENTRY_DIR
+                     "/no_entry.so, which does not export vigie_plugin_entry (not a Vigie plugin)"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("loaded plugin"), std::string::npos) << log;
+}
+
+TEST_F(PluginTest, WorldWritableFolderIsRefused) {
+  const std::string folder = dir_ + "/plugins";
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file(VIGIE_PLUGIN_EXAMPLE_DIR "/file_age.so", folder + "/file_age.so");
+  std::filesystem::permissions(folder, std::filesystem::perms::others_write,
+                               std::filesystem::perm_options::add);
+  const std::string text = errors("agent: { plugin_dirs: [plugins] }\n");
+  EXPECT_NE(text.find("agent.plugin_dirs: plugin directory " + folder +
+                      " is writable by every user: refused (chmod o-w it)"),
+            std::string::npos)
+      << text;
+  std::filesystem::permissions(folder, std::filesystem::perms::others_write,
+                               std::filesystem::perm_options::remove);
+  EXPECT_EQ(errors("agent: { plugin_dirs: [plugins] }\n"), "");
+}
+
+TEST_F(PluginTest, FolderOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to give the folder away";
+  }
+  const std::string folder = dir_ + "/plugins";
+  std::filesystem::create_directories(folder);
+  ASSERT_EQ(::chown(folder.c_str(), 12345, 12345), 0);
+  const std::string text = errors("agent: { plugin_dirs: [plugins] }\n");
+  EXPECT_NE(text.find("plugin directory " + folder +
+                      " is owned by uid 12345, neither root nor the agent's user"),
             std::string::npos)
       << text;
 }
@@ -155,11 +193,14 @@ TEST_F(PluginTest, DuplicateTypeNameIsRefused) {
   EXPECT_NE(text.find("probe type 'misbehaving' is already registered"), std::string::npos) << text;
 }
 
-TEST_F(PluginTest, NotALibraryAndMissingFolderAreRefused) {
+TEST_F(PluginTest, NotALibraryIsSkippedAndAMissingFolderRefused) {
   std::filesystem::create_directories(dir_ + "/plugins");
   std::ofstream(dir_ + "/plugins/junk.so") << "not an ELF file";
+  testing::internal::CaptureStderr();
   const std::string text = errors("agent: { plugin_dirs: [plugins, nowhere] }\n");
-  EXPECT_NE(text.find("junk.so refused: cannot load it"), std::string::npos) << text;
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("skipped " + dir_ + "/plugins/junk.so"), std::string::npos) << log;
+  EXPECT_EQ(text.find("junk.so"), std::string::npos) << text;
   EXPECT_NE(text.find("cannot list plugin directory"), std::string::npos) << text;
 }
 

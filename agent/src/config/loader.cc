@@ -446,8 +446,10 @@ std::optional<ProbeSpec> Loader::loadProbe(const ProbeNode& entry, const AgentCo
       for (const auto& [label, value] : spec.labels) {
         if (!isLabelName(label) || label.rfind("__", 0) == 0) {
           report(file, node["labels"], path + ".labels." + cutText(label, 64),
-                 "'" + cutText(label, 64) + "' is not a valid Prometheus label name (at most " +
-                     std::to_string(kMaxIdentifierBytes) + " characters)");
+                 "'" + cutText(label, 64) + "' is not a valid Prometheus label name" +
+                     (label.size() > kMaxIdentifierBytes
+                          ? " (at most " + std::to_string(kMaxIdentifierBytes) + " characters)"
+                          : std::string()));
         } else if (kReservedLabels.count(label) != 0) {
           report(file, node["labels"], path + ".labels." + label,
                  "'" + label + "' is set by the agent itself; choose another label name");

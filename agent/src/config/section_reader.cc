@@ -35,14 +35,32 @@ std::size_t editDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// Values that go into a request line, a header, a command or a connection string: a line
-// break in them injects a header or a command, a NUL cuts them short wherever C reads them.
+// Values that go into a request line, a header or a connection string: a line break in them
+// injects a header or a parameter. (A command's arguments and env values reach execve as they
+// are: a multi-line script argument is fine there; a NUL, refused everywhere, is not.)
 bool singleLine(const std::string& path) {
-  static const std::set<std::string> kKeys{
-      "url",      "proxy_url", "no_proxy",     "headers",     "password", "basic_auth_password",
-      "username", "user",      "bearer_token", "token",       "host",     "basic_auth_username",
-      "address",  "method",    "command",      "env",         "dsn",      "connection_string",
-      "dbname",   "bind_dn",   "hmac_secret",  "server_name", "name",     "tls_server_name"};
+  static const std::set<std::string> kKeys{"url",
+                                           "proxy_url",
+                                           "no_proxy",
+                                           "headers",
+                                           "password",
+                                           "username",
+                                           "user",
+                                           "basic_auth_username",
+                                           "basic_auth_password",
+                                           "bearer_token",
+                                           "token",
+                                           "hmac_secret",
+                                           "host",
+                                           "address",
+                                           "method",
+                                           "dsn",
+                                           "connection_string",
+                                           "dbname",
+                                           "bind_dn",
+                                           "server_name",
+                                           "tls_server_name",
+                                           "name"};
   std::string key = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
   if (key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0) {
     key.resize(key.size() - 5);  // a secret read from a file: the secret's own key decides
@@ -134,12 +152,12 @@ std::optional<std::string> SectionReader::expandEnvironment(const YAML::Node& no
 }
 
 bool SectionReader::refuseControlBytes(const YAML::Node& node, const std::string& path,
-                                       const std::string& text) const {
+                                       const std::string& text, bool single_line) const {
   if (text.find('\0') != std::string::npos) {
     report(node, path, "contains a NUL byte");
     return true;
   }
-  if (text.find_first_of("\r\n") != std::string::npos && singleLine(path)) {
+  if (single_line && text.find_first_of("\r\n") != std::string::npos) {
     report(node, path, "contains a line break (CR or LF), which would inject into the request");
     return true;
   }
@@ -153,17 +171,19 @@ std::optional<ConfigValue> SectionReader::convert(const YAML::Node& node, const 
     return value;
   }
   bool refused = false;
+  // A map's entries (headers, env) are single-line when the map is.
+  const bool single_line = singleLine(path);
   if (const auto* text = std::get_if<std::string>(&*value)) {
-    refused = refuseControlBytes(node, path, *text);
+    refused = refuseControlBytes(node, path, *text, single_line);
   } else if (const auto* items = std::get_if<std::vector<std::string>>(&*value)) {
     for (const std::string& item : *items) {
-      refused = refused || refuseControlBytes(node, path, item);
+      refused = refused || refuseControlBytes(node, path, item, single_line);
     }
   } else if (const auto* pairs =
                  std::get_if<std::vector<std::pair<std::string, std::string>>>(&*value)) {
     for (const auto& [key, item] : *pairs) {
-      refused = refused || refuseControlBytes(node, path, key) ||
-                refuseControlBytes(node, path + "." + key, item);
+      refused = refused || refuseControlBytes(node, path, key, single_line) ||
+                refuseControlBytes(node, path + "." + key, item, single_line);
     }
   }
   if (refused) {
@@ -321,7 +341,7 @@ std::optional<std::string> SectionReader::secretFromFile(const YAML::Node& value
   while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
     secret->pop_back();
   }
-  if (refuseControlBytes(value_file, key_path, *secret)) {
+  if (refuseControlBytes(value_file, key_path, *secret, singleLine(key_path))) {
     return std::nullopt;
   }
   return secret;

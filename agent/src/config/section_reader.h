@@ -47,9 +47,9 @@ class SectionReader {
  private:
   std::optional<ConfigValue> convertValue(const YAML::Node& node, const std::string& path,
                                           FieldType type) const;
-  /// Reports a NUL byte in `text`, or a line break when `path` names a single-line value.
-  bool refuseControlBytes(const YAML::Node& node, const std::string& path,
-                          const std::string& text) const;
+  /// Reports a NUL byte in `text`, or a line break in a `single_line` value.
+  bool refuseControlBytes(const YAML::Node& node, const std::string& path, const std::string& text,
+                          bool single_line) const;
   std::optional<std::string> expandEnvironment(const YAML::Node& node, const std::string& path,
                                                const std::string& text) const;
 

@@ -107,6 +107,11 @@ WebFile WebConfigParser::filePath(const YAML::Node& node, const std::string& key
   if (!file.path.empty() && fs::path(file.path).is_relative()) {
     file.path = (fs::path(path_).parent_path() / file.path).string();
   }
+  // OpenSSL would block on a FIFO and read a device without end.
+  if (std::string error;
+      !file.path.empty() && !readRegularFile(file.path, kMaxConfigFileBytes, error)) {
+    fail(node, key, error);
+  }
   return file;
 }
 
@@ -260,6 +265,9 @@ WebSettings parseWebConfig(const std::string& path, std::vector<ConfigIssue>& is
 std::shared_ptr<const WebConfig> loadWebConfig(const std::string& path) {
   std::vector<ConfigIssue> issues;
   const WebSettings settings = parseWebConfig(path, issues);
+  if (!issues.empty()) {
+    throw ConfigError(issues);  // OpenSSL is not handed a file already refused (a FIFO)
+  }
   auto web = buildWebConfig(settings, issues);
   if (!issues.empty()) {
     throw ConfigError(issues);

@@ -2,11 +2,17 @@
 #include "plugins/plugin_loader.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <string_view>
 
 #include "plugins/c_abi_probe.h"
 #include "util/identifiers.h"
@@ -73,6 +79,88 @@ const vigie_probe_type* askType(vigie_plugin_entry_fn entry) {
   return type;
 }
 
+// Closes the descriptor however the check ends.
+struct Descriptor {
+  int fd;
+  ~Descriptor() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+};
+
+template <typename T>
+bool readAt(int fd, std::uint64_t offset, T& out) {
+  return ::pread(fd, &out, sizeof out, static_cast<off_t>(offset)) ==
+         static_cast<ssize_t>(sizeof out);
+}
+
+// Whether `path` is a 64-bit ELF file whose dynamic symbol table defines `symbol`: read from
+// the file, not dlopen'ed, so that a library of another program left in a plugin folder (a
+// system folder named by mistake) is skipped without its constructors ever running.
+bool exportsSymbol(const std::string& path, std::string_view symbol) {
+  const Descriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  struct stat info {};
+  if (file.fd < 0 || ::fstat(file.fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return false;
+  }
+  Elf64_Ehdr header{};
+  if (!readAt(file.fd, 0, header) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 ||
+      header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_shentsize != sizeof(Elf64_Shdr) ||
+      header.e_shnum > 4096) {
+    return false;
+  }
+  const auto section = [&](std::size_t index, Elf64_Shdr& out) {
+    return index < header.e_shnum &&
+           readAt(file.fd, header.e_shoff + index * sizeof(Elf64_Shdr), out);
+  };
+  constexpr std::uint64_t kMaxTableBytes = 64 * 1024 * 1024;
+  for (std::size_t i = 0; i < header.e_shnum; ++i) {
+    Elf64_Shdr symbols{};
+    Elf64_Shdr names{};
+    if (!section(i, symbols) || symbols.sh_type != SHT_DYNSYM ||
+        symbols.sh_entsize != sizeof(Elf64_Sym) || symbols.sh_size > kMaxTableBytes ||
+        !section(symbols.sh_link, names) || names.sh_size > kMaxTableBytes) {
+      continue;
+    }
+    std::string strings(names.sh_size, '\0');
+    if (::pread(file.fd, strings.data(), strings.size(), static_cast<off_t>(names.sh_offset)) !=
+        static_cast<ssize_t>(strings.size())) {
+      return false;
+    }
+    for (std::uint64_t at = 0; at + sizeof(Elf64_Sym) <= symbols.sh_size; at += sizeof(Elf64_Sym)) {
+      Elf64_Sym entry{};
+      if (!readAt(file.fd, symbols.sh_offset + at, entry)) {
+        return false;
+      }
+      if (entry.st_shndx != SHN_UNDEF && entry.st_name < strings.size() &&
+          std::string_view(strings.c_str() + entry.st_name) == symbol) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Why the agent refuses to load code from `folder`, empty when it may: anyone who can write
+// there could make the agent run their code.
+std::string unsafeFolder(const fs::path& folder) {
+  struct stat info {};
+  if (::stat(folder.c_str(), &info) != 0) {
+    return {};  // listing it reports the error
+  }
+  if ((info.st_mode & S_IWOTH) != 0) {
+    return "plugin directory " + folder.string() +
+           " is writable by every user: refused (chmod o-w it)";
+  }
+  if (info.st_uid != 0 && info.st_uid != ::geteuid()) {
+    return "plugin directory " + folder.string() + " is owned by uid " +
+           std::to_string(info.st_uid) +
+           ", neither root nor the agent's user: refused (chown it to root)";
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string loadPlugin(const std::string& path, ProbeRegistry& registry) {
@@ -131,8 +219,18 @@ std::shared_ptr<ProbeRegistry> buildRegistry(const PluginDirs& plugin_dirs) {
                         "cannot list plugin directory " + folder.string() + ": " + ec.message()});
       continue;
     }
+    if (std::string unsafe = unsafeFolder(folder); !unsafe.empty()) {
+      issues.push_back({where, "agent.plugin_dirs", unsafe});
+      continue;
+    }
     std::sort(libraries.begin(), libraries.end());  // a stable order for duplicate reports
     for (const std::string& library : libraries) {
+      if (!exportsSymbol(library, VIGIE_PLUGIN_ENTRY_SYMBOL)) {
+        logWarning("plugin directory " + folder.string() + ": skipped " + library +
+                   ", which does not export " + VIGIE_PLUGIN_ENTRY_SYMBOL +
+                   " (not a Vigie plugin)");
+        continue;
+      }
       if (std::string error = loadPlugin(library, *registry); !error.empty()) {
         issues.push_back({where, "agent.plugin_dirs", error});
       }

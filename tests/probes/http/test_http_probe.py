@@ -483,6 +483,131 @@ class SpringHealth(unittest.TestCase):
         self.assertEqual(out.message, "HTTP 503 is not a valid status (reason: http_status)", out)
 
 
+class _HostileJsonHandler(http.server.BaseHTTPRequestHandler):
+    """Bodies that crashed the agent (nlohmann's recursive dump) or filled its log."""
+
+    BODIES = {
+        "/deep-array": '{"status": ' + "[" * 100000 + "]" * 100000 + "}",
+        "/deep-object": '{"a":' * 100000 + "1" + "}" * 100000,
+        "/deep-1000": '{"status": ' + "[" * 1000 + "]" * 1000 + "}",
+        "/huge-string": json.dumps({"status": "x" * (5 * 1024 * 1024)}),
+    }
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        body = self.BODIES[self.path].encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class HostileJson(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostileJsonHandler)
+        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        cls.thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def test_deep_json_is_a_failed_result_not_a_crash(self):
+        for path in ("/deep-array", "/deep-object", "/deep-1000"):
+            with self.subTest(path=path):
+                out = probe({"url": self.url(path), "json": [{"path": "$.status", "equals": "UP"}],
+                             "max_body_bytes": 1048576}, timeout="5s")
+                self.assertEqual(out.exit_code, 2, out.output[:300])  # SIGSEGV gave -11
+                self.assertEqual(out.reason, "json_too_deep", out.output[:300])
+                self.assertIn("deeper than 128 levels", out.message)
+                self.assertLess(len(out.output), 4096)
+
+    def test_a_huge_json_string_is_cut_in_the_message(self):
+        out = probe({"url": self.url("/huge-string"),
+                     "json": [{"path": "$.status", "equals": "UP"}]}, timeout="5s")
+        self.assertEqual(out.reason, "json_assertion", out.output[:300])
+        self.assertIn("expected $.status == UP, got xxxx", out.message)
+        self.assertIn("\u2026 [cut, 5242624 bytes]", out.message)
+        self.assertLess(len(out.output), 4096)
+
+
+class _RedirectHandler(http.server.BaseHTTPRequestHandler):
+    """/to?URL answers 302 to URL; /seen answers 200 and records the X-Api-Key it received."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/to?"):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/to?"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.server.received.append(self.headers.get("X-Api-Key"))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+class CrossHostRedirect(unittest.TestCase):
+    """Two real servers: a redirect to the other one (another host name and port) must not
+    carry the probe's custom headers (libcurl drops only Authorization and Cookie)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.servers = []
+        for _ in range(2):
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+            server.received = []
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            cls.servers.append(server)
+        cls.first, cls.other = cls.servers
+
+    @classmethod
+    def tearDownClass(cls):
+        for server in cls.servers:
+            server.shutdown()
+            server.server_close()
+
+    def setUp(self):
+        for server in self.servers:
+            server.received.clear()
+
+    def run_probe(self, target, **options):
+        url = f"http://127.0.0.1:{self.first.server_address[1]}/to?{target}"
+        return probe({"url": url, "headers": {"X-Api-Key": "${VIGIE_TEST_KEY}"}, **options},
+                     env={"VIGIE_TEST_KEY": "s3cret"})
+
+    def test_custom_headers_are_dropped_on_a_redirect_to_another_host(self):
+        out = self.run_probe(f"http://localhost:{self.other.server_address[1]}/seen")
+        self.assertEqual(out.status, "OK", out)
+        self.assertEqual(self.other.received, [None], out)  # the request came, without the key
+        self.assertIn("(headers not sent to another host)", out.output)
+
+    def test_relative_and_same_host_redirects_keep_them(self):
+        out = self.run_probe("/seen")
+        self.assertEqual(out.status, "OK", out)
+        out = self.run_probe(f"http://127.0.0.1:{self.first.server_address[1]}/seen")
+        self.assertEqual(out.status, "OK", out)
+        self.assertEqual(self.first.received, ["s3cret", "s3cret"], out)
+
+    def test_follow_headers_sends_them_anywhere(self):
+        out = self.run_probe(f"http://localhost:{self.other.server_address[1]}/seen",
+                             follow_headers=True)
+        self.assertEqual(out.status, "OK", out)
+        self.assertEqual(self.other.received, ["s3cret"], out)
+
+
 def main():
     global AGENT
     parser = argparse.ArgumentParser()
