@@ -757,6 +757,29 @@ TEST_F(AlertDbTest, AnUnopenablePathLeavesTheAgentInMemory) {
   EXPECT_TRUE(std::filesystem::is_directory(path()));  // left alone
 }
 
+TEST_F(AlertDbTest, AnUpdateCarryingACycleIsNotEvictedBeforeTheOldest) {
+  AlertDb db(path(), 3);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
+  const auto head = db.outbox().due("crt", 0, 10).at(0);
+  db.outbox().attempting(head.id);  // on the wire: k1's next events coalesce behind it
+  ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);  // → update, 2 items
+  ASSERT_EQ(db.commit({}, {event("k2", "update")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k3", "trigger")}), WriteResult::Ok);
+  // The plain update of k2 went, not k1's cycle.
+  EXPECT_EQ(db.outbox().evicted(), 1);
+  std::set<std::string> actions;
+  for (const auto& e : db.outbox().due("crt", 0, 10)) {
+    actions.insert(e.dedup_key + ":" + e.action);
+  }
+  EXPECT_EQ(actions, (std::set<std::string>{"k1:trigger", "k3:trigger"}));
+  db.outbox().delivered(head.id);
+  const auto next = db.outbox().due("crt", 0, 10);
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].action, "update");
+  EXPECT_EQ(nlohmann::json::parse(next[0].payload)["history"].size(), 2u);
+}
+
 TEST_F(AlertDbTest, FullOutboxEvictsHeartbeatsThenUpdatesFirst) {
   AlertDb db(path(), 3);
   ASSERT_EQ(db.commit({}, {event("hb", "heartbeat")}), WriteResult::Ok);
