@@ -17,6 +17,8 @@ import os
 import random
 import re
 import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -239,6 +241,131 @@ class DeliveryTest(unittest.TestCase):
         # A receiver applying only seq > the last it applied takes both.
         self.assertGreater(after[0], before[-1])
         self.assertGreater(after[1], after[0])
+
+
+def read_only_prefix(scratch):
+    """The unshare command under which `scratch` can be bind-mounted read-only (root: plain;
+    otherwise in a user namespace), or None where that is not allowed."""
+    for prefix in (["unshare", "-m"], ["unshare", "-rm"]):
+        try:
+            probe = subprocess.run(prefix + ["sh", "-c", "mount --bind \"$0\" \"$0\" && "
+                                             "mount -o remount,bind,ro \"$0\"", scratch],
+                                   capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    return None
+
+
+class StateDatabaseTest(unittest.TestCase):
+    """The state database's health with the real agent: a corrupt file moved aside, a file
+    deleted while running recreated, a read-only file read (docs/OPERATIONS.md)."""
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="vigie-statedb-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+        self.db = os.path.join(self.state, "vigie.db")
+        self.receiver = SlowReceiver(0)
+        self.addCleanup(self.receiver.close)
+        self.target = Switch()
+        self.target.up()
+        self.addCleanup(self.target.down)
+        self.text = config(self.state, [self.receiver], [("web", self.target.port)])
+
+    def start(self, binary=None):
+        agent = Agent(binary or AGENT, self.text)
+        self.addCleanup(agent.stop)
+        return agent
+
+    def state_is(self, agent, status):
+        agent.wait_for(lambda s: value(s, "vigie_probe_state", probe="web") == status
+                       and value(s, "vigie_probe_state_hard", probe="web") == 1,
+                       f"web in HARD {status}")
+
+    def delivered(self, agent, action, count=1):
+        agent.wait_for(lambda s: value(s, "vigie_forwarder_queue_depth") == 0
+                       and len([e for e in self.receiver.alerts() if e["action"] == action])
+                       >= count, f"{count} {action}(s) delivered")
+
+    def test_a_corrupt_file_is_moved_aside_and_a_new_one_used(self):
+        with open(self.db, "wb") as f:
+            f.write(b"not a database " * 1000)
+        agent = self.start()
+        samples = agent.metrics()
+        self.assertEqual(value(samples, "vigie_state_database_healthy"), 1)
+        self.assertEqual(value(samples, "vigie_state_database_problems_total", kind="corrupt"), 1)
+        line = re.search(r"error: state database (\S+) is corrupt .*moved aside to (\S+) ",
+                         agent.logs())
+        self.assertIsNotNone(line, agent.logs())
+        self.assertEqual(line.group(1), self.db)
+        with open(line.group(2), "rb") as f:  # kept as it was, for a post-mortem
+            self.assertTrue(f.read().startswith(b"not a database"))
+        self.state_is(agent, 0)
+        self.target.down()
+        self.state_is(agent, 2)
+        self.delivered(agent, "trigger")
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT probe FROM alert_state").fetchall(), [("web",)])
+
+    def test_a_file_deleted_while_running_is_recreated(self):
+        agent = self.start()
+        self.state_is(agent, 0)
+        self.target.down()
+        self.state_is(agent, 2)
+        self.delivered(agent, "trigger")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.db + suffix):
+                os.unlink(self.db + suffix)
+        # Noticed without any write (the periodic check), within seconds.
+        samples = agent.wait_for(lambda s: value(s, "vigie_state_database_problems_total",
+                                                 kind="deleted") == 1, "the deletion noticed")
+        self.assertEqual(value(samples, "vigie_state_database_healthy"), 1)
+        self.assertTrue(os.path.exists(self.db))
+        self.assertRegex(agent.logs(), r"error: state database \S+ was deleted while the agent "
+                         r"runs: recreated from the open copy, 1 alert state\(s\)")
+        self.target.up()
+        self.state_is(agent, 0)
+        self.delivered(agent, "resolve")
+        agent.stop()
+        with sqlite3.connect(self.db) as db:  # what came after the deletion is in the new file
+            state = db.execute("SELECT state FROM alert_state WHERE probe = 'web'").fetchone()
+        saved = json.loads(state[0])
+        self.assertEqual((saved["status"], saved["notified_firing"]), (0, False))
+
+    def test_a_read_only_file_is_read_and_the_agent_runs_on(self):
+        prefix = read_only_prefix(self.state)
+        if prefix is None:
+            self.skipTest("cannot bind-mount read-only in a private mount namespace here")
+        first = self.start()
+        self.state_is(first, 0)
+        self.receiver.delay = 0
+        self.target.down()
+        self.state_is(first, 2)
+        self.delivered(first, "trigger")
+        first.stop()
+        bin_dir = tempfile.mkdtemp(prefix="vigie-ro-bin-")
+        self.addCleanup(shutil.rmtree, bin_dir, True)
+        wrapper = os.path.join(bin_dir, "vigie-agent-read-only")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec %s sh -c 'mount --bind \"$0\" \"$0\" && mount -o "
+                    "remount,bind,ro \"$0\" && exec \"$@\"' '%s' '%s' \"$@\"\n"
+                    % (" ".join(prefix), self.state, AGENT))
+        os.chmod(wrapper, 0o755)
+        agent = self.start(wrapper)
+        samples = agent.metrics()
+        self.assertEqual(value(samples, "vigie_state_database_healthy"), 0)
+        self.assertEqual(value(samples, "vigie_state_database_problems_total", kind="readonly"), 1)
+        self.assertRegex(agent.logs(), r"error: state database \S+ is read-only .*: its 1 alert "
+                         r"state\(s\) and 0 undelivered event\(s\) were read")
+        # The firing state was read: no second trigger, and the recovery is told.
+        time.sleep(1)
+        self.state_is(agent, 2)
+        self.target.up()
+        self.state_is(agent, 0)
+        self.delivered(agent, "resolve")
+        actions = [e["action"] for e in self.receiver.alerts()]
+        self.assertEqual(actions, ["trigger", "resolve"])
 
 
 def main():

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -688,6 +689,95 @@ TEST_F(AlertDbTest, AnEventReadAgainBeforeItsSendHoldsWhatItAbsorbedSinceDue) {
   EXPECT_EQ(nlohmann::json::parse(current->payload)["history"].size(), 2u);
   db.outbox().delivered(current->id);
   EXPECT_FALSE(db.outbox().event(batch[1].id));  // gone: the forwarder skips it
+}
+
+TEST_F(AlertDbTest, ACorruptFileIsMovedAsideAndANewOneCreated) {
+  const std::string garbage(8192, 'x');
+  {
+    std::FILE* file = std::fopen(path().c_str(), "wb");
+    ASSERT_NE(file, nullptr);
+    std::fwrite(garbage.data(), 1, garbage.size(), file);
+    std::fclose(file);
+  }
+  AlertDb db(path(), 100);
+  EXPECT_EQ(db.database().health(), StateHealth::File);
+  EXPECT_EQ(db.database().problems().at("corrupt"), 1);
+  std::vector<std::filesystem::path> aside;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().filename().string().rfind("vigie.db.corrupt-", 0) == 0) {
+      aside.push_back(entry.path());
+    }
+  }
+  ASSERT_EQ(aside.size(), 1u);  // kept for a post-mortem, untouched
+  EXPECT_EQ(std::filesystem::file_size(aside[0]), garbage.size());
+  ASSERT_EQ(db.commit({{"web", "{}"}}, {event("k1", "trigger")}), WriteResult::Ok);
+  EXPECT_EQ(db.database().schemaVersion(), kStateSchemaVersion);
+}
+
+TEST_F(AlertDbTest, AFileDeletedWhileRunningIsRecreatedWithWhatItHeld) {
+  {
+    AlertDb db(path(), 100);
+    ASSERT_EQ(db.commit({{"web", "{\"v\":1}"}}, {event("k1", "trigger")}), WriteResult::Ok);
+    for (const char* suffix : {"", "-wal", "-shm"}) {  // rm vigie.db*
+      std::filesystem::remove(path() + suffix);
+    }
+    ASSERT_EQ(db.commit({}, {event("k2", "trigger")}), WriteResult::Ok);
+    EXPECT_TRUE(std::filesystem::exists(path()));
+    EXPECT_EQ(db.database().health(), StateHealth::File);
+    EXPECT_EQ(db.database().problems().at("deleted"), 1);
+    // Removed again between two writes: the periodic check notices it too.
+    std::filesystem::remove(path());
+    db.database().checkFile();
+    EXPECT_EQ(db.database().problems().at("deleted"), 2);
+  }
+  AlertDb reopened(path(), 100);
+  EXPECT_EQ(reopened.database().problems().count("corrupt"), 0u);
+  EXPECT_EQ(reopened.states().load().at("web"), "{\"v\":1}");
+  EXPECT_EQ(reopened.outbox().depth(), 2);
+}
+
+TEST_F(AlertDbTest, AFileReplacedWhileRunningIsReportedNotOverwritten) {
+  AlertDb db(path(), 100);
+  const std::string other = path() + ".restored";
+  { AlertDb restored(other, 100); }
+  std::filesystem::rename(other, path());
+  db.database().checkFile();
+  EXPECT_EQ(db.database().health(), StateHealth::Replaced);
+  EXPECT_EQ(db.database().problems().at("replaced"), 1);
+  EXPECT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
+}
+
+TEST_F(AlertDbTest, AnUnopenablePathLeavesTheAgentInMemory) {
+  std::filesystem::create_directories(path());  // a folder where the file should be
+  AlertDb db(path(), 100);
+  EXPECT_EQ(db.database().health(), StateHealth::Memory);
+  EXPECT_EQ(db.database().problems().at("unopenable"), 1);
+  EXPECT_EQ(db.commit({{"web", "{}"}}, {event("k1", "trigger")}), WriteResult::Ok);
+  EXPECT_EQ(db.outbox().depth(), 1);
+  EXPECT_TRUE(std::filesystem::is_directory(path()));  // left alone
+}
+
+TEST_F(AlertDbTest, AnUpdateCarryingACycleIsNotEvictedBeforeTheOldest) {
+  AlertDb db(path(), 3);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);
+  const auto head = db.outbox().due("crt", 0, 10).at(0);
+  db.outbox().attempting(head.id);  // on the wire: k1's next events coalesce behind it
+  ASSERT_EQ(db.commit({}, {event("k1", "resolve")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k1", "trigger")}), WriteResult::Ok);  // → update, 2 items
+  ASSERT_EQ(db.commit({}, {event("k2", "update")}), WriteResult::Ok);
+  ASSERT_EQ(db.commit({}, {event("k3", "trigger")}), WriteResult::Ok);
+  // The plain update of k2 went, not k1's cycle.
+  EXPECT_EQ(db.outbox().evicted(), 1);
+  std::set<std::string> actions;
+  for (const auto& e : db.outbox().due("crt", 0, 10)) {
+    actions.insert(e.dedup_key + ":" + e.action);
+  }
+  EXPECT_EQ(actions, (std::set<std::string>{"k1:trigger", "k3:trigger"}));
+  db.outbox().delivered(head.id);
+  const auto next = db.outbox().due("crt", 0, 10);
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].action, "update");
+  EXPECT_EQ(nlohmann::json::parse(next[0].payload)["history"].size(), 2u);
 }
 
 TEST_F(AlertDbTest, FullOutboxEvictsHeartbeatsThenUpdatesFirst) {

@@ -16,6 +16,7 @@ WriteResult AlertDb::commit(const std::vector<StateWrite>& states,
     database_.rollback(code);
     return (code & 0xff) == SQLITE_FULL ? WriteResult::Full : WriteResult::Failed;
   };
+  database_.checkFile();  // a file deleted meanwhile is recreated before this write
   if (const int code = database_.begin(); code != SQLITE_OK) {
     return failed(code);
   }

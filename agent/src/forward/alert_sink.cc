@@ -26,14 +26,27 @@ std::unique_ptr<AlertDb> openDb(const std::string& state_dir, std::int64_t max_e
 }  // namespace
 
 AlertSink::AlertSink(asio::io_context& io, std::string agent, const std::string& state_dir)
-    : db_(openDb(state_dir, 10'000)), flush_timer_(io) {
+    : db_(openDb(state_dir, 10'000)), flush_timer_(io), file_check_(io) {
   forwarder_ = std::make_unique<Forwarder>(io, *db_, std::move(agent));
+  checkFileLater();
+}
+
+void AlertSink::checkFileLater() {
+  // Quiet agents write seldom: a deleted file is noticed within this, not at the next alert.
+  file_check_.expires_after(std::chrono::seconds(5));
+  file_check_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) {
+      db_->database().checkFile();
+      checkFileLater();
+    }
+  });
 }
 
 void AlertSink::wake() { forwarder_->wake(); }
 
 void AlertSink::stop() {
   flush_timer_.cancel();
+  file_check_.cancel();
   if (!deferred_states_.empty()) {
     forwarder_->record(takeDeferred(), {});
   }
@@ -91,6 +104,24 @@ std::string AlertSink::renderMetrics() {
       "# TYPE vigie_forwarder_destinations gauge\n";
   for (const auto& [type, count] : destination_types_) {
     text += "vigie_forwarder_destinations{type=\"" + type + "\"} " + std::to_string(count) + "\n";
+  }
+  const StateDatabase& database = db_->database();
+  text +=
+      "# HELP vigie_state_database_healthy 1 while the state database is a writable file at its "
+      "path; 0 while alert states and the outbox live in memory only (read-only, unopenable, "
+      "deleted and not recreated, replaced)\n"
+      "# TYPE vigie_state_database_healthy gauge\n"
+      "vigie_state_database_healthy ";
+  text += database.health() == StateHealth::File ? "1\n" : "0\n";
+  text +=
+      "# HELP vigie_state_database_problems_total Problems met with the state database since "
+      "start, by kind: corrupt (moved aside), readonly (read into memory), unopenable, deleted "
+      "(recreated), replaced\n"
+      "# TYPE vigie_state_database_problems_total counter\n";
+  for (const char* kind : {"corrupt", "deleted", "readonly", "replaced", "unopenable"}) {
+    const auto found = database.problems().find(kind);
+    text += "vigie_state_database_problems_total{kind=\"" + std::string(kind) + "\"} " +
+            std::to_string(found == database.problems().end() ? 0 : found->second) + "\n";
   }
   return text;
 }

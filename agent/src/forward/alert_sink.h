@@ -61,6 +61,9 @@ class AlertSink {
   std::map<std::string, int> destination_types_;
   asio::steady_timer flush_timer_;
   bool flush_armed_ = false;
+  /// Looks at the state database's file between writes (deleted, replaced).
+  asio::steady_timer file_check_;
+  void checkFileLater();
 };
 
 }  // namespace vigie

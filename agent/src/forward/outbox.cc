@@ -28,13 +28,16 @@ nlohmann::json mergeEvents(const nlohmann::json& earlier, nlohmann::json later) 
 }
 
 bool Outbox::evictOne(std::int64_t keep) {
-  // Order documented in docs/ALERTING.md: heartbeats, then updates never sent, then the oldest
-  // event of all. Triggers and resolves go last because they open and close tickets.
+  // Order documented in docs/ALERTING.md: heartbeats, then updates never sent that stand for
+  // one transition (a re-assertion, a severity change: told again later), then the oldest
+  // event of all. An update that absorbed a resolve and a trigger carries a whole cycle, and
+  // triggers and resolves open and close tickets: they go last.
   for (const char* sql :
        {"DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE "
         "action = 'heartbeat' AND id != ?1)",
         "DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE "
-        "action = 'update' AND attempts = 0 AND id != ?1)",
+        "action = 'update' AND attempts = 0 AND id != ?1 AND "
+        "json_array_length(payload, '$.history') <= 1)",
         "DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE id != ?1)"}) {
     auto statement = db_.prepare(sql);
     statement.bind(1, keep).step();

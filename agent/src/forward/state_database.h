@@ -2,8 +2,10 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +21,14 @@ inline constexpr std::int64_t kStateSchemaVersion = 3;
 class NewerSchemaError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Where the state database lives (docs/OPERATIONS.md, "State database health").
+enum class StateHealth {
+  File,      ///< a writable file at its path: healthy
+  ReadOnly,  ///< the file could only be read: what it held is used, in memory from then on
+  Memory,    ///< no file could be opened (or recreated): in memory only, lost at restart
+  Replaced,  ///< another file took its path while running: the agent keeps writing its own
 };
 
 /// The agent's one SQLite file under state_dir: owns the connection, brings the schema to
@@ -48,8 +58,11 @@ class StateDatabase {
     sqlite3_stmt* statement_ = nullptr;
   };
 
-  /// Opens or creates the file and migrates it; throws NewerSchemaError for a file of a newer
-  /// agent, std::runtime_error when it cannot open or migrate it.
+  /// Opens or creates the file and migrates it. A corrupt file is moved aside (renamed with a
+  /// timestamp, logged) and a new one created; a read-only file is read into memory; a file
+  /// that cannot be opened leaves an empty database in memory: the agent runs on, health()
+  /// says so. Throws NewerSchemaError for a file of a newer agent, std::runtime_error when not
+  /// even memory works.
   explicit StateDatabase(const std::string& path);
   ~StateDatabase();
   StateDatabase(const StateDatabase&) = delete;
@@ -72,17 +85,40 @@ class StateDatabase {
   /// SQLite's message for the last failed write, for logs.
   std::string lastError() const;
 
+  StateHealth health() const { return health_; }
+  /// Problems met since start, by kind: corrupt, readonly, unopenable, deleted, replaced.
+  const std::map<std::string, std::int64_t>& problems() const { return problems_; }
+  /// Notices a file deleted or replaced while the agent runs (its inode is no longer the one
+  /// opened): a deleted file is recreated from the open connection, nothing lost. Cheap (one
+  /// stat): called before each commit and periodically.
+  void checkFile();
+
   std::int64_t schemaVersion() { return scalar("PRAGMA user_version"); }
   std::int64_t pageCount() { return scalar("PRAGMA page_count"); }
   /// Limits the file to `pages` pages (tests use it to simulate a full disk).
   void setMaxPageCount(std::int64_t pages);
 
  private:
+  /// Opens path_ read-write, brings it to the schema; throws FileProblem (or
+  /// NewerSchemaError) with the connection closed.
+  void openFile();
+  /// Opens the file read-only and copies it into memory; false if it cannot be read.
+  bool readIntoMemory();
+  void openMemory();
+  /// Renames the corrupt file (and its WAL) aside: the new name, or empty on failure.
+  std::string moveAside();
+  void recreate();
+  void closeConnection();
   void migrate();
   void remember(int code);
+  void problem(const std::string& kind) { ++problems_[kind]; }
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  StateHealth health_ = StateHealth::File;
+  std::map<std::string, std::int64_t> problems_;
+  dev_t device_ = 0;  ///< of the file opened, to notice it deleted or replaced
+  ino_t inode_ = 0;
   std::string last_error_;  ///< of the last failed write
 };
 
