@@ -664,7 +664,8 @@ FormFields apiProbeFilters(const FormFields& page_query) {
   if (!statuses.empty()) {
     std::string joined;
     for (const std::string& status : statuses) {
-      joined += (joined.empty() ? "" : ",") + status;
+      if (!joined.empty()) joined += ',';
+      joined += status;
     }
     filters.emplace_back("status", joined);
   }
