@@ -73,7 +73,6 @@ struct PageTexts {
   std::string_view field_schedule;
   std::string_view field_depends_on;
   std::string_view field_acknowledgement;
-  std::string_view field_silence;
   std::string_view every, timeout;
   std::string_view none;
   std::string_view actions_heading;

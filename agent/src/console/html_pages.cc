@@ -970,7 +970,7 @@ std::string renderProbePage(const json& probe, const PageContext& context) {
     }
     definition(out, t.field_depends_on, links);
   }
-  definition(out, t.field_silence, handlingList(t, probe));
+  definition(out, t.col_flags, handlingList(t, probe));
   out += "</dl>\n</section>\n";
 
   actionForms(out, t, context, probe);
