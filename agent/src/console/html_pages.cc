@@ -17,6 +17,8 @@ using json = nlohmann::json;
 // The labels an operator groups and filters by (docs/CONFIGURATION.md's convention).
 constexpr std::array<std::string_view, 4> kFilterLabels{"app", "environment", "hosting_center",
                                                         "ci"};
+// Rows of the status page at once; the rest is on the next pages.
+constexpr std::size_t kRowsPerPage = 500;
 constexpr std::array<std::string_view, 5> kStatuses{"critical", "unknown", "warning", "ok",
                                                     "pending"};
 
@@ -529,6 +531,31 @@ std::string statusPathQuery(const PageContext& context) {
   return "/" + query;
 }
 
+/// Previous and next links around the rows shown, the filters kept.
+void pager(std::string& out, const PageTexts& t, const PageContext& context, std::size_t page,
+           std::size_t pages, std::size_t first, std::size_t last, std::size_t total) {
+  std::string base;
+  for (const auto& [name, value] : context.query) {
+    if (name == "page" || name == "done") continue;
+    base += urlEncode(name) + "=" + urlEncode(value) + "&";
+  }
+  out += "<nav class=\"pager\" aria-label=\"";
+  out += t.pager_label;
+  out += "\"><p>";
+  out += t.pager_showing;
+  out += " " + std::to_string(first + 1) + " " + std::string(t.pager_to) + " " +
+         std::to_string(last) + " " + std::string(t.pager_of) + " " + std::to_string(total) + ". ";
+  if (page > 1) {
+    out += "<a href=\"/?" + htmlEscape(base) + "page=" + std::to_string(page - 1) + "\">" +
+           std::string(t.pager_previous) + "</a> ";
+  }
+  if (page < pages) {
+    out += "<a href=\"/?" + htmlEscape(base) + "page=" + std::to_string(page + 1) + "\">" +
+           std::string(t.pager_next) + "</a>";
+  }
+  out += "</p></nav>\n";
+}
+
 }  // namespace
 
 PageLanguage pickLanguage(std::string_view lang_parameter, std::string_view accept_language) {
@@ -724,33 +751,56 @@ std::string renderStatusPage(const json& probes_doc, const PageContext& context)
     out += "</p>\n";
   }
   const std::string group = formField(context.query, "group");
-  const bool grouped = !probes.empty() && std::find(kFilterLabels.begin(), kFilterLabels.end(),
-                                                    group) != kFilterLabels.end();
-  if (!grouped && !probes.empty()) {
-    std::vector<const json*> all;
-    all.reserve(probes.size());
-    for (const json& probe : probes) all.push_back(&probe);
-    probeTable(out, t, context, all, std::string(t.table_caption), 0);
-  }
-  if (grouped) {
-    // The list comes failing first, so groups in order of first appearance come worst first.
-    std::vector<std::pair<std::string, std::vector<const json*>>> groups;
-    std::map<std::string, std::size_t> index_of;
-    for (const json& probe : probes) {
-      std::string value;
+  const bool grouped =
+      std::find(kFilterLabels.begin(), kFilterLabels.end(), group) != kFilterLabels.end();
+  // Rows in display order with their group: the list comes failing first, so groups in order
+  // of first appearance come worst first.
+  std::vector<std::string> group_values;
+  std::vector<std::vector<const json*>> group_members;
+  std::map<std::string, std::size_t> index_of;
+  for (const json& probe : probes) {
+    std::string value;
+    if (grouped) {
       if (const json* labels = member(probe, "labels")) value = text(*labels, group);
-      const auto [found, inserted] = index_of.try_emplace(value, groups.size());
-      if (inserted) groups.emplace_back(value, std::vector<const json*>{});
-      groups[found->second].second.push_back(&probe);
     }
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      const auto& [value, members] = groups[i];
+    const auto [found, inserted] = index_of.try_emplace(value, group_values.size());
+    if (inserted) {
+      group_values.push_back(value);
+      group_members.emplace_back();
+    }
+    group_members[found->second].push_back(&probe);
+  }
+  // One page of rows: 10,000 probes in one page would take seconds to render and to read.
+  const std::size_t pages =
+      std::max<std::size_t>(1, (probes.size() + kRowsPerPage - 1) / kRowsPerPage);
+  const std::size_t page = std::clamp<std::size_t>(
+      std::strtoul(formField(context.query, "page").c_str(), nullptr, 10), 1, pages);
+  const std::size_t first = (page - 1) * kRowsPerPage;
+  const std::size_t last = std::min(probes.size(), first + kRowsPerPage);
+  if (pages > 1) {
+    pager(out, t, context, page, pages, first, last, probes.size());
+  }
+  out.reserve(out.size() + (last - first) * 700);
+  std::size_t row = 0;
+  for (std::size_t g = 0; g < group_values.size(); ++g) {
+    const std::vector<const json*>& members = group_members[g];
+    const std::size_t begin = std::max(first, row);
+    const std::size_t end = std::min(last, row + members.size());
+    if (begin < end) {
+      const std::vector<const json*> shown(members.begin() + static_cast<long>(begin - row),
+                                           members.begin() + static_cast<long>(end - row));
       const std::string caption =
-          htmlEscape(group) +
-          "&nbsp;: " + (value.empty() ? std::string(t.group_without_label) : htmlEscape(value)) +
-          " (" + std::to_string(members.size()) + ")";
-      probeTable(out, t, context, members, caption, i);
+          grouped ? htmlEscape(group) + "&nbsp;: " +
+                        (group_values[g].empty() ? std::string(t.group_without_label)
+                                                 : htmlEscape(group_values[g])) +
+                        " (" + std::to_string(members.size()) + ")"
+                  : std::string(t.table_caption);
+      probeTable(out, t, context, shown, caption, g);
     }
+    row += members.size();
+  }
+  if (pages > 1) {
+    pager(out, t, context, page, pages, first, last, probes.size());
   }
   out += "</section>\n";
   out += pageBottom(context, probes_doc);
