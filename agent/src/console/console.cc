@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "console/console.h"
 
+#include <date/tz.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <ctime>
+#include <tuple>
+#include <type_traits>
 
 #include "alert/alert_state.h"
 #include "alert/maintenance.h"
 #include "util/duration.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace vigie {
 
@@ -282,6 +288,7 @@ void Console::configure(const AgentConfig& config) {
   agent_ = config.agent.name;
   timezone_ = config.agent.timezone;
   zone_ = config.agent.zone;
+  local_cache_ = {};
   endpoint_has_users_ = config.agent.web && !config.agent.web->basic_auth_users.empty();
   timings_.clear();
   for (const ProbeSpec& spec : config.probes) {
@@ -332,77 +339,206 @@ nlohmann::json Console::time(WallTime at) const {
   return at == WallTime{} ? nlohmann::json() : nlohmann::json(rfc3339(at));
 }
 
-std::string Console::local(WallTime at) const { return humanTime(at, zone_); }
-
-void Console::summaryInto(nlohmann::json& out, const ProbeState& state, WallTime now) const {
-  const AlertState& alert = state.alert;
-  out["name"] = state.name;
-  out["type"] = state.type;
-  nlohmann::json labels = nlohmann::json::object();
-  for (const auto& [name, value] : state.labels) {
-    labels[name] = value;
+std::string Console::local(WallTime at) const {
+  // humanTime's text without its per-call zone lookup and stream formatting: the list of
+  // 10,000 probes formats three local times each.
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
+  if (zone_ == nullptr) {
+    local_cache_.offset = {};
+    local_cache_.suffix = " UTC";
+  } else if (!(local_cache_.begin <= seconds && seconds < local_cache_.end)) {
+    const date::sys_info info = zone_->get_info(seconds);
+    local_cache_.begin = info.begin;
+    local_cache_.end = info.end;
+    local_cache_.offset = info.offset;
+    const auto minutes =
+        std::abs(std::chrono::duration_cast<std::chrono::minutes>(info.offset).count());
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, " UTC%c%02d:%02d (", info.offset.count() < 0 ? '-' : '+',
+                  static_cast<int>(minutes / 60), static_cast<int>(minutes % 60));
+    local_cache_.suffix = suffix + std::string(zone_->name()) + ")";
   }
-  out["labels"] = std::move(labels);
-  out["status"] = statusWord(state);
-  out["state_type"] = alert.type == StateType::Hard ? "hard" : "soft";
-  out["attempt"] = alert.attempt;
-  out["max_attempts"] = state.policy.max_attempts;
-  if (const auto since = sinceOf(state)) {
-    out["since"] = rfc3339(*since);
-    out["since_local"] = local(*since);
-  } else {
-    out["since"] = nullptr;
-    out["since_local"] = nullptr;
-  }
-  if (state.last_result) {
-    out["last_run_at"] = rfc3339(state.last_run);
-    out["last_run_at_local"] = local(state.last_run);
-    out["reason"] = state.last_result->reason;
-    out["message"] = state.last_result->message;
-  } else {
-    out["last_run_at"] = nullptr;
-    out["last_run_at_local"] = nullptr;
-    out["reason"] = "";
-    out["message"] = "";
-  }
-  out["duration_seconds"] = state.last_duration_seconds;
-  out["flapping"] = alert.flapping;
-  const Silence* silence = alerter_.silences().covering(state.name, state.labels, now);
-  // A silence holds alerts back through the maintenance flag: shown apart.
-  out["in_maintenance"] = alert.in_maintenance && silence == nullptr;
-  out["unreachable"] = alert.unreachable;
-  if (state.acknowledgement) {
-    out["acknowledgement"] = {{"author", state.acknowledgement->author},
-                              {"comment", state.acknowledgement->comment},
-                              {"at", rfc3339(state.acknowledgement->at)},
-                              {"at_local", local(state.acknowledgement->at)}};
-  } else {
-    out["acknowledgement"] = nullptr;
-  }
-  if (silence != nullptr) {
-    out["silence"] = {{"id", silence->id},
-                      {"ends_at", rfc3339(silence->ends_at)},
-                      {"ends_at_local", local(silence->ends_at)},
-                      {"author", silence->author},
-                      {"comment", silence->comment}};
-  } else {
-    out["silence"] = nullptr;
-  }
-  out["runbook_url"] =
-      state.runbook_url.empty() ? nlohmann::json() : nlohmann::json(state.runbook_url);
-  out["instructions"] =
-      state.instructions.empty() ? nlohmann::json() : nlohmann::json(state.instructions);
+  const std::time_t local_seconds =
+      static_cast<std::time_t>((seconds + local_cache_.offset).time_since_epoch().count());
+  std::tm tm{};
+  gmtime_r(&local_seconds, &tm);
+  char text[80];
+  std::snprintf(text, sizeof text, "%02d/%02d/%04d %02d:%02d:%02d", tm.tm_mday, tm.tm_mon + 1,
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return text + local_cache_.suffix;
 }
 
-nlohmann::json Console::probes(const ProbeQuery& query) const {
-  const WallTime now = std::chrono::system_clock::now();
+namespace {
+
+/// JSON text written straight into one string: the list of 10,000 probes must take well under
+/// 50 ms, which building a nlohmann::json tree of it does not.
+class JsonText {
+ public:
+  explicit JsonText(std::string& out) : out_(out) {}
+
+  void key(std::string_view name) {
+    string(name);
+    out_.push_back(':');
+    fresh_ = true;
+  }
+  void string(std::string_view text) {
+    if (std::any_of(text.begin(), text.end(), [](char c) { return (c & 0x80) != 0; })) {
+      // JSON is UTF-8: whatever a plugin printed is made valid first (rare, not on ASCII).
+      const std::string valid = sanitizeText(text, text.size() * 3);
+      stringChecked(valid);
+      return;
+    }
+    stringChecked(text);
+  }
+  void stringChecked(std::string_view text) {
+    separate();
+    out_.push_back('"');
+    std::size_t run = 0;  // start of the bytes not yet copied
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto byte = static_cast<unsigned char>(text[i]);
+      if (byte >= 0x20 && byte != '"' && byte != '\\') {
+        continue;
+      }
+      out_.append(text.substr(run, i - run));
+      run = i + 1;
+      if (byte == '"' || byte == '\\') {
+        out_.push_back('\\');
+        out_.push_back(static_cast<char>(byte));
+      } else {
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+        out_.append(escaped);
+      }
+    }
+    out_.append(text.substr(run));
+    out_.push_back('"');
+  }
+  void raw(std::string_view text) {
+    separate();
+    out_.append(text);
+  }
+  void number(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", value);
+    raw(text);
+  }
+  void integer(long long value) { raw(std::to_string(value)); }
+  void boolean(bool value) { raw(value ? "true" : "false"); }
+  void null() { raw("null"); }
+  void open(char bracket) {
+    separate();
+    out_.push_back(bracket);
+    fresh_ = true;
+  }
+  void close(char bracket) {
+    out_.push_back(bracket);
+    fresh_ = false;
+  }
+  template <typename T>
+  void field(std::string_view name, const T& value) {
+    key(name);
+    if constexpr (std::is_same_v<T, bool>) {
+      boolean(value);
+    } else if constexpr (std::is_integral_v<T>) {
+      integer(value);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      number(value);
+    } else {
+      string(value);
+    }
+  }
+
+ private:
+  void separate() {
+    if (!fresh_) {
+      out_.push_back(',');
+    }
+    fresh_ = false;
+  }
+
+  std::string& out_;
+  bool fresh_ = true;
+};
+
+}  // namespace
+
+void Console::appendSummary(std::string& out, const ProbeState& state, WallTime now,
+                            bool firing_since) const {
+  const AlertState& alert = state.alert;
+  JsonText json(out);
+  json.open('{');
+  json.field("name", state.name);
+  json.field("type", state.type);
+  json.key("labels");
+  json.open('{');
+  for (const auto& [name, value] : state.labels) {
+    json.field(name, value);
+  }
+  json.close('}');
+  json.field("status", statusWord(state));
+  json.field("state_type", alert.type == StateType::Hard ? "hard" : "soft");
+  json.field("attempt", alert.attempt);
+  json.field("max_attempts", state.policy.max_attempts);
+  const auto time_fields = [&](std::string_view name, std::optional<WallTime> at) {
+    json.key(name);
+    at ? json.string(rfc3339(*at)) : json.null();
+    json.key(std::string(name) + "_local");
+    at ? json.string(local(*at)) : json.null();
+  };
+  time_fields("since", sinceOf(state));
+  time_fields("last_run_at",
+              state.last_result ? std::optional<WallTime>(state.last_run) : std::nullopt);
+  json.field("duration_seconds", state.last_duration_seconds);
+  json.field("reason", state.last_result ? state.last_result->reason : std::string());
+  json.field("message", state.last_result ? state.last_result->message : std::string());
+  json.field("flapping", alert.flapping);
+  const Silence* silence = alerter_.silences().covering(state.name, state.labels, now);
+  // A silence holds alerts back through the maintenance flag: shown apart.
+  json.field("in_maintenance", alert.in_maintenance && silence == nullptr);
+  json.field("unreachable", alert.unreachable);
+  json.key("acknowledgement");
+  if (state.acknowledgement) {
+    json.open('{');
+    json.field("author", state.acknowledgement->author);
+    json.field("comment", state.acknowledgement->comment);
+    json.field("at", rfc3339(state.acknowledgement->at));
+    json.field("at_local", local(state.acknowledgement->at));
+    json.close('}');
+  } else {
+    json.null();
+  }
+  json.key("silence");
+  if (silence != nullptr) {
+    json.open('{');
+    json.field("id", silence->id);
+    json.field("ends_at", rfc3339(silence->ends_at));
+    json.field("ends_at_local", local(silence->ends_at));
+    json.field("author", silence->author);
+    json.field("comment", silence->comment);
+    json.close('}');
+  } else {
+    json.null();
+  }
+  json.key("runbook_url");
+  state.runbook_url.empty() ? json.null() : json.string(state.runbook_url);
+  json.key("instructions");
+  state.instructions.empty() ? json.null() : json.string(state.instructions);
+  if (firing_since) {
+    const WallTime since = alert.firing_since;
+    time_fields("firing_since", since == WallTime{} ? std::nullopt : std::optional(since));
+  }
+  json.close('}');
+}
+
+std::vector<const ProbeState*> Console::select(const ProbeQuery& query,
+                                               std::array<int, 5>* counts) const {
   std::vector<const ProbeState*> selected;
   selected.reserve(store_.probes().size());
-  nlohmann::json counts{{"ok", 0}, {"warning", 0}, {"critical", 0}, {"unknown", 0}, {"pending", 0}};
-  std::array<int, 5> by_rank{};
   for (const auto& [name, state] : store_.probes()) {
     const int rank = rankOf(state);
-    ++by_rank[static_cast<std::size_t>(rank)];
+    if (counts != nullptr) {
+      ++(*counts)[static_cast<std::size_t>(rank)];
+    }
     const bool problem = state.alert.has_result && state.alert.status != Status::Ok;
     if ((query.problems && !problem) || (query.hard_problems && !state.alert.hardProblem())) {
       continue;
@@ -428,44 +564,62 @@ nlohmann::json Console::probes(const ProbeQuery& query) const {
       selected.push_back(&state);
     }
   }
-  counts["critical"] = by_rank[0];
-  counts["unknown"] = by_rank[1];
-  counts["warning"] = by_rank[2];
-  counts["ok"] = by_rank[3];
-  counts["pending"] = by_rank[4];
-  std::sort(selected.begin(), selected.end(), [](const ProbeState* a, const ProbeState* b) {
-    const int rank_a = rankOf(*a);
-    const int rank_b = rankOf(*b);
-    if (rank_a != rank_b) {
-      return rank_a < rank_b;
-    }
-    if (a->alert.type != b->alert.type) {
-      return a->alert.type == StateType::Hard;
-    }
-    const WallTime since_a = sinceOf(*a).value_or(WallTime::max());
-    const WallTime since_b = sinceOf(*b).value_or(WallTime::max());
-    if (since_a != since_b) {
-      return since_a < since_b;
-    }
-    return a->name < b->name;
-  });
-  nlohmann::json list = nlohmann::json::array();
-  list.get_ref<nlohmann::json::array_t&>().reserve(selected.size());
+  struct Key {
+    int rank;
+    bool soft;
+    WallTime since;
+    const ProbeState* state;
+  };
+  std::vector<Key> keys;
+  keys.reserve(selected.size());
   for (const ProbeState* state : selected) {
-    nlohmann::json& item = list.emplace_back(nlohmann::json::object());
-    summaryInto(item, *state, now);
-    if (query.hard_problems) {
-      item["firing_since"] = time(state->alert.firing_since);
-      item["firing_since_local"] = state->alert.firing_since == WallTime{}
-                                       ? nlohmann::json()
-                                       : nlohmann::json(local(state->alert.firing_since));
-    }
+    keys.push_back({rankOf(*state), state->alert.type == StateType::Soft,
+                    sinceOf(*state).value_or(WallTime::max()), state});
   }
-  return {{"agent", agent_},
-          {"generated_at", rfc3339(now)},
-          {"timezone", timezone_},
-          {"counts", std::move(counts)},
-          {"probes", std::move(list)}};
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    return std::tie(a.rank, a.soft, a.since, a.state->name) <
+           std::tie(b.rank, b.soft, b.since, b.state->name);
+  });
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    selected[i] = keys[i].state;
+  }
+  return selected;
+}
+
+std::string Console::probesText(const ProbeQuery& query) const {
+  const WallTime now = std::chrono::system_clock::now();
+  std::array<int, 5> counts{};
+  const std::vector<const ProbeState*> selected = select(query, &counts);
+  std::string out;
+  out.reserve(256 + selected.size() * 700);
+  JsonText json(out);
+  json.open('{');
+  json.field("agent", agent_);
+  json.field("generated_at", rfc3339(now));
+  json.field("timezone", timezone_);
+  json.key("counts");
+  json.open('{');
+  json.field("ok", counts[3]);
+  json.field("warning", counts[2]);
+  json.field("critical", counts[0]);
+  json.field("unknown", counts[1]);
+  json.field("pending", counts[4]);
+  json.close('}');
+  json.key("probes");
+  json.open('[');
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    if (i > 0) {
+      out.push_back(',');
+    }
+    appendSummary(out, *selected[i], now, query.hard_problems);
+  }
+  json.close(']');
+  json.close('}');
+  return out;
+}
+
+nlohmann::json Console::probes(const ProbeQuery& query) const {
+  return nlohmann::json::parse(probesText(query));
 }
 
 nlohmann::json Console::alerts() const {
@@ -480,8 +634,9 @@ std::optional<nlohmann::json> Console::probe(const std::string& name) const {
     return std::nullopt;
   }
   const WallTime now = std::chrono::system_clock::now();
-  nlohmann::json out = nlohmann::json::object();
-  summaryInto(out, *state, now);
+  std::string summary;
+  appendSummary(summary, *state, now, false);
+  nlohmann::json out = nlohmann::json::parse(summary);
   const auto timing = timings_.find(name);
   out["interval_seconds"] = timing != timings_.end() ? timing->second.interval_seconds : 0.0;
   out["timeout_seconds"] = timing != timings_.end() ? timing->second.timeout_seconds : 0.0;
@@ -869,7 +1024,10 @@ HttpResponse Console::route(const HttpRequest& request, const Actor& actor) {
 
   if (read) {
     if (s[2] == "probes" && n == 3) {
-      return jsonResponse(200, probes(ProbeQuery::fromQueryString(query)));
+      HttpResponse listed = jsonResponse(200, nullptr);
+      listed.body = probesText(ProbeQuery::fromQueryString(query));
+      listed.body.push_back('\n');
+      return listed;
     }
     if (s[2] == "probes") {
       const auto one = probe(s[3]);
@@ -877,7 +1035,12 @@ HttpResponse Console::route(const HttpRequest& request, const Actor& actor) {
                  : errorResponse(404, "not_found", "no probe is named '" + s[3] + "'");
     }
     if (s[2] == "alerts") {
-      return jsonResponse(200, alerts());
+      ProbeQuery problems;
+      problems.hard_problems = true;
+      HttpResponse listed = jsonResponse(200, nullptr);
+      listed.body = probesText(problems);
+      listed.body.push_back('\n');
+      return listed;
     }
     if (s[2] == "acknowledgements") {
       return jsonResponse(200, acknowledgements());

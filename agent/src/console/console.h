@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -85,6 +86,13 @@ class Console {
   /// After each probe result: forgets a cleared acknowledgement, ends expired silences.
   void afterUpdate(const AlertUpdate& update, WallTime now);
 
+  /// The probes a query selects, failing first (docs/API.md's order), for the status page to
+  /// render from directly; `counts` (if given) gets every probe's rank: critical, unknown,
+  /// warning, ok, pending.
+  std::vector<const ProbeState*> select(const ProbeQuery& query,
+                                        std::array<int, 5>* counts = nullptr) const;
+  /// GET /api/v1/probes as JSON text, written directly (10,000 probes in a few ms).
+  std::string probesText(const ProbeQuery& query) const;
   nlohmann::json probes(const ProbeQuery& query) const;
   std::optional<nlohmann::json> probe(const std::string& name) const;
   nlohmann::json alerts() const;
@@ -113,7 +121,9 @@ class Console {
     double timeout_seconds = 0;
   };
 
-  void summaryInto(nlohmann::json& out, const ProbeState& state, WallTime now) const;
+  /// A PROBE_SUMMARY object appended as JSON text; with `firing_since` for the alerts list.
+  void appendSummary(std::string& out, const ProbeState& state, WallTime now,
+                     bool firing_since) const;
   nlohmann::json silenceJson(const Silence& silence, WallTime now) const;
   nlohmann::json time(WallTime at) const;
   std::string local(WallTime at) const;
@@ -132,6 +142,14 @@ class Console {
   const date::time_zone* zone_ = nullptr;
   bool endpoint_has_users_ = false;
   std::map<std::string, Timing> timings_;
+  /// The zone's offset over the period that contains the last time formatted.
+  struct LocalTimeCache {
+    std::chrono::sys_seconds begin{};
+    std::chrono::sys_seconds end{};
+    std::chrono::seconds offset{};
+    std::string suffix;
+  };
+  mutable LocalTimeCache local_cache_;
   /// Audit lines when there is no database (tests), newest last, bounded.
   std::vector<AuditEntry> memory_audit_;
 };
