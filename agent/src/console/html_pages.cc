@@ -17,8 +17,6 @@ using json = nlohmann::json;
 // The labels an operator groups and filters by (docs/CONFIGURATION.md's convention).
 constexpr std::array<std::string_view, 4> kFilterLabels{"app", "environment", "hosting_center",
                                                         "ci"};
-// Rows of the status page at once; the rest is on the next pages.
-constexpr std::size_t kRowsPerPage = 500;
 constexpr std::array<std::string_view, 5> kStatuses{"critical", "unknown", "warning", "ok",
                                                     "pending"};
 
@@ -558,6 +556,13 @@ void pager(std::string& out, const PageTexts& t, const PageContext& context, std
 
 }  // namespace
 
+std::size_t statusPageNumber(const FormFields& query, std::size_t total) {
+  const std::size_t pages =
+      std::max<std::size_t>(1, (total + kStatusRowsPerPage - 1) / kStatusRowsPerPage);
+  return std::clamp<std::size_t>(std::strtoul(formField(query, "page").c_str(), nullptr, 10), 1,
+                                 pages);
+}
+
 PageLanguage pickLanguage(std::string_view lang_parameter, std::string_view accept_language) {
   if (lang_parameter == "en") return PageLanguage::kEnglish;
   if (lang_parameter == "fr") return PageLanguage::kFrench;
@@ -744,7 +749,12 @@ std::string renderStatusPage(const json& probes_doc, const PageContext& context)
       probes_member != nullptr && probes_member->is_array() ? *probes_member : kNoProbes;
   out += "<section aria-labelledby=\"probes-h\">\n<h2 id=\"probes-h\">";
   out += t.group_caption;
-  out += " (" + std::to_string(probes.size()) + ")</h2>\n";
+  const json* total_count = member(probes_doc, "total");
+  out += " (" +
+         std::to_string(total_count != nullptr && total_count->is_number_unsigned()
+                            ? total_count->get<std::size_t>()
+                            : probes.size()) +
+         ")</h2>\n";
   if (probes.empty()) {
     out += "<p>";
     out += t.no_probe_matches;
@@ -770,16 +780,25 @@ std::string renderStatusPage(const json& probes_doc, const PageContext& context)
     }
     group_members[found->second].push_back(&probe);
   }
-  // One page of rows: 10,000 probes in one page would take seconds to render and to read.
+  // One page of rows: 10,000 probes in one page would take seconds to render and to read. A
+  // document with `total` holds only the page's rows, from `offset` on.
+  const json* total_member = member(probes_doc, "total");
+  const json* offset_member = member(probes_doc, "offset");
+  const bool sliced = total_member != nullptr && total_member->is_number_unsigned() &&
+                      offset_member != nullptr && offset_member->is_number_unsigned();
+  const std::size_t total = sliced ? total_member->get<std::size_t>() : probes.size();
+  const std::size_t offset = sliced ? offset_member->get<std::size_t>() : 0;
   const std::size_t pages =
-      std::max<std::size_t>(1, (probes.size() + kRowsPerPage - 1) / kRowsPerPage);
-  const std::size_t page = std::clamp<std::size_t>(
-      std::strtoul(formField(context.query, "page").c_str(), nullptr, 10), 1, pages);
-  const std::size_t first = (page - 1) * kRowsPerPage;
-  const std::size_t last = std::min(probes.size(), first + kRowsPerPage);
+      std::max<std::size_t>(1, (total + kStatusRowsPerPage - 1) / kStatusRowsPerPage);
+  const std::size_t page = statusPageNumber(context.query, total);
+  const std::size_t shown_first = (page - 1) * kStatusRowsPerPage;
+  const std::size_t shown_last = std::min(total, shown_first + kStatusRowsPerPage);
   if (pages > 1) {
-    pager(out, t, context, page, pages, first, last, probes.size());
+    pager(out, t, context, page, pages, shown_first, shown_last, total);
   }
+  // The same rows as indexes into the document's array.
+  const std::size_t first = std::min(probes.size(), shown_first - std::min(shown_first, offset));
+  const std::size_t last = std::min(probes.size(), shown_last - std::min(shown_last, offset));
   out.reserve(out.size() + (last - first) * 700);
   std::size_t row = 0;
   for (std::size_t g = 0; g < group_values.size(); ++g) {
@@ -800,7 +819,7 @@ std::string renderStatusPage(const json& probes_doc, const PageContext& context)
     row += members.size();
   }
   if (pages > 1) {
-    pager(out, t, context, page, pages, first, last, probes.size());
+    pager(out, t, context, page, pages, shown_first, shown_last, total);
   }
   out += "</section>\n";
   out += pageBottom(context, probes_doc);

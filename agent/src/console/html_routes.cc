@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "console/html_routes.h"
 
+#include <limits>
+
 #include "console/html_pages.h"
 
 namespace vigie {
@@ -98,8 +100,11 @@ std::optional<HttpResponse> ConsolePages::handle(const HttpRequest& request) {
 
 HttpResponse ConsolePages::statusPage(const HttpRequest& request, const FormFields& query) {
   const PageContext page_context = context(request, query);
-  const nlohmann::json probes =
-      console_.probes(ProbeQuery::fromQueryString(queryString(apiProbeFilters(query))));
+  // Only the asked page's rows are written and parsed: 500 summaries, not 10,000.
+  const std::size_t page_number = statusPageNumber(query, std::numeric_limits<std::size_t>::max());
+  const nlohmann::json probes = nlohmann::json::parse(
+      console_.probesText(ProbeQuery::fromQueryString(queryString(apiProbeFilters(query))),
+                          (page_number - 1) * kStatusRowsPerPage, kStatusRowsPerPage));
   return page(200, renderStatusPage(probes, page_context));
 }
 
