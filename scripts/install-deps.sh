@@ -50,6 +50,10 @@ PACKAGES=(
   # (MariaDB's binaries are already listed above for the database probes)
   php8.2-cli php8.2-mysql php8.2-xml php8.2-gd php8.2-soap php8.2-zip php8.2-mbstring
   php8.2-curl php8.2-ldap php8.2-intl php-apcu graphviz
+  # the operator console's browser tests (tests/browser): headless Chromium runs axe-core and the
+  # keyboard walk, driven by playwright-core (npm ci from tests/browser/package-lock.json with
+  # the machine's Node.js and npm; Debian's nodejs, plus its npm package where npm is missing)
+  chromium nodejs
 )
 
 missing=()

@@ -22,6 +22,8 @@ export async function launchChromium() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
+    // A French operator's browser: the console's default language, asked by Accept-Language.
+    locale: 'fr-FR',
   });
   return {
     context,
@@ -75,7 +77,7 @@ export async function focusInfo(page) {
       name: el.getAttribute('name') || '',
       type: el.getAttribute('type') || '',
       href: el.getAttribute('href') || '',
-      text: (el.innerText || el.value || '').trim().slice(0, 60),
+      text: (el.innerText || el.value || '').replace(/\s+/g, ' ').trim().slice(0, 60),
       visible: outline || shadow,
     };
   });

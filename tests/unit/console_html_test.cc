@@ -214,6 +214,47 @@ TEST(ConsoleHtml, ProbeNamesAreEncodedInLinks) {
   EXPECT_NE(page.find("href=\"/probes/a%20b%2F%22c\""), std::string::npos);
 }
 
+TEST(ConsoleHtml, LongListsArePaged) {
+  json doc = probesDocument();
+  doc["probes"] = json::array();
+  for (int i = 0; i < 1234; ++i) {
+    std::string name = "p";
+    name += std::to_string(i);
+    doc["probes"].push_back(probeSummary(name, "ok", "fine"));
+  }
+  PageContext context = operatorContext();
+  context.query = parseFormFields("label.app=pia&page=3");
+  const std::string page = renderStatusPage(doc, context);
+  EXPECT_NE(page.find("Sondes 1001 à 1234 sur 1234."), std::string::npos);
+  EXPECT_EQ(page.find(">p999</a>"), std::string::npos);
+  EXPECT_NE(page.find(">p1000</a>"), std::string::npos);
+  EXPECT_NE(page.find(">p1233</a>"), std::string::npos);
+  // The previous page keeps the filters; there is no next page.
+  EXPECT_NE(page.find("href=\"/?label.app=pia&amp;page=2\""), std::string::npos);
+  EXPECT_EQ(page.find("Page suivante"), std::string::npos);
+}
+
+TEST(ConsoleHtml, APageOfTheListIsShownWhereItBelongs) {
+  // What Console::probesText(query, 1000, 500) gives for page 3 of 1,234 probes.
+  json doc = probesDocument();
+  doc["total"] = 1234u;
+  doc["offset"] = 1000u;
+  doc["probes"] = json::array();
+  for (int i = 1000; i < 1234; ++i) {
+    std::string name = "p";
+    name += std::to_string(i);
+    doc["probes"].push_back(probeSummary(name, "ok", "fine"));
+  }
+  PageContext context = operatorContext();
+  context.query = parseFormFields("page=3");
+  const std::string page = renderStatusPage(doc, context);
+  EXPECT_NE(page.find("Sondes (1234)"), std::string::npos);
+  EXPECT_NE(page.find("Sondes 1001 à 1234 sur 1234."), std::string::npos);
+  EXPECT_NE(page.find(">p1000</a>"), std::string::npos);
+  EXPECT_NE(page.find(">p1233</a>"), std::string::npos);
+  EXPECT_NE(page.find("href=\"/?page=2\""), std::string::npos);
+}
+
 TEST(ConsoleCsrf, TokenVerifiesForItsUserOnly) {
   const CsrfTokens tokens;
   const std::string token = tokens.tokenFor("alice");

@@ -586,7 +586,8 @@ std::vector<const ProbeState*> Console::select(const ProbeQuery& query,
   return selected;
 }
 
-std::string Console::probesText(const ProbeQuery& query) const {
+std::string Console::probesText(const ProbeQuery& query, std::size_t offset,
+                                std::optional<std::size_t> limit) const {
   const WallTime now = std::chrono::system_clock::now();
   std::array<int, 5> counts{};
   const std::vector<const ProbeState*> selected = select(query, &counts);
@@ -605,10 +606,16 @@ std::string Console::probesText(const ProbeQuery& query) const {
   json.field("unknown", counts[1]);
   json.field("pending", counts[4]);
   json.close('}');
+  const std::size_t first = std::min(offset, selected.size());
+  const std::size_t end = limit ? std::min(selected.size(), first + *limit) : selected.size();
+  if (limit) {
+    json.field("total", static_cast<std::int64_t>(selected.size()));
+    json.field("offset", static_cast<std::int64_t>(first));
+  }
   json.key("probes");
   json.open('[');
-  for (std::size_t i = 0; i < selected.size(); ++i) {
-    if (i > 0) {
+  for (std::size_t i = first; i < end; ++i) {
+    if (i > first) {
       out.push_back(',');
     }
     appendSummary(out, *selected[i], now, query.hard_problems);

@@ -91,8 +91,11 @@ class Console {
   /// warning, ok, pending.
   std::vector<const ProbeState*> select(const ProbeQuery& query,
                                         std::array<int, 5>* counts = nullptr) const;
-  /// GET /api/v1/probes as JSON text, written directly (10,000 probes in a few ms).
-  std::string probesText(const ProbeQuery& query) const;
+  /// GET /api/v1/probes as JSON text, written directly (10,000 probes in a few ms). With a
+  /// `limit`, only the probes [offset, offset + limit) of the selection, and `total` and
+  /// `offset` fields (the status page's pages).
+  std::string probesText(const ProbeQuery& query, std::size_t offset = 0,
+                         std::optional<std::size_t> limit = std::nullopt) const;
   nlohmann::json probes(const ProbeQuery& query) const;
   std::optional<nlohmann::json> probe(const std::string& name) const;
   nlohmann::json alerts() const;

@@ -4,7 +4,7 @@
 namespace vigie {
 
 // Bump the version in the path with every change of the stylesheet: it is served cacheable.
-const std::string_view kConsoleCssPath = "/static/console-1.css";
+const std::string_view kConsoleCssPath = "/static/console-2.css";
 
 // Colours are dark text on light tints (contrast above 7:1); the state is also a word and a
 // shape in the HTML. Sizes in rem and wrapping cells keep the page usable at 200 % zoom.
@@ -60,7 +60,7 @@ button:hover { background: #083a73; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1rem; }
 caption { text-align: left; font-weight: bold; padding: 0.4rem 0; }
 th, td { border: 1px solid #8c8c8c; padding: 0.35rem 0.5rem; text-align: left;
-  vertical-align: top; overflow-wrap: anywhere; }
+  vertical-align: top; overflow-wrap: break-word; }
 thead th { background: #e8edf3; }
 tbody th { font-weight: normal; }
 tbody th a { font-weight: bold; }

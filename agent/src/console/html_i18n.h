@@ -50,6 +50,7 @@ struct PageTexts {
   std::string_view col_flags;
   std::string_view col_labels;
   std::string_view no_probe_matches;
+  std::string_view pager_label, pager_showing, pager_to, pager_of, pager_previous, pager_next;
   std::string_view attempt;
   std::string_view flag_acknowledged;
   std::string_view flag_silenced_until;
@@ -73,7 +74,6 @@ struct PageTexts {
   std::string_view field_schedule;
   std::string_view field_depends_on;
   std::string_view field_acknowledgement;
-  std::string_view field_silence;
   std::string_view every, timeout;
   std::string_view none;
   std::string_view actions_heading;

@@ -529,7 +529,39 @@ std::string statusPathQuery(const PageContext& context) {
   return "/" + query;
 }
 
+/// Previous and next links around the rows shown, the filters kept.
+void pager(std::string& out, const PageTexts& t, const PageContext& context, std::size_t page,
+           std::size_t pages, std::size_t first, std::size_t last, std::size_t total) {
+  std::string base;
+  for (const auto& [name, value] : context.query) {
+    if (name == "page" || name == "done") continue;
+    base += urlEncode(name) + "=" + urlEncode(value) + "&";
+  }
+  out += "<nav class=\"pager\" aria-label=\"";
+  out += t.pager_label;
+  out += "\"><p>";
+  out += t.pager_showing;
+  out += " " + std::to_string(first + 1) + " " + std::string(t.pager_to) + " " +
+         std::to_string(last) + " " + std::string(t.pager_of) + " " + std::to_string(total) + ". ";
+  if (page > 1) {
+    out += "<a href=\"/?" + htmlEscape(base) + "page=" + std::to_string(page - 1) + "\">" +
+           std::string(t.pager_previous) + "</a> ";
+  }
+  if (page < pages) {
+    out += "<a href=\"/?" + htmlEscape(base) + "page=" + std::to_string(page + 1) + "\">" +
+           std::string(t.pager_next) + "</a>";
+  }
+  out += "</p></nav>\n";
+}
+
 }  // namespace
+
+std::size_t statusPageNumber(const FormFields& query, std::size_t total) {
+  const std::size_t pages =
+      std::max<std::size_t>(1, (total + kStatusRowsPerPage - 1) / kStatusRowsPerPage);
+  return std::clamp<std::size_t>(std::strtoul(formField(query, "page").c_str(), nullptr, 10), 1,
+                                 pages);
+}
 
 PageLanguage pickLanguage(std::string_view lang_parameter, std::string_view accept_language) {
   if (lang_parameter == "en") return PageLanguage::kEnglish;
@@ -664,7 +696,8 @@ FormFields apiProbeFilters(const FormFields& page_query) {
   if (!statuses.empty()) {
     std::string joined;
     for (const std::string& status : statuses) {
-      joined += (joined.empty() ? "" : ",") + status;
+      if (!joined.empty()) joined += ',';
+      joined += status;
     }
     filters.emplace_back("status", joined);
   }
@@ -716,40 +749,77 @@ std::string renderStatusPage(const json& probes_doc, const PageContext& context)
       probes_member != nullptr && probes_member->is_array() ? *probes_member : kNoProbes;
   out += "<section aria-labelledby=\"probes-h\">\n<h2 id=\"probes-h\">";
   out += t.group_caption;
-  out += " (" + std::to_string(probes.size()) + ")</h2>\n";
+  const json* total_count = member(probes_doc, "total");
+  out += " (" +
+         std::to_string(total_count != nullptr && total_count->is_number_unsigned()
+                            ? total_count->get<std::size_t>()
+                            : probes.size()) +
+         ")</h2>\n";
   if (probes.empty()) {
     out += "<p>";
     out += t.no_probe_matches;
     out += "</p>\n";
   }
   const std::string group = formField(context.query, "group");
-  const bool grouped = !probes.empty() && std::find(kFilterLabels.begin(), kFilterLabels.end(),
-                                                    group) != kFilterLabels.end();
-  if (!grouped && !probes.empty()) {
-    std::vector<const json*> all;
-    all.reserve(probes.size());
-    for (const json& probe : probes) all.push_back(&probe);
-    probeTable(out, t, context, all, std::string(t.table_caption), 0);
-  }
-  if (grouped) {
-    // The list comes failing first, so groups in order of first appearance come worst first.
-    std::vector<std::pair<std::string, std::vector<const json*>>> groups;
-    std::map<std::string, std::size_t> index_of;
-    for (const json& probe : probes) {
-      std::string value;
+  const bool grouped =
+      std::find(kFilterLabels.begin(), kFilterLabels.end(), group) != kFilterLabels.end();
+  // Rows in display order with their group: the list comes failing first, so groups in order
+  // of first appearance come worst first.
+  std::vector<std::string> group_values;
+  std::vector<std::vector<const json*>> group_members;
+  std::map<std::string, std::size_t> index_of;
+  for (const json& probe : probes) {
+    std::string value;
+    if (grouped) {
       if (const json* labels = member(probe, "labels")) value = text(*labels, group);
-      const auto [found, inserted] = index_of.try_emplace(value, groups.size());
-      if (inserted) groups.emplace_back(value, std::vector<const json*>{});
-      groups[found->second].second.push_back(&probe);
     }
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      const auto& [value, members] = groups[i];
+    const auto [found, inserted] = index_of.try_emplace(value, group_values.size());
+    if (inserted) {
+      group_values.push_back(value);
+      group_members.emplace_back();
+    }
+    group_members[found->second].push_back(&probe);
+  }
+  // One page of rows: 10,000 probes in one page would take seconds to render and to read. A
+  // document with `total` holds only the page's rows, from `offset` on.
+  const json* total_member = member(probes_doc, "total");
+  const json* offset_member = member(probes_doc, "offset");
+  const bool sliced = total_member != nullptr && total_member->is_number_unsigned() &&
+                      offset_member != nullptr && offset_member->is_number_unsigned();
+  const std::size_t total = sliced ? total_member->get<std::size_t>() : probes.size();
+  const std::size_t offset = sliced ? offset_member->get<std::size_t>() : 0;
+  const std::size_t pages =
+      std::max<std::size_t>(1, (total + kStatusRowsPerPage - 1) / kStatusRowsPerPage);
+  const std::size_t page = statusPageNumber(context.query, total);
+  const std::size_t shown_first = (page - 1) * kStatusRowsPerPage;
+  const std::size_t shown_last = std::min(total, shown_first + kStatusRowsPerPage);
+  if (pages > 1) {
+    pager(out, t, context, page, pages, shown_first, shown_last, total);
+  }
+  // The same rows as indexes into the document's array.
+  const std::size_t first = std::min(probes.size(), shown_first - std::min(shown_first, offset));
+  const std::size_t last = std::min(probes.size(), shown_last - std::min(shown_last, offset));
+  out.reserve(out.size() + (last - first) * 700);
+  std::size_t row = 0;
+  for (std::size_t g = 0; g < group_values.size(); ++g) {
+    const std::vector<const json*>& members = group_members[g];
+    const std::size_t begin = std::max(first, row);
+    const std::size_t end = std::min(last, row + members.size());
+    if (begin < end) {
+      const std::vector<const json*> shown(members.begin() + static_cast<long>(begin - row),
+                                           members.begin() + static_cast<long>(end - row));
       const std::string caption =
-          htmlEscape(group) +
-          "&nbsp;: " + (value.empty() ? std::string(t.group_without_label) : htmlEscape(value)) +
-          " (" + std::to_string(members.size()) + ")";
-      probeTable(out, t, context, members, caption, i);
+          grouped ? htmlEscape(group) + "&nbsp;: " +
+                        (group_values[g].empty() ? std::string(t.group_without_label)
+                                                 : htmlEscape(group_values[g])) +
+                        " (" + std::to_string(members.size()) + ")"
+                  : std::string(t.table_caption);
+      probeTable(out, t, context, shown, caption, g);
     }
+    row += members.size();
+  }
+  if (pages > 1) {
+    pager(out, t, context, page, pages, shown_first, shown_last, total);
   }
   out += "</section>\n";
   out += pageBottom(context, probes_doc);
@@ -969,7 +1039,7 @@ std::string renderProbePage(const json& probe, const PageContext& context) {
     }
     definition(out, t.field_depends_on, links);
   }
-  definition(out, t.field_silence, handlingList(t, probe));
+  definition(out, t.col_flags, handlingList(t, probe));
   out += "</dl>\n</section>\n";
 
   actionForms(out, t, context, probe);

@@ -41,8 +41,14 @@ struct PageContext {
   FormFields query;
 };
 
-/// `/`: every probe of a `GET /api/v1/probes` document, filters, counts; grouped by
-/// `group=<label>` when asked.
+/// Rows of the status page at once; the others are on the next pages (`page=N`).
+inline constexpr std::size_t kStatusRowsPerPage = 500;
+/// The page asked by `page=`, within 1 .. the last page of `total` rows.
+std::size_t statusPageNumber(const FormFields& query, std::size_t total);
+
+/// `/`: the probes of a `GET /api/v1/probes` document, filters, counts, one page of rows;
+/// grouped by `group=<label>` when asked. The document may hold the whole list, or one page of
+/// it with `total` and `offset` (Console::probesText with a limit).
 std::string renderStatusPage(const nlohmann::json& probes_doc, const PageContext& context);
 /// `/probes/{name}`: a `GET /api/v1/probes/{name}` document, with the action forms for operators.
 std::string renderProbePage(const nlohmann::json& probe_doc, const PageContext& context);

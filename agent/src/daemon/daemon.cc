@@ -58,6 +58,7 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
   hooks.forward = [this](AlertUpdate update) { alerts_->record(std::move(update)); };
   hooks.wake = [this] { alerts_->wake(); };
   console_ = std::make_unique<Console>(store_, alerter_, &alerts_->database(), std::move(hooks));
+  pages_ = std::make_unique<ConsolePages>(*console_);
   apply(std::move(config));
   self_.configReloaded(true, std::chrono::system_clock::now());
 }
@@ -288,8 +289,7 @@ HttpResponse Daemon::handle(const HttpRequest& request) {
     return HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n",
                         std::string(allow)};
   };
-  const bool known_path =
-      path == "/metrics" || path == "/-/healthy" || path == "/-/ready" || path == "/";
+  const bool known_path = path == "/metrics" || path == "/-/healthy" || path == "/-/ready";
   if (known_path) {
     if (auto refused = only({"GET", "HEAD"}, "GET, HEAD")) {
       return *refused;
@@ -324,12 +324,9 @@ HttpResponse Daemon::handle(const HttpRequest& request) {
   if (path.rfind("/api/v1/", 0) == 0) {
     return console_->handleApi(request, Actor{request.user, "http", request.remote});
   }
-  if (path == "/") {
-    return {200,
-            "text/html; charset=utf-8",
-            "<html><head><title>Vigie agent</title></head><body><h1>Vigie agent</h1>"
-            "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n",
-            {}};
+  // The console's pages: `/`, `/probes/{name}`, the form posts under `/actions/`, the CSS.
+  if (auto page = pages_->handle(request)) {
+    return *page;
   }
   return {404, "text/plain; charset=utf-8", "not found\n", {}};
 }

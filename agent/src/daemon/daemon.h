@@ -14,6 +14,7 @@
 #include "alert/alerter.h"
 #include "config/agent_config.h"
 #include "console/console.h"
+#include "console/html_routes.h"
 #include "forward/alert_sink.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
@@ -71,6 +72,8 @@ class Daemon {
   std::unique_ptr<AlertSink> alerts_;
   /// The operator console: /api/v1 on the endpoint (and the local socket).
   std::unique_ptr<Console> console_;
+  /// The console's HTML pages and form actions, over console_.
+  std::unique_ptr<ConsolePages> pages_;
   bool restored_ = false;
   SelfMetrics self_;
   HttpServer http_;
