@@ -295,6 +295,14 @@ void Console::configure(const AgentConfig& config) {
     timings_[spec.name] = {std::chrono::duration<double>(spec.interval).count(),
                            std::chrono::duration<double>(spec.timeout).count()};
   }
+  if (db_) {
+    // A probe removed from the configuration takes its acknowledgement with it.
+    for (const auto& [name, ack] : db_->acknowledgements()) {
+      if (timings_.count(name) == 0) {
+        db_->forgetAcknowledgement(name);
+      }
+    }
+  }
 }
 
 void Console::restore(WallTime now) {
@@ -329,6 +337,12 @@ void Console::expireSilences(WallTime now) {
   for (const Silence& ended : alerter_.silences().expire(now)) {
     logInfo("console: silence " + ended.id + " (" +
             (ended.probe.empty() ? labelsText(ended.labels) : ended.probe) + ") ended");
+    for (const auto& [name, state] : store_.probes()) {
+      if (ended.matches(name, state.labels)) {
+        store_.find(name)->addHistory(
+            {now, "unsilenced", "silence " + ended.id + " ended", {}, {}, {}});
+      }
+    }
     if (db_) {
       db_->forgetSilence(ended.id);
     }
