@@ -174,6 +174,9 @@ class ConsoleApiTest(unittest.TestCase):
         self.assertEqual(mine["reason"], "http_status")
         probe = self.call(agent, "GET", "/api/v1/probes/pia-web", user="bob")[1]
         self.assertIn("acknowledged", [h["kind"] for h in probe["history"]])
+        delivered = [h for h in probe["history"] if h["kind"] == "delivered"]
+        self.assertIn(("crt", "ok", "trigger"),
+                      [(h["destination"], h["outcome"], h["text"]) for h in delivered])
         self.assertTrue(probe["results"])
         self.assertIn("connect", probe["results"][0]["phases"])
         self.assertIn("status", probe["excerpt"])

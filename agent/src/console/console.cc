@@ -333,6 +333,32 @@ void Console::afterUpdate(const AlertUpdate& update, WallTime now) {
   expireSilences(now);
 }
 
+void Console::onDelivery(const OutboxEvent& event, const Classified& result) {
+  const auto payload = nlohmann::json::parse(event.payload, nullptr, false);
+  if (!payload.is_object() || !payload.contains("check") || !payload["check"].is_object()) {
+    return;
+  }
+  ProbeState* state = store_.find(payload["check"].value("name", ""));
+  if (state == nullptr) {
+    return;
+  }
+  const bool delivered = result.outcome == Outcome::Delivered;
+  HistoryEntry entry{std::chrono::system_clock::now(),
+                     delivered ? "delivered" : "delivery_failed",
+                     event.action + (delivered ? std::string() : ": " + result.detail),
+                     {},
+                     event.destination,
+                     delivered ? "ok" : result.reason};
+  if (!delivered && !state->history.empty()) {
+    const HistoryEntry& last = state->history.back();
+    if (last.kind == entry.kind && last.destination == entry.destination &&
+        last.text == entry.text) {
+      return;  // the same refusal retried: once is enough to read
+    }
+  }
+  state->addHistory(std::move(entry));
+}
+
 void Console::expireSilences(WallTime now) {
   for (const Silence& ended : alerter_.silences().expire(now)) {
     logInfo("console: silence " + ended.id + " (" +

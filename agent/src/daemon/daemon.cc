@@ -46,6 +46,9 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
   hooks.forward = [this](AlertUpdate update) { alerts_->record(std::move(update)); };
   hooks.wake = [this] { alerts_->wake(); };
   console_ = std::make_unique<Console>(store_, alerter_, &alerts_->database(), std::move(hooks));
+  alerts_->setAttemptObserver([this](const OutboxEvent& event, const Classified& result) {
+    console_->onDelivery(event, result);
+  });
   apply(std::move(config));
   self_.configReloaded(true, std::chrono::system_clock::now());
 }
