@@ -78,7 +78,8 @@ class VigiectlTest(unittest.TestCase):
             result = cls.ctl("--json", "status")
             if result.returncode == 0:
                 probes = {p["name"]: p for p in json.loads(result.stdout)["probes"]}
-                if (probes.get("web-failing", {}).get("state_type") == "hard"
+                failing = probes.get("web-failing", {})
+                if (failing.get("status") == "critical" and failing.get("state_type") == "hard"
                         and probes.get("db-ok", {}).get("status") == "ok"):
                     break
             if time.time() > deadline:
