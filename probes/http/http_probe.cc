@@ -19,6 +19,7 @@
 #include "net/curl_multi.h"
 #include "tls/tls_options.h"
 #include "util/timing.h"
+#include "util/utf8.h"
 #include "vigie/version.h"
 
 namespace vigie::probes {
@@ -63,12 +64,36 @@ struct Settings {
   }
 };
 
+/// Bytes of a failing answer's body kept for the console ("excerpt: " detail line).
+constexpr std::size_t kExcerptBytes = 2048;
+
+/// The start of a failing answer for people: valid UTF-8 without control characters, the
+/// probe's own secrets (password, bearer token, request body) masked. Headers are never part
+/// of it, so Set-Cookie and Authorization cannot leak through it.
+std::string excerptOf(const std::string& head, const Settings& settings) {
+  std::string text = sanitizeText(head, kExcerptBytes);
+  for (const std::string* secret :
+       {&settings.password, &settings.bearer_token,
+        settings.body ? &*settings.body : static_cast<const std::string*>(nullptr)}) {
+    if (secret == nullptr || secret->size() < 4) {
+      continue;
+    }
+    for (std::size_t at = text.find(*secret); at != std::string::npos;
+         at = text.find(*secret, at + 3)) {
+      text.replace(at, secret->size(), "***");
+    }
+  }
+  return text;
+}
+
 /// State of one transfer, alive until it completes.
 struct Transfer {
   explicit Transfer(const Settings& s) : settings(s) {}
 
   const Settings& settings;
   std::string body;
+  /// The answer's first kExcerptBytes, whatever the checks keep: the excerpt of a failure.
+  std::string head;
   curl_off_t body_bytes = 0;
   bool too_large = false;
   std::vector<std::pair<std::string, std::string>> headers;  ///< last response, names lowered
@@ -87,6 +112,9 @@ std::size_t onBody(char* data, std::size_t size, std::size_t count, void* user) 
   }
   if (transfer->settings.keepsBody()) {
     transfer->body.append(data, bytes);
+  }
+  if (transfer->head.size() < kExcerptBytes) {
+    transfer->head.append(data, std::min(bytes, kExcerptBytes - transfer->head.size()));
   }
   return bytes;
 }
@@ -425,6 +453,9 @@ ProbeResult HttpProbe::evaluate(CURL* easy, CURLcode code, Transfer& transfer) c
         (info.redirects > 0 ? " after " + std::to_string(info.redirects) + " redirect(s)" : ""));
   }();
   samples.push_back({httpFamilies().failed_due_to_regex, failed_due_to_regex ? 1.0 : 0.0});
+  if (result.status != Status::Ok && !transfer.head.empty()) {
+    details.push_back("excerpt: " + excerptOf(transfer.head, settings_));
+  }
   result.samples = std::move(samples);
   result.details = std::move(details);
   return result;

@@ -232,6 +232,7 @@ AlertUpdate Alerter::acknowledged(const ProbeState& probe, WallTime now) const {
       (probe.acknowledgement->comment.empty() ? std::string()
                                               : " : " + probe.acknowledgement->comment);
   update.events.push_back(std::move(event));
+  update.state = probe.alert;  // unchanged, written with the event as every update is
   return update;
 }
 

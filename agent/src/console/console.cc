@@ -1015,7 +1015,15 @@ HttpResponse Console::route(const HttpRequest& request, const Actor& actor) {
   } else {
     return errorResponse(404, "not_found", "no such API path");
   }
-  if (allow.find(method) == std::string::npos || method.empty()) {
+  const bool allowed = [&allow, &method] {
+    for (const std::string& word : splitList(allow)) {
+      if (word.substr(word.find_first_not_of(' ')) == method) {
+        return true;
+      }
+    }
+    return false;
+  }();
+  if (!allowed) {
     HttpResponse refused =
         errorResponse(405, "method_not_allowed", "this path answers " + allow + " only");
     refused.allow = allow;
