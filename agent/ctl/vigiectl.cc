@@ -290,6 +290,15 @@ std::string localTime(const json& object, const std::string& key) {
   return local.substr(0, 19);
 }
 
+/// The list's time, in UTC (the document has no local twin for it).
+std::string generatedAt(const json& list) {
+  std::string at = str(list, "generated_at").substr(0, 19);
+  if (at.size() > 10 && at[10] == 'T') {
+    at[10] = ' ';
+  }
+  return at + " UTC";
+}
+
 std::string statusWord(const std::string& status) {
   static const std::map<std::string, std::pair<const char*, const char*>> kWords = {
       {"ok", {"OK", "OK"}},
@@ -476,13 +485,12 @@ int cmdStatus(const Context& ctx, const std::vector<std::string>& raw) {
     return kOk;
   }
   const json counts = list.value("counts", json::object());
-  std::cout << tr("Agent ", "Agent ") << str(list, "agent") << " — "
-            << localTime(list, "generated_at") << " (" << str(list, "timezone") << ") — "
-            << counts.value("critical", 0) << " " << tr("critique(s)", "critical") << ", "
-            << counts.value("warning", 0) << " " << tr("avertissement(s)", "warning") << ", "
-            << counts.value("unknown", 0) << " " << tr("inconnu(s)", "unknown") << ", "
-            << counts.value("ok", 0) << " OK, " << counts.value("pending", 0) << " "
-            << tr("en attente", "pending") << "\n\n";
+  std::cout << tr("Agent ", "Agent ") << str(list, "agent") << " — " << generatedAt(list) << " ("
+            << str(list, "timezone") << ") — " << counts.value("critical", 0) << " "
+            << tr("critique(s)", "critical") << ", " << counts.value("warning", 0) << " "
+            << tr("avertissement(s)", "warning") << ", " << counts.value("unknown", 0) << " "
+            << tr("inconnu(s)", "unknown") << ", " << counts.value("ok", 0) << " OK, "
+            << counts.value("pending", 0) << " " << tr("en attente", "pending") << "\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const json& probe : list.value("probes", json::array())) {
     rows.push_back({str(probe, "name"), statusWord(str(probe, "status")), stateType(probe),
@@ -503,7 +511,9 @@ int cmdShow(const Context& ctx, const std::vector<std::string>& raw) {
   }
   const json probe = Client::parse(reply);
   std::string labels;
-  for (const auto& [key, value] : probe.value("labels", json::object()).items()) {
+  // A named copy: items() of a temporary would dangle in the loop.
+  const json label_map = probe.value("labels", json::object());
+  for (const auto& [key, value] : label_map.items()) {
     labels += (labels.empty() ? "" : " ") + key + "=" +
               (value.is_string() ? value.get<std::string>() : value.dump());
   }
@@ -646,7 +656,8 @@ std::string silenceTarget(const json& silence) {
     return str(silence, "probe");
   }
   std::string target;
-  for (const auto& [key, value] : silence.value("labels", json::object()).items()) {
+  const json label_map = silence.value("labels", json::object());
+  for (const auto& [key, value] : label_map.items()) {
     target += (target.empty() ? "" : ",") + key + "=" +
               (value.is_string() ? value.get<std::string>() : value.dump());
   }
@@ -677,7 +688,7 @@ int cmdRun(const Context& ctx, const std::vector<std::string>& raw) {
   const Args args = parseArgs(raw, {}, {});
   expectPositional(args, 1, tr("run SONDE", "run PROBE"));
   const Reply reply =
-      ctx.client.call("POST", "/api/v1/probes/" + escape(args.positional[0]) + "/run", json());
+      ctx.client.call("POST", "/api/v1/probes/" + escape(args.positional[0]) + "/run");
   return actionDone(ctx, reply, tr("Lancée : ", "Queued: ") + args.positional[0]);
 }
 

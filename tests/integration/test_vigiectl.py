@@ -78,7 +78,8 @@ class VigiectlTest(unittest.TestCase):
             result = cls.ctl("--json", "status")
             if result.returncode == 0:
                 probes = {p["name"]: p for p in json.loads(result.stdout)["probes"]}
-                if (probes.get("web-failing", {}).get("state_type") == "hard"
+                failing = probes.get("web-failing", {})
+                if (failing.get("status") == "critical" and failing.get("state_type") == "hard"
                         and probes.get("db-ok", {}).get("status") == "ok"):
                     break
             if time.time() > deadline:
@@ -263,7 +264,18 @@ class VigiectlTest(unittest.TestCase):
         while self.probe("db-ok")["last_run_at"] == before and time.time() < deadline:
             time.sleep(0.05)
         self.assertNotEqual(self.probe("db-ok")["last_run_at"], before)
-        self.assertIn(f"by {USER}", self.agent.logs())
+        runs = [h for h in self.probe("db-ok")["history"] if h["kind"] == "run"]
+        self.assertEqual([h["author"] for h in runs], [USER])
+
+    def test_outbox_and_dead_letters(self):
+        result = self.ctl("outbox")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertTrue(result.stdout.startswith("DESTINATION"), result.stdout)
+        self.assertEqual(self.ok_json("outbox"), {"destinations": []})
+        result = self.ctl("dead-letters", "webhook")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertEqual(result.stdout.split(),
+                         ["ID", "SONDE", "ACTION", "CRÉÉ", "ESSAIS", "DERNIÈRE", "ERREUR"])
 
 
 class OfflineTest(unittest.TestCase):

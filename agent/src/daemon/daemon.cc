@@ -325,7 +325,8 @@ HttpResponse Daemon::handle(const HttpRequest& request) {
     return {200, "text/plain; charset=utf-8", "config reloaded\n", {}};
   }
   if (path.rfind("/api/v1/", 0) == 0) {
-    return console_->handleApi(request, Actor{request.user, "http", request.remote});
+    return console_->handleApi(
+        request, Actor{request.user, request.via_socket ? "socket" : "http", request.remote});
   }
   // The console's pages: `/`, `/probes/{name}`, the form posts under `/actions/`, the CSS.
   if (auto page = pages_->handle(request)) {
