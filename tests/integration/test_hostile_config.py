@@ -36,7 +36,7 @@ class HostileConfigTest(unittest.TestCase):
     def check(self, path):
         started = time.monotonic()
         result = subprocess.run([AGENT, "--check-config", "--config", path],
-                                capture_output=True, text=True, timeout=30)
+                                capture_output=True, text=True, timeout=60)
         result.seconds = time.monotonic() - started
         return result
 
@@ -50,8 +50,9 @@ class HostileConfigTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1, result.stderr[-500:])
         for text in expected:
             self.assertIn(text, result.stderr)
-        # Refused at once, nothing read: a FIFO blocked, /dev/zero took gigabytes.
-        self.assertLess(result.seconds, 5)
+        # Refused at once, nothing read: a FIFO blocked, /dev/zero took gigabytes. (The bound
+        # leaves room for a sanitizer build's start on a loaded machine.)
+        self.assertLess(result.seconds, 20)
 
     def test_30000_character_names_are_refused_without_overflowing_the_stack(self):
         # std::regex matched them recursively: SIGSEGV. Now: a clear error, the name cut.

@@ -39,6 +39,8 @@ class WebConfigParser {
       : path_(std::move(path)), issues_(issues) {}
 
   WebSettings parse();
+  /// A file it names is special (a FIFO, a device): OpenSSL must not be handed it.
+  bool namesSpecialFile() const { return names_special_file_; }
 
  private:
   ConfigLocation locate(const YAML::Node& node) const {
@@ -69,6 +71,7 @@ class WebConfigParser {
 
   std::string path_;
   std::vector<ConfigIssue>& issues_;
+  bool names_special_file_ = false;
 };
 
 bool WebConfigParser::checkKeys(const YAML::Node& node, const std::string& key,
@@ -107,10 +110,13 @@ WebFile WebConfigParser::filePath(const YAML::Node& node, const std::string& key
   if (!file.path.empty() && fs::path(file.path).is_relative()) {
     file.path = (fs::path(path_).parent_path() / file.path).string();
   }
-  // OpenSSL would block on a FIFO and read a device without end.
-  if (std::string error;
-      !file.path.empty() && !readRegularFile(file.path, kMaxConfigFileBytes, error)) {
+  // OpenSSL would block on a FIFO and read a device without end. (A missing file is reported
+  // when the TLS context is built, with the other errors.)
+  std::error_code ec;
+  if (std::string error; !file.path.empty() && fs::exists(file.path, ec) &&
+                         !readRegularFile(file.path, kMaxConfigFileBytes, error)) {
     fail(node, key, error);
+    names_special_file_ = true;
   }
   return file;
 }
@@ -264,9 +270,10 @@ WebSettings parseWebConfig(const std::string& path, std::vector<ConfigIssue>& is
 
 std::shared_ptr<const WebConfig> loadWebConfig(const std::string& path) {
   std::vector<ConfigIssue> issues;
-  const WebSettings settings = parseWebConfig(path, issues);
-  if (!issues.empty()) {
-    throw ConfigError(issues);  // OpenSSL is not handed a file already refused (a FIFO)
+  WebConfigParser parser(path, issues);
+  const WebSettings settings = parser.parse();
+  if (parser.namesSpecialFile()) {
+    throw ConfigError(issues);
   }
   auto web = buildWebConfig(settings, issues);
   if (!issues.empty()) {
