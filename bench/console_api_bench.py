@@ -7,7 +7,9 @@ The real agent runs --probes tcp probes (a third against a listener that accepts
 against a closed port, so the list has failing probes first and labels to filter on) at a 60 s
 interval; once every probe has a result, the list is fetched --runs times over loopback and the
 median and worst wall times printed, with the body's size, then a filtered list
-(problems=1&label.app=app-3) and one probe's page.
+(problems=1&label.app=app-3) and one probe's page, and the agent's RSS. The CPU time of the list
+alone is printed by tests/console (ConsoleTest.ListOfTenThousandProbesTiming): on a loaded
+machine the wall time here includes waiting for the loop.
 Usage:
   bench/console_api_bench.py --agent build-release/agent/app/vigie-agent [--probes 10000]
 """
@@ -22,7 +24,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from agent_harness import Agent, Listener, closed_port  # noqa: E402
+from agent_harness import Agent, Listener, closed_port, memory_mib  # noqa: E402
 
 
 def fetch(port, path):
@@ -69,6 +71,10 @@ def main():
             if time.time() > deadline:
                 raise SystemExit("probes did not all run within 120 s")
             time.sleep(1)
+        # The first results' state writes are done: what is measured is the list, not them.
+        time.sleep(15)
+        print(f"agent RSS with {args.probes} probes and their recent results: "
+              f"{memory_mib(agent.proc.pid, 'VmRSS'):.0f} MiB")
         listing = json.loads(measure(agent.port, "/api/v1/probes", args.runs))
         print(f"  {len(listing['probes'])} probes, counts {listing['counts']}")
         measure(agent.port, "/api/v1/probes?problems=1&label.app=app-3", args.runs)

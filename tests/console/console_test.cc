@@ -262,6 +262,8 @@ TEST_F(ConsoleTest, RouterRefusals) {
   EXPECT_EQ(call("PUT", "/api/v1/probes").status, 405);
   EXPECT_EQ(call("PUT", "/api/v1/probes").allow, "GET, HEAD");
   EXPECT_EQ(call("GET", "/api/v1/silences/x").status, 405);
+  EXPECT_EQ(call("GE", "/api/v1/probes/web").status, 405);  // a method is a word, not a prefix
+  EXPECT_EQ(call("POS", "/api/v1/probes/web/run").status, 405);
   EXPECT_EQ(call("GET", "/api/v1/nothing").status, 404);
   EXPECT_EQ(call("GET", "/api/v1/probes/none").status, 404);
   EXPECT_EQ(call("GET", "/api/v1/probes/web").status, 200);

@@ -174,6 +174,9 @@ class ConsoleApiTest(unittest.TestCase):
         self.assertEqual(mine["reason"], "http_status")
         probe = self.call(agent, "GET", "/api/v1/probes/pia-web", user="bob")[1]
         self.assertIn("acknowledged", [h["kind"] for h in probe["history"]])
+        delivered = [h for h in probe["history"] if h["kind"] == "delivered"]
+        self.assertIn(("crt", "ok", "trigger"),
+                      [(h["destination"], h["outcome"], h["text"]) for h in delivered])
         self.assertTrue(probe["results"])
         self.assertIn("connect", probe["results"][0]["phases"])
         self.assertIn("status", probe["excerpt"])
@@ -261,6 +264,28 @@ class ConsoleApiTest(unittest.TestCase):
         self.assertEqual(self.call(agent, "GET", "/api/v1/acknowledgements", user="bob")[1], [])
         status, queued, _ = self.call(agent, "POST", "/api/v1/probes/pia-web/run")
         self.assertEqual((status, queued), (202, {"queued": True}))
+
+    def test_every_documented_read_answers_and_every_write_refuses_other_methods(self):
+        """docs/openapi.yaml against the real router: each documented GET answers 200, each
+        path refuses a method it does not document with 405 and an Allow naming the others."""
+        import yaml
+        with open(os.path.join(HERE, "..", "..", "docs", "openapi.yaml")) as f:
+            spec = yaml.safe_load(f)
+        agent = self.start()
+        names = {"name": "pia-web", "destination": "crt", "id": "1"}
+        for path, operations in spec["paths"].items():
+            concrete = path.format(**names)
+            if "get" in operations:
+                status, body, _ = self.call(agent, "GET", concrete, user="bob")
+                self.assertEqual(status, 200, (concrete, body))
+            documented = {m.upper() for m in operations}
+            for method in ("GET", "POST", "DELETE", "PUT"):
+                if method not in documented and not (method == "GET" and "HEAD" in documented):
+                    status, _, headers = self.call(agent, method, concrete,
+                                                   body={} if method in ("POST", "PUT") else None)
+                    self.assertEqual(status, 405, (method, concrete))
+                    allowed = {m.strip() for m in headers["Allow"].split(",")} - {"HEAD"}
+                    self.assertEqual(allowed, documented, concrete)
 
 
 def main():

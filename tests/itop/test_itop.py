@@ -355,6 +355,38 @@ class ItopTest(unittest.TestCase):
                            "two re-assertions", agent, timeout=15)[0]
         self.assertEqual(ticket["status"], "new")
 
+    # --- the operator console: an acknowledgement is a log entry on the ticket
+
+    def test_an_acknowledgement_is_a_log_entry_on_the_ticket(self):
+        import base64
+        import json
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # libxcrypt, as the agent's check
+        web = os.path.join(self.state, "web.yml")
+        with open(web, "w") as f:
+            f.write("basic_auth_users:\n  alice: "
+                    + crypt.crypt("pw", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+                    + "\nuser_roles:\n  alice: operator\n")
+        text = self.config().replace(f"name: {self.probe} }}",
+                                     f"name: {self.probe}, web_config_file: \"{web}\" }}")
+        agent = Agent(AGENT, text)
+        self.addCleanup(agent.stop)
+        self.target.down()
+        self.wait(lambda t: len(t) == 1, "the incident", agent)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{agent.port}/api/v1/acknowledgements", method="POST",
+            data=json.dumps({"probe": self.probe, "comment": "DBA appelé"}).encode(),
+            headers={"Content-Type": "application/json",
+                     "Authorization": "Basic " + base64.b64encode(b"alice:pw").decode()})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            self.assertEqual(answer.status, 201)
+        ticket = self.wait(lambda t: any("acquittée par alice : DBA appelé" in m
+                                         for m in self.log_entries(t[0])),
+                           "the acknowledgement's log entry", agent)[0]
+        self.assertEqual(ticket["status"], "new")
+
     # --- finding 16: iTop does not guard closed tickets; the agent does
 
     def test_itop_accepts_a_log_entry_on_a_closed_ticket_the_agent_never_writes_one(self):

@@ -295,6 +295,14 @@ void Console::configure(const AgentConfig& config) {
     timings_[spec.name] = {std::chrono::duration<double>(spec.interval).count(),
                            std::chrono::duration<double>(spec.timeout).count()};
   }
+  if (db_) {
+    // A probe removed from the configuration takes its acknowledgement with it.
+    for (const auto& [name, ack] : db_->acknowledgements()) {
+      if (timings_.count(name) == 0) {
+        db_->forgetAcknowledgement(name);
+      }
+    }
+  }
 }
 
 void Console::restore(WallTime now) {
@@ -325,10 +333,42 @@ void Console::afterUpdate(const AlertUpdate& update, WallTime now) {
   expireSilences(now);
 }
 
+void Console::onDelivery(const OutboxEvent& event, const Classified& result) {
+  const auto payload = nlohmann::json::parse(event.payload, nullptr, false);
+  if (!payload.is_object() || !payload.contains("check") || !payload["check"].is_object()) {
+    return;
+  }
+  ProbeState* state = store_.find(payload["check"].value("name", ""));
+  if (state == nullptr) {
+    return;
+  }
+  const bool delivered = result.outcome == Outcome::Delivered;
+  HistoryEntry entry{std::chrono::system_clock::now(),
+                     delivered ? "delivered" : "delivery_failed",
+                     event.action + (delivered ? std::string() : ": " + result.detail),
+                     {},
+                     event.destination,
+                     delivered ? "ok" : result.reason};
+  if (!delivered && !state->history.empty()) {
+    const HistoryEntry& last = state->history.back();
+    if (last.kind == entry.kind && last.destination == entry.destination &&
+        last.text == entry.text) {
+      return;  // the same refusal retried: once is enough to read
+    }
+  }
+  state->addHistory(std::move(entry));
+}
+
 void Console::expireSilences(WallTime now) {
   for (const Silence& ended : alerter_.silences().expire(now)) {
     logInfo("console: silence " + ended.id + " (" +
             (ended.probe.empty() ? labelsText(ended.labels) : ended.probe) + ") ended");
+    for (const auto& [name, state] : store_.probes()) {
+      if (ended.matches(name, state.labels)) {
+        store_.find(name)->addHistory(
+            {now, "unsilenced", "silence " + ended.id + " ended", {}, {}, {}});
+      }
+    }
     if (db_) {
       db_->forgetSilence(ended.id);
     }
@@ -1022,7 +1062,15 @@ HttpResponse Console::route(const HttpRequest& request, const Actor& actor) {
   } else {
     return errorResponse(404, "not_found", "no such API path");
   }
-  if (allow.find(method) == std::string::npos || method.empty()) {
+  const bool allowed = [&allow, &method] {
+    for (const std::string& word : splitList(allow)) {
+      if (word.substr(word.find_first_not_of(' ')) == method) {
+        return true;
+      }
+    }
+    return false;
+  }();
+  if (!allowed) {
     HttpResponse refused =
         errorResponse(405, "method_not_allowed", "this path answers " + allow + " only");
     refused.allow = allow;

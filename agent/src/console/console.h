@@ -14,6 +14,8 @@
 #include "alert/alerter.h"
 #include "config/agent_config.h"
 #include "forward/console_db.h"
+#include "forward/delivery.h"
+#include "forward/outbox.h"
 #include "http/http_server.h"
 #include "state/state_store.h"
 
@@ -83,6 +85,9 @@ class Console {
   /// Once, after the store has its probes and their restored alert states: puts back the
   /// acknowledgements and silences saved before a restart.
   void restore(WallTime now);
+  /// A delivery attempt's outcome, kept in its probe's history (a failure repeated by retries
+  /// once).
+  void onDelivery(const OutboxEvent& event, const Classified& result);
   /// After each probe result: forgets a cleared acknowledgement, ends expired silences.
   void afterUpdate(const AlertUpdate& update, WallTime now);
 

@@ -47,6 +47,9 @@ Daemon::Daemon(std::string config_path, std::shared_ptr<const ProbeRegistry> reg
   hooks.wake = [this] { alerts_->wake(); };
   console_ = std::make_unique<Console>(store_, alerter_, &alerts_->database(), std::move(hooks));
   pages_ = std::make_unique<ConsolePages>(*console_);
+  alerts_->setAttemptObserver([this](const OutboxEvent& event, const Classified& result) {
+    console_->onDelivery(event, result);
+  });
   apply(std::move(config));
   self_.configReloaded(true, std::chrono::system_clock::now());
 }

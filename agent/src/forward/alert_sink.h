@@ -48,6 +48,9 @@ class AlertSink {
   StateDatabase& database() { return db_->database(); }
   /// Wakes delivery: events were put back in the outbox (a replayed dead letter).
   void wake();
+  void setAttemptObserver(Forwarder::AttemptObserver observer) {
+    forwarder_->setAttemptObserver(std::move(observer));
+  }
   /// Writes the deferred states and stops the destinations.
   void stop();
 

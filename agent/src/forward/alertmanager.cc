@@ -26,6 +26,16 @@ nlohmann::json alertmanagerAlert(const nlohmann::json& event, const std::string&
   if (event.contains("starts_at")) {
     alert["startsAt"] = event["starts_at"];
   }
+  if (event.contains("acknowledgement")) {
+    // An annotation, not a silence: the alert stays visible, with who is on it.
+    const auto& ack = event["acknowledgement"];
+    alert["annotations"]["acknowledged_by"] = ack.value("author", "");
+    alert["annotations"]["acknowledgement"] = ack.value("comment", "");
+    alert["annotations"]["acknowledged_at"] = ack.value("at", "");
+  }
+  if (event.contains("runbook_url")) {
+    alert["annotations"]["runbook_url"] = event["runbook_url"];
+  }
   return alert;
 }
 

@@ -360,6 +360,9 @@ asio::awaitable<void> Forwarder::deliver(RoutePtr route) {
         co_return;
       }
       const Classified& result = attempt.result;
+      if (observer_ && event.action != "heartbeat") {
+        observer_(event, result);
+      }
       if (result.outcome != Outcome::Delivered && attempt.retry_after) {
         route->next_send = std::max(route->next_send, Clock::now() + *attempt.retry_after);
       }

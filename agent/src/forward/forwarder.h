@@ -9,6 +9,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -55,6 +56,9 @@ class Forwarder {
   std::string renderMetrics();
   /// Every destination looks at its queue again (events were put back in the outbox).
   void wake();
+  /// Told the outcome of every delivery attempt (the console's per-probe history).
+  using AttemptObserver = std::function<void(const OutboxEvent&, const Classified&)>;
+  void setAttemptObserver(AttemptObserver observer) { observer_ = std::move(observer); }
 
  private:
   /// A destination with its delivery loop's state.
@@ -103,6 +107,7 @@ class Forwarder {
   prometheus::Counter& write_failures_;
   prometheus::Counter& lost_events_;
   std::map<std::string, double> last_success_;
+  AttemptObserver observer_;
 };
 
 }  // namespace vigie
