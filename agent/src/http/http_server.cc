@@ -71,16 +71,30 @@ std::string_view reasonPhrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 303:
+      return "See Other";
     case 400:
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 409:
+      return "Conflict";
     case 413:
       return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
     case 429:
       return "Too Many Requests";
     case 431:
@@ -782,6 +796,9 @@ asio::awaitable<bool> HttpServer::serveStream(Stream& socket, std::shared_ptr<co
   }
   if (!response.allow.empty()) {
     head.append("Allow: " + response.allow + "\r\n");
+  }
+  if (!response.location.empty()) {
+    head.append("Location: " + response.location + "\r\n");
   }
   head.append("\r\n");
   if (request.method == "HEAD") {

@@ -48,7 +48,8 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
-  std::string allow;  ///< the Allow header of a 405
+  std::string allow;     ///< the Allow header of a 405
+  std::string location;  ///< the Location header of a redirect
 };
 
 /// Parses a request head (request line and header lines, up to the blank line). Returns 0 when
