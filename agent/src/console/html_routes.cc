@@ -25,20 +25,18 @@ std::string_view doneWord(std::string_view verb) {
   return "run";
 }
 
-/// Post/redirect/get without a Location header (HttpResponse has none): an immediate
-/// client-side redirect (WCAG technique H76, delay 0) replaces the post in the history, so a
-/// reload shows the page again instead of posting twice; the link serves browsers that
-/// ignore the refresh.
+/// Post/redirect/get: 303 sends the browser to the probe page with a GET, so a reload shows the
+/// page again instead of posting twice. The body's link serves clients that do not follow it.
 HttpResponse seeOther(const PageContext& context, const std::string& location) {
-  const std::string escaped = htmlEscape(location);
   const bool english = context.language == PageLanguage::kEnglish;
-  return page(200, std::string("<!DOCTYPE html>\n<html lang=\"") + (english ? "en" : "fr") +
-                       "\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
-                       "content=\"0;url=" +
-                       escaped + "\">\n<title>" + (english ? "Done" : "Fait") +
-                       " — Vigie</title>\n</head>\n<body>\n<main>\n<p><a href=\"" + escaped +
-                       "\">" + (english ? "Continue" : "Continuer") +
-                       "</a></p>\n</main>\n</body>\n</html>\n");
+  HttpResponse response =
+      page(303, std::string("<!DOCTYPE html>\n<html lang=\"") + (english ? "en" : "fr") +
+                    "\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + (english ? "Done" : "Fait") +
+                    " — Vigie</title>\n</head>\n<body>\n<main>\n<p><a href=\"" +
+                    htmlEscape(location) + "\">" + (english ? "Continue" : "Continuer") +
+                    "</a></p>\n</main>\n</body>\n</html>\n");
+  response.location = location;
+  return response;
 }
 
 std::string queryString(const FormFields& fields) {
