@@ -52,9 +52,16 @@ PACKAGES=(
   php8.2-curl php8.2-ldap php8.2-intl php-apcu graphviz
   # the operator console's browser tests (tests/browser): headless Chromium runs axe-core and the
   # keyboard walk, driven by playwright-core (npm ci from tests/browser/package-lock.json with
-  # the machine's Node.js and npm; Debian's nodejs, plus its npm package where npm is missing)
+  # the machine's Node.js and npm; Debian's nodejs, plus its npm package where npm is missing,
+  # below)
   chromium nodejs
 )
+
+# Debian's nodejs comes without npm (its own package); NodeSource's nodejs, already on some
+# machines, ships it and conflicts with Debian's npm: ask for npm only when the command is missing.
+if ! command -v npm >/dev/null; then
+  PACKAGES+=(npm)
+fi
 
 missing=()
 for package in "${PACKAGES[@]}"; do
