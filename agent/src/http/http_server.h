@@ -45,6 +45,14 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
+  HttpResponse() = default;
+  /// Not an aggregate, so the headers added over time need not be listed in every answer.
+  HttpResponse(int status_code, std::string type, std::string text, std::string allow_methods = {})
+      : status(status_code),
+        content_type(std::move(type)),
+        body(std::move(text)),
+        allow(std::move(allow_methods)) {}
+
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
