@@ -203,7 +203,9 @@ class RunbooksTest(unittest.TestCase):
     def test_every_alert_rule_links_its_runbook(self):
         rules = load(os.path.join(SOURCE, "packaging", "prometheus", "vigie-rules.yml"))
         alerts = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
-        self.assertEqual(len(alerts), 5)
+        self.assertLessEqual({"VigieAgentDown", "VigieProbeDown", "VigieCertificateExpiringSoon",
+                              "VigieForwarderBacklog", "VigieConfigReloadFailed",
+                              "VigieStateDatabaseUnhealthy"}, {rule["alert"] for rule in alerts})
         base = "https://github.com/vigie-supervision/vigie/blob/main/docs/runbooks/"
         for rule in alerts:
             url = rule["annotations"]["runbook_url"]
