@@ -61,7 +61,7 @@ class PrometheusFilesTest(unittest.TestCase):
         result = run("promtool", "check", "rules", path("packaging", "prometheus",
                                                          "vigie-rules.yml"))
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        self.assertIn("SUCCESS: 9 rules found", result.stdout)
+        self.assertIn("SUCCESS: 10 rules found", result.stdout)
 
     def test_rules_unit_tests(self):
         result = run("promtool", "test", "rules", "vigie-rules.test.yml",
@@ -75,7 +75,7 @@ class PrometheusFilesTest(unittest.TestCase):
         alerts = set(re.findall(r"- alert: (\w+)", text))
         self.assertEqual(alerts, {"VigieAgentDown", "VigieProbeDown",
                                   "VigieCertificateExpiringSoon", "VigieForwarderBacklog",
-                                  "VigieConfigReloadFailed"})
+                                  "VigieConfigReloadFailed", "VigieStateDatabaseUnhealthy"})
         self.assertIn("< 14 * 86400", text)
 
     def test_scrape_config_example_is_valid(self):
