@@ -124,10 +124,13 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("sysca-db", result.stderr)
 
-    def test_every_probe_carries_the_documented_labels(self):
+    def test_every_probe_carries_the_documented_labels_and_instructions(self):
         for path in samples():
             for probe in load(path)["probes"]:
-                self.assertEqual(set(probe.get("labels", {})), LABELS, f"{path}: {probe['name']}")
+                where = f"{path}: {probe['name']}"
+                self.assertEqual(set(probe.get("labels", {})), LABELS, where)
+                # What level 1 does, in French: who to call is never left to guess at 3 a.m.
+                self.assertRegex(probe.get("instructions", ""), r"(?i)\bappeler\b", where)
 
     def test_shipped_config_with_its_forwarding_block_uncommented(self):
         with open(os.path.join(SOURCE, "config", "vigie.yaml")) as f:

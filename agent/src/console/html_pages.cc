@@ -647,33 +647,6 @@ std::string formField(const FormFields& fields, std::string_view name) {
   return {};
 }
 
-std::string htmlEscape(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (const char c : raw) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string urlEncode(std::string_view raw) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

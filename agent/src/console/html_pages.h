@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/html_escape.h"
+
 namespace vigie {
 
 enum class PageLanguage { kFrench, kEnglish };
@@ -25,7 +27,6 @@ FormFields parseFormFields(std::string_view encoded);
 /// The first value of `name`, empty when absent.
 std::string formField(const FormFields& fields, std::string_view name);
 
-std::string htmlEscape(std::string_view text);
 /// Percent-encodes everything but RFC 3986's unreserved characters (for paths and queries).
 std::string urlEncode(std::string_view text);
 

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "util/html_escape.h"
 #include "util/json_depth.h"
 #include "util/log.h"
 
@@ -32,29 +33,6 @@ std::string oqlQuoted(const std::string& value) {
     quoted += c;
   }
   return quoted + "\"";
-}
-
-std::string htmlEscaped(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string marker(const std::string& dedup_key) {
@@ -293,11 +271,11 @@ nlohmann::json itopCreate(const ItopTarget& target, const nlohmann::json& event,
   const auto mapped =
       target.severity_map.count(severity) != 0 ? target.severity_map.at(severity) : std::pair{2, 2};
   std::string title = marker(event.value("dedup_key", "")) + " " + event.value("summary", "");
-  std::string description = "<p>" + htmlEscaped(event.value("summary", "")) + "</p><p>" +
-                            htmlEscaped(event.value("description", "")) + "</p>";
+  std::string description = "<p>" + htmlEscape(event.value("summary", "")) + "</p><p>" +
+                            htmlEscape(event.value("description", "")) + "</p>";
   const std::string ci = event.contains("resource") ? event["resource"].value("ci_name", "") : "";
   if (!link_ci && !ci.empty()) {
-    description += "<p>CI : " + htmlEscaped(ci) + "</p>";
+    description += "<p>CI : " + htmlEscape(ci) + "</p>";
   }
   if (event.value("action", "") == "resolve") {
     description +=

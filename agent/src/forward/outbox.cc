@@ -1,9 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "forward/outbox.h"
 
+#include <string_view>
+
 #include "alert/event.h"
 
 namespace vigie {
+
+namespace {
+
+/// The columns readEvent reads, in its order.
+constexpr std::string_view kEventColumns =
+    "id, destination, dedup_key, event_id, action, payload, created_ms, attempts, "
+    "next_attempt_ms";
+
+OutboxEvent readEvent(StateDatabase::Statement& row) {
+  OutboxEvent event;
+  event.id = row.integer(0);
+  event.destination = row.text(1);
+  event.dedup_key = row.text(2);
+  event.event_id = row.text(3);
+  event.action = row.text(4);
+  event.payload = row.text(5);
+  event.created_ms = row.integer(6);
+  event.attempts = row.integer(7);
+  event.next_attempt_ms = row.integer(8);
+  return event;
+}
+
+}  // namespace
 
 std::string mergeActions(const std::string& earlier, const std::string& later) {
   const auto before = parseAction(earlier);
@@ -107,23 +132,15 @@ int Outbox::enqueue(OutboxEvent& event) {
 
 std::vector<OutboxEvent> Outbox::due(const std::string& destination, std::int64_t now_ms,
                                      std::size_t limit) {
-  auto statement = db_.prepare(
-      "SELECT id, dedup_key, event_id, action, payload, created_ms, attempts, next_attempt_ms "
-      "FROM outbox o WHERE destination = ?1 AND next_attempt_ms <= ?2 AND id = (SELECT MIN(id) "
-      "FROM outbox WHERE destination = ?1 AND dedup_key = o.dedup_key) ORDER BY id LIMIT ?3");
+  const std::string sql =
+      "SELECT " + std::string(kEventColumns) +
+      " FROM outbox o WHERE destination = ?1 AND next_attempt_ms <= ?2 AND id = (SELECT MIN(id) "
+      "FROM outbox WHERE destination = ?1 AND dedup_key = o.dedup_key) ORDER BY id LIMIT ?3";
+  auto statement = db_.prepare(sql.c_str());
   statement.bind(1, destination).bind(2, now_ms).bind(3, static_cast<std::int64_t>(limit));
   std::vector<OutboxEvent> events;
   while (statement.step() == SQLITE_ROW) {
-    OutboxEvent event;
-    event.id = statement.integer(0);
-    event.destination = destination;
-    event.dedup_key = statement.text(1);
-    event.event_id = statement.text(2);
-    event.action = statement.text(3);
-    event.payload = statement.text(4);
-    event.created_ms = statement.integer(5);
-    event.attempts = statement.integer(6);
-    event.next_attempt_ms = statement.integer(7);
+    OutboxEvent event = readEvent(statement);
     if (unremoved_.count(event.id) == 0) {  // its key waits until it is gone
       events.push_back(std::move(event));
     }
@@ -132,23 +149,12 @@ std::vector<OutboxEvent> Outbox::due(const std::string& destination, std::int64_
 }
 
 std::optional<OutboxEvent> Outbox::event(std::int64_t id) {
-  auto statement = db_.prepare(
-      "SELECT destination, dedup_key, event_id, action, payload, created_ms, attempts, "
-      "next_attempt_ms FROM outbox WHERE id = ?");
+  const std::string sql = "SELECT " + std::string(kEventColumns) + " FROM outbox WHERE id = ?";
+  auto statement = db_.prepare(sql.c_str());
   if (statement.bind(1, id).step() != SQLITE_ROW || unremoved_.count(id) != 0) {
     return std::nullopt;
   }
-  OutboxEvent event;
-  event.id = id;
-  event.destination = statement.text(0);
-  event.dedup_key = statement.text(1);
-  event.event_id = statement.text(2);
-  event.action = statement.text(3);
-  event.payload = statement.text(4);
-  event.created_ms = statement.integer(5);
-  event.attempts = statement.integer(6);
-  event.next_attempt_ms = statement.integer(7);
-  return event;
+  return readEvent(statement);
 }
 
 std::optional<std::int64_t> Outbox::nextDue(const std::string& destination) {
