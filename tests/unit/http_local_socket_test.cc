@@ -12,9 +12,11 @@
 #include <zlib.h>
 
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <string>
 #include <system_error>
@@ -256,7 +258,13 @@ TEST_F(LocalSocketTest, LiveSocketIsRefusedAndKept) {
 TEST_F(LocalSocketTest, StopRemovesTheSocket) {
   startServer();
   ASSERT_TRUE(fs::exists(path_));
-  server_->stop();
+  // On the loop's thread, as the daemon stops it: the server is not thread-safe.
+  std::promise<void> stopped;
+  asio::post(io_, [&] {
+    server_->stop();
+    stopped.set_value();
+  });
+  stopped.get_future().wait();
   EXPECT_FALSE(fs::exists(path_));
 }
 
