@@ -269,11 +269,19 @@ class Ipv6(unittest.TestCase):
         self.assertEqual(out.samples["probe_ip_protocol"], 6)
 
     def test_both_families_labelled(self):
-        # localhost has both families; the IPv4 side finds nothing listening.
-        out = probe({"url": f"http://localhost:{self.server.port}/status/200",
-                     "ip_protocol": "both"})
+        # localhost has both families; the IPv4 side finds nothing listening. The test holds
+        # that side of the port without listening, so no other process of a shared machine can
+        # answer there (one did once, with HTTP/0.9).
         if "127.0.0.1" not in socket.gethostbyname_ex("localhost")[2]:
             self.skipTest("localhost has no IPv4 address")
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(holder.close)
+        try:
+            holder.bind(("127.0.0.1", self.server.port))
+        except OSError as e:
+            self.skipTest(f"the IPv4 side of port {self.server.port} is taken: {e}")
+        out = probe({"url": f"http://localhost:{self.server.port}/status/200",
+                     "ip_protocol": "both"})
         self.assertEqual(out.status, "CRITICAL", out)
         self.assertEqual(out.reason, "connect", out)
         self.assertEqual(out.labelled_value("probe_ip_protocol", ip_protocol="6"), 6, out)
